@@ -1,0 +1,42 @@
+/*
+ * fit: the scaling model. Cost C(N) = a + b·N + c·N², weighted least squares
+ * over every point and repeat. Because least squares is linear in y, fitting
+ * each function's (or task's) cost with the SAME design matrix and weights
+ * gives coefficients that add up exactly to the total's: fit_prepare computes
+ * the design once and fit_apply reuses it for any y.
+ */
+#ifndef SCALEPROF_FIT_H
+#define SCALEPROF_FIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct fit_design {
+    size_t count;        /* observations */
+    double *n;           /* service counts (owned copy) */
+    double *w;           /* weights (owned copy; all 1 when unweighted) */
+    double xtwx_inv[3][3]; /* (XᵀWX)⁻¹ */
+    bool ok;             /* false when the design is singular (fewer than 3 distinct N) */
+};
+
+struct fit_result {
+    double a, b, c;
+    double a_se, b_se, c_se;
+    double c_t;          /* c / c_se */
+    double dof;          /* residual degrees of freedom: count - 3 */
+    double sigma2;       /* residual variance (weighted) */
+    double t_crit;       /* one-sided 95% critical value of t at dof */
+    bool c_significant;  /* c_t > t_crit */
+};
+
+/* Returns 0, or -1 when fewer than 3 distinct N (design->ok false). w may be
+ * NULL (all 1). The design owns copies of n and w; fit_design_free releases. */
+int fit_prepare(struct fit_design *d, const double *n, const double *w, size_t count);
+void fit_design_free(struct fit_design *d);
+/* Fits y over the prepared design. */
+void fit_apply(const struct fit_design *d, const double *y, struct fit_result *out);
+
+/* Student's t: one-sided upper quantile t_{p}(dof), e.g. p = 0.95. */
+double t_quantile(double p, double dof);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * buf: a growable byte buffer with a hard cap (the shape of curl's dynbuf).
+ *
+ * Invariants: data[0..len) holds the bytes; data[len] is always '\0' once the
+ * buffer has allocated, so text can be passed to C string functions; len < cap
+ * and len <= max. The buffer owns data; buf_free releases it. A buffer that
+ * would grow past max refuses the append (returns -1, contents unchanged):
+ * every buffer that grows from input has a limit and hitting it is an error.
+ */
+#ifndef SCALEPROF_BUF_H
+#define SCALEPROF_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max;
+};
+
+/* max = 0 means "no cap beyond SIZE_MAX / 2". */
+void buf_init(struct buf *b, size_t max);
+void buf_free(struct buf *b);
+void buf_reset(struct buf *b);            /* len = 0, keeps the allocation */
+int buf_reserve(struct buf *b, size_t extra); /* 0 ok, -1 over max or out of memory */
+int buf_append(struct buf *b, const void *data, size_t len);
+int buf_puts(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Drops the first n bytes (n <= len), moving the rest to the front. */
+void buf_consume(struct buf *b, size_t n);
+/* Hands the allocation to the caller (NUL-terminated, possibly NULL when empty). */
+char *buf_detach(struct buf *b, size_t *len);
+
+#endif

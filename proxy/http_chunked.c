@@ -1,0 +1,1 @@
+/* http_chunked.c: being written */

@@ -1,0 +1,23 @@
+/*
+ * profiling: the gperftools side of refproxy (CPU profile windows, heap
+ * profiles, in-process symbolization, thread listing). Used by admin.c.
+ */
+#ifndef REFPROXY_PROFILING_H
+#define REFPROXY_PROFILING_H
+
+#include <stdbool.h>
+
+/* Called first thing in main: when CPUPROFILE_PER_THREAD_TIMERS (and the
+ * profiler frequency) are not in the environment, sets them and re-executes
+ * /proc/self/exe with the same argv, because gperftools reads them when it
+ * loads. Returns only if no re-exec was needed (or it failed, with a warning). */
+void profiling_reexec_if_needed(int argc, char **argv);
+
+struct config;
+/* Starts the heap profiler when cfg->heap_profile is set (gperftools
+ * HeapProfilerStart, dumping nothing on its own: dumps happen only through
+ * /debug/pprof/heap). 0 or -1 with a message on stderr. */
+int profiling_start(const struct config *cfg);
+bool profiling_heap_enabled(void);
+
+#endif
