@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# fuzz/run.sh: build the libFuzzer targets with clang and run each for a bounded
+# time. Usage: fuzz/run.sh [SECONDS] [TARGET...]   (default 60 s, all targets)
+#
+# Builds straight from the sources (not meson) into fuzz/out/ (gitignored).
+# Each run reads the committed seeds in fuzz/corpus/<target>/ and writes what it
+# learns to fuzz/out/corpus/<target>/; crash files go to fuzz/out/artifacts/,
+# never into the tree. Prints one summary line per target (executions, cov,
+# ft) and exits non-zero if any target crashed or failed to build.
+set -euo pipefail
+
+secs=${1:-60}
+shift || true
+root=$(cd "$(dirname "$0")/.." && pwd)
+fuzz=$root/fuzz
+out=$fuzz/out
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    targets=(fuzz_http_request fuzz_http_response fuzz_http_chunked)
+fi
+case $secs in '' | *[!0-9]*) echo "run.sh: SECONDS must be a whole number" >&2; exit 2 ;; esac
+
+CC=${CC:-clang}
+if ! command -v "$CC" >/dev/null; then
+    echo "run.sh: $CC not found (Debian package clang)" >&2
+    exit 2
+fi
+cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -fno-omit-frame-pointer
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+        -I"$root/proxy" -I"$root/common")
+parser_sources=("$root/proxy/http_parse.c" "$root/proxy/http_chunked.c")
+
+declare -A max_len=([fuzz_http_request]=4096 [fuzz_http_response]=4096
+                    [fuzz_http_chunked]=12288)
+
+mkdir -p "$out/artifacts"
+failed=0
+for t in "${targets[@]}"; do
+    if [ ! -f "$fuzz/$t.c" ]; then
+        echo "run.sh: unknown target $t" >&2
+        failed=1
+        continue
+    fi
+    if ! "$CC" "${cflags[@]}" "$fuzz/$t.c" "${parser_sources[@]}" -o "$out/$t"; then
+        echo "$t: BUILD FAILED (is libclang-rt-14-dev installed?)" >&2
+        failed=1
+        continue
+    fi
+    mkdir -p "$out/corpus/$t"
+    log=$out/$t.log
+    # New inputs go to the first (scratch) directory; the committed seeds are
+    # only read. ASan/UBSan reports abort the run, so any of them fails it.
+    set +e
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+        "$out/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        -max_len="${max_len[$t]:-4096}" -dict="$fuzz/http.dict" -print_final_stats=1 \
+        -artifact_prefix="$out/artifacts/$t-" "$out/corpus/$t" "$fuzz/corpus/$t" \
+        >"$log" 2>&1
+    rc=$?
+    set -e
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    cov=$({ grep -o 'cov: [0-9]*' "$log" || true; } | tail -1 | cut -d' ' -f2)
+    ft=$({ grep -o 'ft: [0-9]*' "$log" || true; } | tail -1 | cut -d' ' -f2)
+    if [ $rc -ne 0 ]; then
+        echo "$t: CRASH (exit $rc) after ${execs:-?} executions; see $log and $out/artifacts/"
+        grep -m5 -E 'ERROR|SUMMARY|runtime error|deadly signal' "$log" || true
+        failed=1
+    else
+        echo "$t: ok, ${execs:-?} executions in ${secs}s, cov ${cov:-?}, ft ${ft:-?}"
+    fi
+done
+exit $failed
