@@ -17,6 +17,12 @@ struct fit_design {
     double *w;           /* weights (owned copy; all 1 when unweighted) */
     double xtwx_inv[3][3]; /* (XᵀWX)⁻¹ */
     bool ok;             /* false when the design is singular (fewer than 3 distinct N) */
+    /* Added by h6b: the solve runs on x = (N - center) / scale so that N up to
+     * 10,000 (N² up to 1e8) stays well conditioned; fit_apply transforms back. */
+    double center, scale;
+    double inv_scaled[3][3]; /* (XₛᵀWXₛ)⁻¹ over [1, x, x²] */
+    size_t distinct;     /* distinct N values */
+    double n_min, n_max;
 };
 
 struct fit_result {
@@ -36,7 +42,23 @@ void fit_design_free(struct fit_design *d);
 /* Fits y over the prepared design. */
 void fit_apply(const struct fit_design *d, const double *y, struct fit_result *out);
 
-/* Student's t: one-sided upper quantile t_{p}(dof), e.g. p = 0.95. */
+/* Student's t: one-sided upper quantile t_{p}(dof), e.g. p = 0.95.
+ * Returns INFINITY for dof <= 0. */
 double t_quantile(double p, double dof);
+/* Student's t distribution function P(T <= t) at dof > 0 (added by h6b). */
+double t_cdf(double t, double dof);
+
+/* Power-law exponent k of y ≈ A·N^k (added by h6b): a weighted least-squares
+ * line through (log N, log(y - offset)), with a two-sided 95% interval from the
+ * slope's standard error and t at count - 2 dof. Pass offset = fitted a to get
+ * the exponent of the cost above the fixed overhead; every y - offset must be
+ * > 0, else -1 is returned (the caller may retry with offset 0). Needs at least
+ * 2 distinct N; with only 2 observations the interval is infinite. */
+struct fit_exponent {
+    double k, k_se, k_lo, k_hi;
+    double offset;       /* the offset actually used */
+};
+int fit_power_law(const double *n, const double *y, const double *w, size_t count,
+                  double offset, struct fit_exponent *out);
 
 #endif

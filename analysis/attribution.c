@@ -1,0 +1,543 @@
+/*
+ * attribution: per-function and per-call-path scaling fits (attribution.h).
+ * Profiles of different points have different address layouts (ASLR, other
+ * builds), so everything is keyed by symbol name, never by address.
+ */
+#include "attribution.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile.h"
+#include "symbolize.h"
+
+/* name → index, open addressing over an array of names owned elsewhere. */
+struct strmap {
+    uint32_t *slot; /* index + 1; 0 = empty */
+    size_t cap;
+};
+
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The key of element i of an array whose elements start with a char * key. */
+static const char *key_at(const void *base, size_t stride, size_t i)
+{
+    return *(char *const *)((const char *)base + i * stride);
+}
+
+/* Finds key among the elements of base via m; returns the slot (0 when absent). */
+static uint32_t *strmap_find(struct strmap *m, const void *base, size_t stride, const char *key)
+{
+    size_t mask = m->cap - 1;
+    for (size_t i = str_hash(key) & mask;; i = (i + 1) & mask) {
+        uint32_t v = m->slot[i];
+        if (v == 0 || strcmp(key_at(base, stride, v - 1), key) == 0)
+            return &m->slot[i];
+    }
+}
+
+static int strmap_grow(struct strmap *m, const void *base, size_t stride, size_t len)
+{
+    if ((len + 1) * 2 <= m->cap)
+        return 0;
+    size_t ncap = m->cap ? m->cap * 2 : 256;
+    uint32_t *ns = calloc(ncap, sizeof(*ns));
+    if (!ns)
+        return -1;
+    free(m->slot);
+    m->slot = ns;
+    m->cap = ncap;
+    for (size_t i = 0; i < len; i++)
+        *strmap_find(m, base, stride, key_at(base, stride, i)) = (uint32_t)i + 1;
+    return 0;
+}
+
+struct builder {
+    struct attribution *a;
+    struct strmap fmap, pmap;
+    size_t fcap, pcap;
+};
+
+static double *zeros(size_t n)
+{
+    return calloc(n ? n : 1, sizeof(double));
+}
+
+static struct attr_func *func_get(struct builder *b, const struct sym_func *sf)
+{
+    struct attribution *a = b->a;
+    if (strmap_grow(&b->fmap, a->funcs, sizeof(*a->funcs), a->nfuncs))
+        return NULL;
+    uint32_t *slot = strmap_find(&b->fmap, a->funcs, sizeof(*a->funcs), sf->name);
+    if (*slot)
+        return &a->funcs[*slot - 1];
+    if (a->nfuncs == b->fcap) {
+        size_t ncap = b->fcap ? b->fcap * 2 : 256;
+        struct attr_func *nf = realloc(a->funcs, ncap * sizeof(*nf));
+        if (!nf)
+            return NULL;
+        a->funcs = nf;
+        b->fcap = ncap;
+        /* the map stores indexes, so moving the array keeps it valid */
+        slot = strmap_find(&b->fmap, a->funcs, sizeof(*a->funcs), sf->name);
+    }
+    struct attr_func *f = &a->funcs[a->nfuncs];
+    memset(f, 0, sizeof(*f));
+    f->name = strdup(sf->name);
+    f->file = sf->file ? strdup(sf->file) : NULL;
+    f->line = sf->line;
+    f->self = zeros(a->count);
+    f->cum = zeros(a->count);
+    if (!f->name || !f->self || !f->cum) {
+        free(f->name);
+        free(f->file);
+        free(f->self);
+        free(f->cum);
+        return NULL;
+    }
+    *slot = (uint32_t)++a->nfuncs;
+    return f;
+}
+
+static struct attr_path *path_get(struct builder *b, const char *stack)
+{
+    struct attribution *a = b->a;
+    if (strmap_grow(&b->pmap, a->paths, sizeof(*a->paths), a->npaths))
+        return NULL;
+    uint32_t *slot = strmap_find(&b->pmap, a->paths, sizeof(*a->paths), stack);
+    if (*slot)
+        return &a->paths[*slot - 1];
+    if (a->npaths == b->pcap) {
+        size_t ncap = b->pcap ? b->pcap * 2 : 256;
+        struct attr_path *np = realloc(a->paths, ncap * sizeof(*np));
+        if (!np)
+            return NULL;
+        a->paths = np;
+        b->pcap = ncap;
+        slot = strmap_find(&b->pmap, a->paths, sizeof(*a->paths), stack);
+    }
+    struct attr_path *p = &a->paths[a->npaths];
+    memset(p, 0, sizeof(*p));
+    p->stack = strdup(stack);
+    p->cost = zeros(a->count);
+    if (!p->stack || !p->cost) {
+        free(p->stack);
+        free(p->cost);
+        return NULL;
+    }
+    *slot = (uint32_t)++a->npaths;
+    return p;
+}
+
+/* Adds observation i's profile. */
+static int add_profile(struct builder *b, size_t i, const struct attr_point *pt,
+                       const char *binary, struct buf *err)
+{
+    char msg[512];
+    struct profile p;
+    if (profile_read(pt->cpu_prof, &p, msg, sizeof(msg))) {
+        buf_printf(err, "%s", msg);
+        return -1;
+    }
+    if (p.kind != PROFILE_CPU || !(pt->window_s > 0)) {
+        buf_printf(err, "%s: %s", pt->cpu_prof,
+                   p.kind != PROFILE_CPU ? "not a CPU profile" : "window_s must be > 0");
+        profile_free(&p);
+        return -1;
+    }
+    struct symbolizer *s;
+    if (symbolize_open(&s, &p, binary, msg, sizeof(msg))) {
+        buf_printf(err, "%s: %s", pt->cpu_prof, msg);
+        profile_free(&p);
+        return -1;
+    }
+    struct attribution *a = b->a;
+    double scale = (double)p.period_us * 1e-6 / pt->window_s;
+    struct attr_func **frames = malloc(PROFILE_MAX_DEPTH * sizeof(*frames));
+    struct buf stack;
+    buf_init(&stack, (size_t)1 << 20);
+    int rc = frames ? 0 : -1;
+    for (size_t k = 0; k < p.nsamples && rc == 0; k++) {
+        const struct profile_sample *smp = &p.samples[k];
+        double v = (double)smp->v[0] * scale;
+        buf_reset(&stack);
+        for (uint32_t j = 0; j < smp->depth && rc == 0; j++) {
+            uint32_t id = symbolize_addr(s, p.pcs[smp->pc_index + j], NULL);
+            frames[j] = id == UINT32_MAX ? NULL : func_get(b, symbolize_func(s, id));
+            if (!frames[j])
+                rc = -1;
+        }
+        if (rc)
+            break;
+        frames[0]->self[i] += v;
+        for (uint32_t j = 0; j < smp->depth; j++) {
+            bool seen = false; /* recursion: count a function once per stack */
+            for (uint32_t q = 0; q < j && !seen; q++)
+                seen = frames[q] == frames[j];
+            if (!seen)
+                frames[j]->cum[i] += v;
+        }
+        for (uint32_t j = smp->depth; j-- > 0;) /* root first */
+            if (buf_puts(&stack, frames[j]->name) || (j > 0 && buf_puts(&stack, ";")))
+                rc = -1;
+        struct attr_path *path = rc ? NULL : path_get(b, stack.data);
+        if (!path)
+            rc = -1;
+        else
+            path->cost[i] += v;
+        a->total[i] += v;
+    }
+    if (rc)
+        buf_printf(err, "%s: out of memory or stack too long", pt->cpu_prof);
+    buf_free(&stack);
+    free(frames);
+    symbolize_close(s);
+    profile_free(&p);
+    return rc;
+}
+
+static double share(double c, double total_c)
+{
+    return total_c != 0 ? c / total_c : 0.0;
+}
+
+static double corr(const double *x, const double *y, size_t n)
+{
+    double mx = 0, my = 0;
+    for (size_t i = 0; i < n; i++) {
+        mx += x[i];
+        my += y[i];
+    }
+    mx /= (double)n;
+    my /= (double)n;
+    double sxy = 0, sxx = 0, syy = 0;
+    for (size_t i = 0; i < n; i++) {
+        sxy += (x[i] - mx) * (y[i] - my);
+        sxx += (x[i] - mx) * (x[i] - mx);
+        syy += (y[i] - my) * (y[i] - my);
+    }
+    return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : 0.0;
+}
+
+static int by_share(const void *pa, const void *pb)
+{
+    const struct attr_func *a = pa, *b = pb;
+    if (a->self_share != b->self_share)
+        return a->self_share > b->self_share ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+static int by_c(const void *pa, const void *pb)
+{
+    const struct attr_path *a = pa, *b = pb;
+    if (a->fit.c != b->fit.c)
+        return a->fit.c > b->fit.c ? -1 : 1;
+    return strcmp(a->stack, b->stack);
+}
+
+struct child {
+    const char *name; /* points into a path's stack */
+    size_t len;
+    double c;
+};
+
+/* Descends the call tree from the roots, each step into the child frame that
+ * carries the most c, while that child still holds >= ATTR_CULPRIT_SHARE. */
+static int find_culprit(struct attribution *a)
+{
+    double total_c = a->total_fit.c;
+    if (!(total_c > 0) || a->npaths == 0)
+        return 0;
+    struct child *kids = malloc(a->npaths * sizeof(*kids));
+    struct buf prefix;
+    buf_init(&prefix, (size_t)1 << 20);
+    double best_share = 0;
+    int rc = kids ? 0 : -1;
+    for (int depth = 0; depth < PROFILE_MAX_DEPTH && rc == 0; depth++) {
+        size_t nkids = 0;
+        for (size_t i = 0; i < a->npaths; i++) {
+            const char *st = a->paths[i].stack;
+            if (prefix.len && (strncmp(st, prefix.data, prefix.len) != 0 || st[prefix.len] != ';'))
+                continue;
+            const char *next = st + prefix.len + (prefix.len ? 1 : 0);
+            size_t nl = strcspn(next, ";");
+            if (nl == 0)
+                continue;
+            size_t k = 0;
+            while (k < nkids && !(kids[k].len == nl && memcmp(kids[k].name, next, nl) == 0))
+                k++;
+            if (k == nkids)
+                kids[nkids++] = (struct child){next, nl, 0};
+            kids[k].c += a->paths[i].fit.c;
+        }
+        const struct child *best = NULL;
+        for (size_t k = 0; k < nkids; k++)
+            if (!best || kids[k].c > best->c)
+                best = &kids[k];
+        if (!best || share(best->c, total_c) < ATTR_CULPRIT_SHARE)
+            break;
+        if ((prefix.len && buf_puts(&prefix, ";")) || buf_append(&prefix, best->name, best->len))
+            rc = -1;
+        best_share = share(best->c, total_c);
+    }
+    if (rc == 0 && prefix.len) {
+        a->culprit_path = buf_detach(&prefix, NULL);
+        const char *semi = strrchr(a->culprit_path, ';');
+        a->culprit = semi ? semi + 1 : a->culprit_path;
+        a->culprit_share = best_share;
+    }
+    buf_free(&prefix);
+    free(kids);
+    return rc;
+}
+
+int attribution_build(struct attribution *a, const struct attr_point *pts, size_t count,
+                      const struct fit_design *d, const char *binary, struct buf *err)
+{
+    memset(a, 0, sizeof(*a));
+    if (!d->ok || d->count != count) {
+        buf_printf(err, "attribution: design has %zu observations for %zu points%s", d->count,
+                   count, d->ok ? "" : " (singular)");
+        return -1;
+    }
+    a->count = count;
+    a->n = zeros(count);
+    a->total = zeros(count);
+    struct builder b = {.a = a};
+    int rc = a->n && a->total ? 0 : -1;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        a->n[i] = pts[i].services;
+        rc = add_profile(&b, i, &pts[i], binary, err);
+    }
+    free(b.fmap.slot);
+    free(b.pmap.slot);
+    if (rc) {
+        attribution_free(a);
+        return -1;
+    }
+    fit_apply(d, a->total, &a->total_fit);
+    double tc = a->total_fit.c;
+    for (size_t i = 0; i < a->nfuncs; i++) {
+        struct attr_func *f = &a->funcs[i];
+        fit_apply(d, f->self, &f->fit);
+        fit_apply(d, f->cum, &f->cum_fit);
+        f->self_share = share(f->fit.c, tc);
+        f->cum_share = share(f->cum_fit.c, tc);
+        /* Subtract the fixed part only when it is distinguishable from zero:
+         * a noise-sized a taken off the smallest points bends the log-log line. */
+        double off = fabs(f->fit.a) > 2 * f->fit.a_se ? f->fit.a : 0;
+        f->has_exponent = fit_power_law(a->n, f->self, d->w, count, off, &f->exponent) == 0 ||
+                          fit_power_law(a->n, f->self, d->w, count, 0, &f->exponent) == 0;
+    }
+    for (size_t i = 0; i < a->npaths; i++) {
+        fit_apply(d, a->paths[i].cost, &a->paths[i].fit);
+        a->paths[i].share = share(a->paths[i].fit.c, tc);
+    }
+    qsort(a->funcs, a->nfuncs, sizeof(*a->funcs), by_share);
+    qsort(a->paths, a->npaths, sizeof(*a->paths), by_c);
+    /* Groups, greedily in rank order: join the first leader whose curve
+     * correlates above the bar, else lead a new group. */
+    int groups = 0;
+    for (size_t i = 0; i < a->nfuncs; i++) {
+        struct attr_func *f = &a->funcs[i];
+        for (size_t j = 0; j < i && !f->group; j++) {
+            const struct attr_func *l = &a->funcs[j];
+            bool leader = true;
+            for (size_t q = 0; q < j && leader; q++)
+                leader = a->funcs[q].group != l->group;
+            if (leader && corr(f->self, l->self, count) > ATTR_GROUP_CORR)
+                f->group = l->group;
+        }
+        if (!f->group)
+            f->group = ++groups;
+    }
+    if (find_culprit(a)) {
+        buf_printf(err, "attribution: out of memory");
+        attribution_free(a);
+        return -1;
+    }
+    return 0;
+}
+
+void attribution_free(struct attribution *a)
+{
+    for (size_t i = 0; i < a->nfuncs; i++) {
+        free(a->funcs[i].name);
+        free(a->funcs[i].file);
+        free(a->funcs[i].self);
+        free(a->funcs[i].cum);
+    }
+    for (size_t i = 0; i < a->npaths; i++) {
+        free(a->paths[i].stack);
+        free(a->paths[i].cost);
+    }
+    free(a->funcs);
+    free(a->paths);
+    free(a->n);
+    free(a->total);
+    free(a->culprit_path);
+    memset(a, 0, sizeof(*a));
+}
+
+double attribution_c_matching(const struct attribution *a, const char *substr)
+{
+    double c = 0;
+    for (size_t i = 0; i < a->nfuncs; i++)
+        if (strstr(a->funcs[i].name, substr))
+            c += a->funcs[i].fit.c;
+    return c;
+}
+
+const struct attr_func *attribution_find(const struct attribution *a, const char *name)
+{
+    for (size_t i = 0; i < a->nfuncs; i++)
+        if (strcmp(a->funcs[i].name, name) == 0)
+            return &a->funcs[i];
+    return NULL;
+}
+
+int attribution_write_folded(const struct attribution *a, const char *path, struct buf *err)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        buf_printf(err, "%s: cannot write", tmp);
+        return -1;
+    }
+    for (size_t i = 0; i < a->npaths; i++)
+        if (a->paths[i].fit.c > 0)
+            fprintf(f, "%s %.3f\n", a->paths[i].stack, a->paths[i].fit.c * 1e9);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        buf_printf(err, "%s: write failed", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* stats.json → window_s (> 0) and contaminated. */
+static int read_stats(const char *dir, double *window_s, bool *contaminated)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/stats.json", dir);
+    json_t *j = json_load_file(path, 0, NULL);
+    if (!j)
+        return -1;
+    json_t *w = json_object_get(j, "window_s");
+    *window_s = json_is_number(w) ? json_number_value(w) : 0;
+    *contaminated = json_is_true(json_object_get(j, "contaminated"));
+    json_decref(j);
+    return *window_s > 0 ? 0 : -1;
+}
+
+struct scan_item {
+    struct attr_point pt;
+    int repeat;
+};
+
+static int scan_cmp(const void *pa, const void *pb)
+{
+    const struct scan_item *a = pa, *b = pb;
+    if (a->pt.services != b->pt.services)
+        return a->pt.services < b->pt.services ? -1 : 1;
+    return a->repeat - b->repeat;
+}
+
+static int scan_add(struct scan_item **items, size_t *n, size_t *cap, const char *dir, int services,
+                    int repeat)
+{
+    double window;
+    bool bad;
+    char prof[4096];
+    snprintf(prof, sizeof(prof), "%s/cpu.prof", dir);
+    FILE *f = fopen(prof, "rb");
+    if (!f)
+        return 0;
+    fclose(f);
+    if (read_stats(dir, &window, &bad) || bad)
+        return 0;
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        struct scan_item *ni = realloc(*items, ncap * sizeof(*ni));
+        if (!ni)
+            return -1;
+        *items = ni;
+        *cap = ncap;
+    }
+    char *p = strdup(prof);
+    if (!p)
+        return -1;
+    (*items)[(*n)++] = (struct scan_item){{services, window, p}, repeat};
+    return 0;
+}
+
+int attribution_scan(const char *root, struct attr_point **pts, size_t *count, struct buf *err)
+{
+    *pts = NULL;
+    *count = 0;
+    DIR *d = opendir(root);
+    if (!d) {
+        buf_printf(err, "%s: cannot open results folder", root);
+        return -1;
+    }
+    struct scan_item *items = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        int services, used = 0;
+        if (sscanf(e->d_name, "%d_services%n", &services, &used) != 1 ||
+            e->d_name[used] != '\0' || services <= 0)
+            continue;
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s/%s", root, e->d_name);
+        rc = scan_add(&items, &n, &cap, dir, services, 1);
+        DIR *sd = opendir(dir);
+        struct dirent *se;
+        while (rc == 0 && sd && (se = readdir(sd))) {
+            int rep;
+            if (sscanf(se->d_name, "run-%d%n", &rep, &used) != 1 || se->d_name[used] != '\0')
+                continue;
+            char rdir[4096 + 300];
+            snprintf(rdir, sizeof(rdir), "%s/%s", dir, se->d_name);
+            rc = scan_add(&items, &n, &cap, rdir, services, rep);
+        }
+        if (sd)
+            closedir(sd);
+    }
+    closedir(d);
+    qsort(items, n, sizeof(*items), scan_cmp);
+    struct attr_point *out = rc ? NULL : calloc(n ? n : 1, sizeof(*out));
+    for (size_t i = 0; i < n; i++) {
+        if (out)
+            out[i] = items[i].pt;
+        else
+            free((char *)items[i].pt.cpu_prof);
+    }
+    free(items);
+    if (!out) {
+        buf_printf(err, "%s: out of memory", root);
+        return -1;
+    }
+    *pts = out;
+    *count = n;
+    return 0;
+}
+
+void attribution_points_free(struct attr_point *pts, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free((char *)pts[i].cpu_prof);
+    free(pts);
+}

@@ -1,0 +1,102 @@
+/*
+ * attribution: which functions and call paths make cost grow faster than
+ * linearly (issue 7). Each point's CPU profile becomes CPU seconds per second
+ * per function (self and cumulative) and per call path (samples × period /
+ * window); every such series is fitted with the SAME fit_design as the total,
+ * so the functions' c add up exactly to the profile total's c. Functions are
+ * ranked by their share of c, grouped when their curves move together, and the
+ * call tree is descended to the lowest caller that still carries a set share of
+ * c (the answer a person wants: "this loop, called from there").
+ *
+ * Ownership: struct attribution owns everything in it; attribution_free
+ * releases it. Errors are -1 with a message in a struct buf.
+ */
+#ifndef SCALEPROF_ATTRIBUTION_H
+#define SCALEPROF_ATTRIBUTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "fit.h"
+
+#define ATTR_GROUP_CORR 0.98     /* curves correlating above this are one group */
+#define ATTR_CULPRIT_SHARE 0.5   /* the culprit carries at least this share of c */
+
+/* One observation: a point (or one repeat of it). Order must match the n[] the
+ * fit_design was prepared with. */
+struct attr_point {
+    double services;
+    double window_s;
+    const char *cpu_prof;  /* path of the point's CPU profile */
+};
+
+struct attr_func {
+    char *name;
+    char *file;            /* declaration file, NULL without DWARF */
+    int line;
+    double *self, *cum;    /* CPU s/s at each observation [count] */
+    struct fit_result fit;     /* of self */
+    struct fit_result cum_fit; /* of cum */
+    double self_share;     /* fit.c / total c */
+    double cum_share;      /* cum_fit.c / total c */
+    bool has_exponent;     /* false when self is not positive at every point */
+    struct fit_exponent exponent; /* of self − a, else of self */
+    int group;             /* 1-based; functions in one group share a cause */
+};
+
+struct attr_path {
+    char *stack;           /* "root;…;leaf" */
+    double *cost;          /* CPU s/s at each observation [count] */
+    struct fit_result fit;
+    double share;          /* fit.c / total c */
+};
+
+struct attribution {
+    size_t count;          /* observations */
+    double *n;             /* services per observation (copy) */
+    double *total;         /* profile CPU s/s per observation */
+    struct fit_result total_fit;
+    struct attr_func *funcs;   /* sorted by self_share, largest first */
+    size_t nfuncs;
+    struct attr_path *paths;   /* sorted by fit.c, largest first */
+    size_t npaths;
+    /* The lowest caller carrying >= ATTR_CULPRIT_SHARE of total c: the call
+     * path down to it ("main;loop;poll") and its share; NULL when none does
+     * (total c not positive). */
+    char *culprit_path;
+    const char *culprit;   /* last frame of culprit_path (points into it) */
+    double culprit_share;
+};
+
+/* Reads and symbolizes every profile (binary overrides the main executable as
+ * in symbolize_open) and fits everything over d. Returns 0, or -1 with a
+ * message (unreadable profile: the message names it). */
+int attribution_build(struct attribution *a, const struct attr_point *pts, size_t count,
+                      const struct fit_design *d, const char *binary, struct buf *err);
+void attribution_free(struct attribution *a);
+
+/* Sum of the self c of every function whose name contains substr: to compare
+ * a /metrics task's fitted c with the functions that implement it. */
+double attribution_c_matching(const struct attribution *a, const char *substr);
+
+/* The function named name, or NULL. */
+const struct attr_func *attribution_find(const struct attribution *a, const char *name);
+
+/* scaling.folded: one line "root;…;leaf c" per call path with c > 0, c in CPU
+ * nanoseconds per second per service² (so flame graph tools get plain decimals). */
+int attribution_write_folded(const struct attribution *a, const char *path, struct buf *err);
+
+/* A scaling flame graph (flamegraph.c): an SVG whose frame widths are the
+ * super-linear term c by call path. Self-contained, no scripts needed. */
+int attribution_write_flamegraph(const struct attribution *a, const char *path, const char *title,
+                                 struct buf *err);
+
+/* Points of a results folder without sweep.json: every <N>_services and
+ * <N>_services/run-<R> holding cpu.prof and stats.json (window_s; points whose
+ * stats say "contaminated": true are skipped). Sorted by N then repeat; paths
+ * owned by the array (attribution_points_free). Used by diff and tests. */
+int attribution_scan(const char *root, struct attr_point **pts, size_t *count, struct buf *err);
+void attribution_points_free(struct attr_point *pts, size_t count);
+
+#endif

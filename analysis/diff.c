@@ -1,0 +1,202 @@
+/*
+ * diff: `scaleprof diff A B [--at N] [--binary PATH]` — two sweeps side by
+ * side (e.g. portlist per-service vs off): per-N CPU and CPU per service with
+ * the change and its interval (from repeats), the functions whose fitted cost
+ * accounts for the change, and the impact of going from A to B at each N and
+ * extrapolated to --at N from the two fits.
+ * CPU here is the profile's CPU (samples × period / window), the same measure
+ * the attribution splits, so the function rows add up to the total row.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attribution.h"
+#include "commands.h"
+
+struct sweep {
+    const char *root;
+    struct attr_point *pts;
+    size_t count;
+    struct fit_design d;
+    struct attribution a;
+};
+
+static double fit_at(const struct fit_result *r, double n)
+{
+    return r->a + r->b * n + r->c * n * n;
+}
+
+static void sweep_free(struct sweep *s);
+
+static int sweep_load(struct sweep *s, const char *root, const char *binary)
+{
+    struct buf err;
+    buf_init(&err, 4096);
+    memset(s, 0, sizeof(*s));
+    s->root = root;
+    int rc = attribution_scan(root, &s->pts, &s->count, &err);
+    if (rc == 0) {
+        double *n = malloc((s->count ? s->count : 1) * sizeof(*n));
+        for (size_t i = 0; n && i < s->count; i++)
+            n[i] = s->pts[i].services;
+        if (!n || fit_prepare(&s->d, n, NULL, s->count)) {
+            buf_printf(&err, "%s: need points at 3 or more distinct N (found %zu points)", root,
+                       s->count);
+            rc = -1;
+        }
+        free(n);
+    }
+    if (rc == 0)
+        rc = attribution_build(&s->a, s->pts, s->count, &s->d, binary, &err);
+    if (rc) {
+        fprintf(stderr, "scaleprof diff: %s\n", err.data ? err.data : root);
+        sweep_free(s);
+    }
+    buf_free(&err);
+    return rc;
+}
+
+static void sweep_free(struct sweep *s)
+{
+    attribution_free(&s->a);
+    fit_design_free(&s->d);
+    attribution_points_free(s->pts, s->count);
+}
+
+/* Mean and variance of the profile total at services n; returns the count. */
+static size_t at_n(const struct sweep *s, double n, double *mean, double *var)
+{
+    size_t k = 0;
+    double sum = 0, sq = 0;
+    for (size_t i = 0; i < s->count; i++)
+        if (s->a.n[i] == n) {
+            sum += s->a.total[i];
+            sq += s->a.total[i] * s->a.total[i];
+            k++;
+        }
+    *mean = k ? sum / (double)k : NAN;
+    *var = k > 1 ? (sq - sum * sum / (double)k) / (double)(k - 1) : NAN;
+    if (*var < 0)
+        *var = 0;
+    return k;
+}
+
+struct change {
+    const char *name;
+    double delta; /* A − B fitted self cost at Nmax */
+};
+
+static int change_cmp(const void *pa, const void *pb)
+{
+    const struct change *a = pa, *b = pb;
+    double x = fabs(a->delta), y = fabs(b->delta);
+    return x > y ? -1 : x < y ? 1 : strcmp(a->name, b->name);
+}
+
+static double func_at(const struct attr_func *f, double n)
+{
+    return f ? fit_at(&f->fit, n) : 0.0;
+}
+
+static void diff_print(const struct sweep *A, const struct sweep *B, double at)
+{
+    double nmax = 0;
+    for (size_t i = 0; i < A->count; i++)
+        nmax = fmax(nmax, A->a.n[i]);
+    printf("diff: A = %s, B = %s (profile CPU, seconds per second)\n", A->root, B->root);
+    printf("%8s %10s %10s %10s %18s %12s %12s\n", "N", "A cpu", "B cpu", "B-A", "95% interval",
+           "A cpu/svc", "B cpu/svc");
+    for (size_t i = 0; i < A->count; i++) {
+        double n = A->a.n[i];
+        if (i > 0 && A->a.n[i - 1] == n)
+            continue;
+        double ma, va, mb, vb;
+        size_t ka = at_n(A, n, &ma, &va), kb = at_n(B, n, &mb, &vb);
+        if (kb == 0)
+            continue;
+        char iv[64] = "-";
+        if (ka > 1 && kb > 1) {
+            double se = sqrt(va / (double)ka + vb / (double)kb);
+            double t = t_quantile(0.975, (double)(ka < kb ? ka : kb) - 1);
+            snprintf(iv, sizeof(iv), "[%+.4f, %+.4f]", mb - ma - t * se, mb - ma + t * se);
+        }
+        printf("%8.0f %10.4f %10.4f %+10.4f %18s %12.6f %12.6f\n", n, ma, mb, mb - ma, iv, ma / n,
+               mb / n);
+    }
+    /* functions that account for the change at Nmax */
+    size_t cap = A->a.nfuncs + B->a.nfuncs, nc = 0;
+    struct change *ch = calloc(cap ? cap : 1, sizeof(*ch));
+    for (size_t i = 0; ch && i < A->a.nfuncs; i++) {
+        const struct attr_func *fa = &A->a.funcs[i];
+        const struct attr_func *fb = attribution_find(&B->a, fa->name);
+        ch[nc++] = (struct change){fa->name, func_at(fa, nmax) - func_at(fb, nmax)};
+    }
+    for (size_t i = 0; ch && i < B->a.nfuncs; i++)
+        if (!attribution_find(&A->a, B->a.funcs[i].name))
+            ch[nc++] = (struct change){B->a.funcs[i].name, -func_at(&B->a.funcs[i], nmax)};
+    double total = fit_at(&A->a.total_fit, nmax) - fit_at(&B->a.total_fit, nmax);
+    if (ch) {
+        qsort(ch, nc, sizeof(*ch), change_cmp);
+        printf("\nfunctions accounting for the change at N=%.0f (A - B, fitted self CPU s/s):\n",
+               nmax);
+        for (size_t i = 0; i < nc && i < 8; i++)
+            printf("  %+10.4f  %5.1f%%  %s\n", ch[i].delta,
+                   total != 0 ? 100.0 * ch[i].delta / total : 0.0, ch[i].name);
+        if (nc)
+            printf("cause: %s\n", ch[0].name);
+        free(ch);
+    }
+    printf("\nimpact of B over A (fitted): ");
+    for (size_t i = 0; i < A->count; i++) {
+        double n = A->a.n[i];
+        if (i > 0 && A->a.n[i - 1] == n)
+            continue;
+        double fa = fit_at(&A->a.total_fit, n), fb = fit_at(&B->a.total_fit, n);
+        printf("N=%.0f %+.1f%%  ", n, fa != 0 ? 100.0 * (fb - fa) / fa : 0.0);
+    }
+    if (at > 0) {
+        double fa = fit_at(&A->a.total_fit, at), fb = fit_at(&B->a.total_fit, at);
+        printf("| extrapolated N=%.0f: %.4f -> %.4f CPU s/s (%+.1f%%)", at, fa, fb,
+               fa != 0 ? 100.0 * (fb - fa) / fa : 0.0);
+    }
+    printf("\n");
+}
+
+int cmd_diff(int argc, char **argv)
+{
+    const char *roots[2] = {NULL, NULL}, *binary = NULL;
+    double at = 0;
+    int nroots = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--at") == 0 && i + 1 < argc) {
+            char *end;
+            at = strtod(argv[++i], &end);
+            if (*end || !(at > 0))
+                goto usage;
+        } else if (strcmp(argv[i], "--binary") == 0 && i + 1 < argc) {
+            binary = argv[++i];
+        } else if (argv[i][0] != '-' && nroots < 2) {
+            roots[nroots++] = argv[i];
+        } else {
+            goto usage;
+        }
+    }
+    if (nroots != 2)
+        goto usage;
+    struct sweep A, B;
+    if (sweep_load(&A, roots[0], binary))
+        return 2;
+    if (sweep_load(&B, roots[1], binary)) {
+        sweep_free(&A);
+        return 2;
+    }
+    diff_print(&A, &B, at);
+    sweep_free(&A);
+    sweep_free(&B);
+    return 0;
+usage:
+    fprintf(stderr, "usage: scaleprof diff A B [--at N] [--binary PATH]\n");
+    return 2;
+}

@@ -1,0 +1,485 @@
+/*
+ * results: loading a results folder, with a small Prometheus text parser for
+ * metrics.prom. Every file is read whole with a size cap; anything wrong with
+ * a point becomes that point's status and reason, never an abort.
+ */
+#include "results.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define FILE_MAX (64u << 20)
+
+static int read_file(const char *path, struct buf *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    char chunk[16384];
+    size_t got;
+    int rc = 0;
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (buf_append(out, chunk, got) != 0) {
+            rc = -1;
+            break;
+        }
+    if (ferror(f))
+        rc = -1;
+    fclose(f);
+    if (rc == 0 && !out->data)
+        rc = buf_reserve(out, 1); /* an empty file still yields "" */
+    return rc;
+}
+
+/* --- Prometheus text format --------------------------------------------- */
+
+static char *dupn(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+static int prom_line(const char *s, const char *end, struct prom_sample *out)
+{
+    memset(out, 0, sizeof(*out));
+    const char *p = s;
+    while (p < end && (*p == '_' || *p == ':' || (*p >= 'a' && *p <= 'z') ||
+                       (*p >= 'A' && *p <= 'Z') || (p > s && *p >= '0' && *p <= '9')))
+        p++;
+    if (p == s)
+        return -1;
+    out->name = dupn(s, (size_t)(p - s));
+    if (p < end && *p == '{') {
+        p++;
+        for (;;) {
+            while (p < end && (*p == ' ' || *p == ','))
+                p++;
+            if (p < end && *p == '}') {
+                p++;
+                break;
+            }
+            const char *k = p;
+            while (p < end && *p != '=' && *p != '}' && *p != ' ')
+                p++;
+            if (p >= end || *p != '=' || p == k || p + 1 >= end || p[1] != '"')
+                return -1;
+            size_t klen = (size_t)(p - k);
+            p += 2;
+            struct buf v;
+            buf_init(&v, 1 << 16);
+            while (p < end && *p != '"') {
+                char ch = *p++;
+                if (ch == '\\' && p < end) {
+                    ch = *p++;
+                    if (ch == 'n')
+                        ch = '\n';
+                }
+                if (buf_append(&v, &ch, 1) != 0) {
+                    buf_free(&v);
+                    return -1;
+                }
+            }
+            if (p >= end) {
+                buf_free(&v);
+                return -1;
+            }
+            p++; /* closing quote */
+            struct prom_label *nl =
+                realloc(out->labels, (out->nlabels + 1) * sizeof(struct prom_label));
+            if (!nl) {
+                buf_free(&v);
+                return -1;
+            }
+            out->labels = nl;
+            nl[out->nlabels].key = dupn(k, klen);
+            nl[out->nlabels].value = v.data ? buf_detach(&v, NULL) : dupn("", 0);
+            out->nlabels++;
+        }
+    }
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    char num[64];
+    size_t nl = 0;
+    while (p < end && *p != ' ' && *p != '\t' && nl < sizeof(num) - 1)
+        num[nl++] = *p++;
+    num[nl] = 0;
+    if (nl == 0)
+        return -1;
+    char *ep;
+    errno = 0;
+    out->value = strtod(num, &ep); /* also takes NaN, +Inf, -Inf */
+    if (*ep != 0)
+        return -1;
+    return 0;
+}
+
+static void sample_free(struct prom_sample *s)
+{
+    free(s->name);
+    for (size_t i = 0; i < s->nlabels; i++) {
+        free(s->labels[i].key);
+        free(s->labels[i].value);
+    }
+    free(s->labels);
+}
+
+int prom_parse(const char *text, size_t len, struct prom_set *out, struct buf *err)
+{
+    memset(out, 0, sizeof(*out));
+    size_t cap = 0, lineno = 0;
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            eol = end;
+        lineno++;
+        const char *s = p;
+        p = eol + 1;
+        while (s < eol && (*s == ' ' || *s == '\t'))
+            s++;
+        const char *e = eol;
+        while (e > s && (e[-1] == '\r' || e[-1] == ' '))
+            e--;
+        if (s == e || *s == '#')
+            continue;
+        if (out->count == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            struct prom_sample *ns = realloc(out->samples, ncap * sizeof(*ns));
+            if (!ns)
+                return -1;
+            out->samples = ns;
+            cap = ncap;
+        }
+        struct prom_sample smp;
+        if (prom_line(s, e, &smp) != 0) {
+            sample_free(&smp);
+            if (err)
+                buf_printf(err, "line %zu: not a Prometheus sample", lineno);
+            return -1;
+        }
+        out->samples[out->count++] = smp;
+    }
+    return 0;
+}
+
+void prom_free(struct prom_set *set)
+{
+    for (size_t i = 0; i < set->count; i++)
+        sample_free(&set->samples[i]);
+    free(set->samples);
+    memset(set, 0, sizeof(*set));
+}
+
+static const char *label_of(const struct prom_sample *s, const char *key)
+{
+    for (size_t i = 0; i < s->nlabels; i++)
+        if (strcmp(s->labels[i].key, key) == 0)
+            return s->labels[i].value;
+    return NULL;
+}
+
+bool prom_sum(const struct prom_set *set, const char *name, const char *key, const char *value,
+              double *sum)
+{
+    bool any = false;
+    *sum = 0;
+    for (size_t i = 0; i < set->count; i++) {
+        const struct prom_sample *s = &set->samples[i];
+        if (strcmp(s->name, name) != 0)
+            continue;
+        if (key) {
+            const char *v = label_of(s, key);
+            if (!v || strcmp(v, value) != 0)
+                continue;
+        }
+        *sum += s->value;
+        any = true;
+    }
+    return any;
+}
+
+/* --- results folder ------------------------------------------------------ */
+
+static char *path_join(const char *a, const char *b)
+{
+    struct buf p;
+    buf_init(&p, PATH_MAX * 2);
+    if (buf_printf(&p, "%s/%s", a, b) != 0) {
+        buf_free(&p);
+        return NULL;
+    }
+    return buf_detach(&p, NULL);
+}
+
+static void point_fail(struct point *pt, const char *status, const char *fmt, const char *arg)
+{
+    snprintf(pt->status, sizeof(pt->status), "%s", status);
+    struct buf m;
+    buf_init(&m, 4096);
+    buf_printf(&m, fmt, arg);
+    free(pt->reason);
+    pt->reason = m.data ? buf_detach(&m, NULL) : strdup("");
+}
+
+static double jnum(json_t *o, const char *key, double dflt)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+static int task_index(struct results *r, const char *name)
+{
+    for (size_t i = 0; i < r->ntasks; i++)
+        if (strcmp(r->task_names[i], name) == 0)
+            return (int)i;
+    char **nt = realloc(r->task_names, (r->ntasks + 1) * sizeof(char *));
+    if (!nt)
+        return -1;
+    r->task_names = nt;
+    nt[r->ntasks] = strdup(name);
+    return (int)r->ntasks++;
+}
+
+/* Per-task CPU seconds per second. /metrics counters are cumulative since the
+ * target started; with metrics_start.prom (fetched at the window's start) the
+ * delta over the window is exact, otherwise the total is spread over warm-up
+ * plus window, which is what the counter actually covers (roughly). */
+static void load_metrics(struct results *r, struct point *pt, size_t *task_cap)
+{
+    char *path = path_join(pt->dir, "metrics.prom");
+    char *path0 = path_join(pt->dir, "metrics_start.prom");
+    struct buf text, text0, err;
+    buf_init(&text, FILE_MAX);
+    buf_init(&text0, FILE_MAX);
+    buf_init(&err, 256);
+    struct prom_set set = {0}, set0 = {0};
+    bool have0 = false;
+    if (!path || !path0 || read_file(path, &text) != 0)
+        goto out;
+    if (prom_parse(text.data, text.len, &set, &err) != 0)
+        goto out; /* a corrupt metrics file leaves the point usable, without tasks */
+    if (read_file(path0, &text0) == 0 && prom_parse(text0.data, text0.len, &set0, NULL) == 0)
+        have0 = true;
+    pt->has_metrics = true;
+    pt->metrics_is_delta = have0;
+    double span = have0 ? pt->window_s : r->warmup_s + pt->window_s;
+    if (!(span > 0))
+        span = pt->window_s > 0 ? pt->window_s : 1.0;
+    const char *fam = "refproxy_task_cpu_seconds_total";
+    for (size_t i = 0; i < set.count; i++) {
+        if (strcmp(set.samples[i].name, fam) != 0)
+            continue;
+        const char *task = label_of(&set.samples[i], "task");
+        if (!task)
+            continue;
+        int ti = task_index(r, task);
+        if (ti < 0)
+            continue;
+        if ((size_t)ti >= *task_cap) {
+            /* Grow every point's array so all share the task index space. */
+            size_t ncap = (size_t)ti + 8;
+            for (size_t k = 0; k < r->count; k++) {
+                double *nt = realloc(r->points[k].task_cpu, ncap * sizeof(double));
+                if (!nt)
+                    goto out;
+                for (size_t j = *task_cap; j < ncap; j++)
+                    nt[j] = 0;
+                r->points[k].task_cpu = nt;
+            }
+            *task_cap = ncap;
+        }
+        pt->task_cpu[ti] += set.samples[i].value / span;
+    }
+    if (have0)
+        for (size_t i = 0; i < set0.count; i++) {
+            if (strcmp(set0.samples[i].name, fam) != 0)
+                continue;
+            const char *task = label_of(&set0.samples[i], "task");
+            for (size_t t = 0; task && t < r->ntasks && t < *task_cap; t++)
+                if (strcmp(r->task_names[t], task) == 0)
+                    pt->task_cpu[t] -= set0.samples[i].value / span;
+        }
+out:
+    prom_free(&set);
+    prom_free(&set0);
+    buf_free(&text);
+    buf_free(&text0);
+    buf_free(&err);
+    free(path);
+    free(path0);
+}
+
+static void load_point(struct results *r, struct point *pt, size_t *task_cap)
+{
+    char *path = path_join(pt->dir, "stats.json");
+    struct stat st;
+    if (stat(pt->dir, &st) != 0) {
+        point_fail(pt, "missing", "folder %s is missing", pt->dir);
+        free(path);
+        return;
+    }
+    json_error_t jerr;
+    json_t *s = path ? json_load_file(path, 0, &jerr) : NULL;
+    if (!s) {
+        bool absent = path && stat(path, &st) != 0;
+        point_fail(pt, absent ? "missing" : "corrupt",
+                   absent ? "%s/stats.json is missing" : "%s/stats.json is not valid JSON",
+                   pt->dir);
+        free(path);
+        return;
+    }
+    free(path);
+    pt->window_s = jnum(s, "window_s", NAN);
+    pt->cpu_ns = jnum(s, "cpu_ns", NAN);
+    pt->cpu_percent = jnum(s, "cpu_percent", NAN);
+    pt->rss_bytes = jnum(s, "rss_bytes", NAN);
+    pt->threads = jnum(s, "threads", NAN);
+    pt->wakeups_per_s = jnum(s, "wakeups_per_s", NAN);
+    pt->run_delay_share = jnum(s, "run_delay_share", NAN);
+    json_t *load = json_object_get(s, "load");
+    if (json_is_object(load)) {
+        pt->has_load = true;
+        pt->load_rps_achieved = jnum(load, "rps_achieved", NAN);
+        pt->load_errors = jnum(load, "errors", 0);
+    }
+    bool contaminated = json_is_true(json_object_get(s, "contaminated"));
+    json_decref(s);
+    if (!(pt->window_s > 0) || !(pt->cpu_ns >= 0)) {
+        point_fail(pt, "corrupt", "%s/stats.json lacks window_s or cpu_ns", pt->dir);
+        return;
+    }
+    pt->cpu_s_per_s = pt->cpu_ns / 1e9 / pt->window_s;
+    if (isnan(pt->cpu_percent))
+        pt->cpu_percent = 100.0 * pt->cpu_s_per_s;
+    if (isnan(pt->threads)) {
+        char *tc = path_join(pt->dir, "thread_count.txt");
+        FILE *f = tc ? fopen(tc, "r") : NULL;
+        long v;
+        if (f && fscanf(f, "%ld", &v) == 1)
+            pt->threads = (double)v;
+        if (f)
+            fclose(f);
+        free(tc);
+    }
+    if (contaminated && strcmp(pt->status, POINT_OK) == 0) {
+        char why[96];
+        snprintf(why, sizeof(why), "run delay share %.2f", pt->run_delay_share);
+        point_fail(pt, "contaminated", "%s: other load on the machine", why);
+    }
+    char *prof = path_join(pt->dir, "cpu.prof");
+    if (prof && stat(prof, &st) == 0)
+        pt->cpu_prof = prof;
+    else
+        free(prof);
+    load_metrics(r, pt, task_cap);
+}
+
+int results_load(const char *root, struct results *r, struct buf *err)
+{
+    memset(r, 0, sizeof(*r));
+    char abs[PATH_MAX];
+    r->root = strdup(realpath(root, abs) ? abs : root);
+    char *mpath = path_join(r->root, "sweep.json");
+    json_error_t jerr;
+    json_t *sw = mpath ? json_load_file(mpath, 0, &jerr) : NULL;
+    if (!sw) {
+        buf_printf(err, "%s: %s", mpath ? mpath : root, mpath ? jerr.text : "bad path");
+        free(mpath);
+        return -1;
+    }
+    free(mpath);
+    json_t *v;
+    r->sweep_status = strdup(json_is_string(v = json_object_get(sw, "status"))
+                                 ? json_string_value(v) : "unknown");
+    json_t *target = json_object_get(sw, "target");
+    r->target_name = strdup(json_is_string(v = json_object_get(target, "name"))
+                                ? json_string_value(v) : "target");
+    if (json_is_string(v = json_object_get(target, "binary")))
+        r->target_binary = strdup(json_string_value(v));
+    json_t *flags = json_object_get(sw, "flags");
+    r->warmup_s = jnum(flags, "warmup_s", 0);
+    r->duration_s = jnum(flags, "duration_s", 0);
+    r->load_rps = jnum(flags, "load_rps", 0);
+    r->repeat_flag = (int)jnum(flags, "repeat", 1);
+    json_t *pts = json_object_get(sw, "points");
+    if (!json_is_array(pts)) {
+        buf_printf(err, "%s/sweep.json: no \"points\" array", r->root);
+        json_decref(sw);
+        return -1;
+    }
+    size_t n = json_array_size(pts);
+    r->points = calloc(n ? n : 1, sizeof(struct point));
+    if (!r->points) {
+        json_decref(sw);
+        return -1;
+    }
+    r->count = n;
+    size_t task_cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_array_get(pts, i);
+        struct point *pt = &r->points[i];
+        pt->services = (int)jnum(p, "services", -1);
+        pt->repeat = (int)jnum(p, "repeat", 1);
+        pt->sequence = (int)jnum(p, "sequence", (double)i);
+        const char *dir = json_string_value(json_object_get(p, "dir"));
+        const char *status = json_string_value(json_object_get(p, "status"));
+        const char *reason = json_string_value(json_object_get(p, "reason"));
+        pt->dir = path_join(r->root, dir ? dir : "");
+        snprintf(pt->status, sizeof(pt->status), "%s", status ? status : "corrupt");
+        pt->reason = strdup(reason ? reason : "");
+        if (pt->services <= 0 || !dir) {
+            point_fail(pt, "corrupt", "%s", "sweep.json entry lacks services or dir");
+            continue;
+        }
+        if (task_cap && !pt->task_cpu) /* normally grown already by load_metrics */
+            pt->task_cpu = calloc(task_cap, sizeof(double));
+        if (strcmp(pt->status, POINT_OK) != 0 && strcmp(pt->status, "contaminated") != 0) {
+            if (!pt->reason[0])
+                point_fail(pt, pt->status, "%s", "the sweep recorded it as not ok");
+            continue; /* failed points have no usable data */
+        }
+        load_point(r, pt, &task_cap);
+    }
+    /* Points skipped before any task was seen need arrays too. */
+    for (size_t i = 0; i < n; i++)
+        if (!r->points[i].task_cpu)
+            r->points[i].task_cpu = calloc(task_cap ? task_cap : 1, sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        r->usable += point_usable(&r->points[i]);
+    json_decref(sw);
+    return 0;
+}
+
+bool point_usable(const struct point *p)
+{
+    return strcmp(p->status, POINT_OK) == 0;
+}
+
+void results_free(struct results *r)
+{
+    for (size_t i = 0; i < r->count; i++) {
+        free(r->points[i].dir);
+        free(r->points[i].reason);
+        free(r->points[i].task_cpu);
+        free(r->points[i].cpu_prof);
+    }
+    free(r->points);
+    for (size_t i = 0; i < r->ntasks; i++)
+        free(r->task_names[i]);
+    free(r->task_names);
+    free(r->root);
+    free(r->sweep_status);
+    free(r->target_name);
+    free(r->target_binary);
+    memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,81 @@
+/*
+ * results: reads a results folder (results/README.md) into memory — the
+ * sweep.json manifest, every point's stats.json, metrics.prom and
+ * thread_count.txt. A point that is missing, failed, corrupt or contaminated
+ * is kept with its status and a reason, never dropped silently, and loading
+ * goes on with the rest. Only points with status "ok" feed the model.
+ */
+#ifndef SCALEPROF_RESULTS_H
+#define SCALEPROF_RESULTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+/* One Prometheus text-format sample: name{k="v",...} value. */
+struct prom_label {
+    char *key, *value;
+};
+struct prom_sample {
+    char *name;
+    struct prom_label *labels;
+    size_t nlabels;
+    double value;
+};
+struct prom_set {
+    struct prom_sample *samples;
+    size_t count;
+};
+
+/* Parses Prometheus text. Returns 0, or -1 with a message naming the line in
+ * err (the samples parsed so far are kept; the caller frees them). */
+int prom_parse(const char *text, size_t len, struct prom_set *out, struct buf *err);
+void prom_free(struct prom_set *set);
+/* Sum of every sample named name whose label key equals value (key NULL: all).
+ * Returns false when no sample matched. */
+bool prom_sum(const struct prom_set *set, const char *name, const char *key, const char *value,
+              double *sum);
+
+#define POINT_OK "ok"
+
+struct point {
+    int services, repeat, sequence;
+    char *dir;             /* absolute path of the point's folder */
+    char status[16];       /* ok | failed | contaminated | missing | corrupt */
+    char *reason;          /* why it is not ok ("" when ok) */
+    /* stats.json */
+    double window_s, cpu_ns, cpu_percent;
+    double cpu_s_per_s;    /* cpu_ns / 1e9 / window_s: the model's y */
+    double rss_bytes, threads, wakeups_per_s, run_delay_share;
+    bool has_load;
+    double load_rps_achieved, load_errors;
+    /* metrics.prom: CPU seconds per second of each task (index into
+     * results.task_names; 0 where a task did not report) */
+    double *task_cpu;
+    bool has_metrics;
+    bool metrics_is_delta; /* true: from metrics_start.prom deltas over the window */
+    char *cpu_prof;        /* path of cpu.prof when present, else NULL */
+};
+
+struct results {
+    char *root;            /* absolute results folder */
+    char *sweep_status;
+    char *target_name;
+    char *target_binary;
+    double warmup_s, duration_s, load_rps;
+    int repeat_flag;
+    struct point *points;
+    size_t count;
+    char **task_names;
+    size_t ntasks;
+    size_t usable;         /* points with status ok */
+};
+
+/* Loads root. Returns 0 (some points may be unusable: see each status), or -1
+ * when sweep.json itself is missing or unreadable (message in err). */
+int results_load(const char *root, struct results *r, struct buf *err);
+void results_free(struct results *r);
+bool point_usable(const struct point *p);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * stats_model: the decisions made on top of fit.h — observation weights from
+ * the repeats, and the verdict (superlinear / linear / inconclusive) with the
+ * smallest effect the sweep could have detected. Pure functions over arrays so
+ * the false-alarm and power tests can run thousands of sweeps in milliseconds.
+ */
+#ifndef SCALEPROF_STATS_MODEL_H
+#define SCALEPROF_STATS_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fit.h"
+
+#define MODEL_DEFAULT_FLOOR 0.2
+
+enum model_verdict_kind { MODEL_INCONCLUSIVE = 0, MODEL_LINEAR, MODEL_SUPERLINEAR };
+
+/* Fills w[count] with weights 1/var(N) for observations y at service counts n.
+ * Weighted only when every distinct N has >= 2 repeats: the per-N sample
+ * variances are then smoothed by a variance function var = s²·mean^β (β fitted
+ * on log var vs log mean across N, clamped to [0, 2]) because a variance from
+ * 2–3 repeats is itself so noisy that weighting by it directly inflates false
+ * alarms. Otherwise every weight is 1. Returns true when weighted. */
+bool model_weights(const double *n, const double *y, size_t count, double *w);
+
+/* Raises r->t_crit to dof - 1 (and re-decides c_significant) for a fit whose
+ * weights came from model_weights: the variance exponent was estimated. */
+void model_penalise_estimated_weights(struct fit_result *r);
+
+struct model_verdict {
+    enum model_verdict_kind kind;
+    const char *name;       /* "superlinear", "linear", "inconclusive" */
+    double n_min, n_max;
+    double floor;
+    /* 2·c·Nmax / b: the super-linear part of the marginal cost at Nmax against
+     * the linear part. Not defined (material_defined false) when b <= 0: then a
+     * positive c is all there is of the growth and is counted as material. */
+    double material_share;
+    bool material_defined;
+    bool material;
+    double c_hi;            /* one-sided 95% upper bound of c */
+    double c_hi_share;      /* 2·c_hi·Nmax / b (NAN when b <= 0) */
+    /* The smallest c this sweep would have called significant (t_crit·c_se),
+     * as a share of the fitted cost at Nmax and as a material share. */
+    double detectable_c;
+    double detectable_share;
+    double detectable_material;
+    char reason[200];
+};
+
+/* Judges a fit. distinct is the number of distinct N (fewer than 3: always
+ * inconclusive). floor <= 0 selects MODEL_DEFAULT_FLOOR. */
+void model_judge(const struct fit_result *r, size_t distinct, double n_min, double n_max,
+                 double floor, struct model_verdict *out);
+
+/* Convenience for tests and gate: weights, fit and verdict in one call.
+ * Returns 0, or -1 when the design is unusable (verdict is then inconclusive). */
+int model_fit_and_judge(const double *n, const double *y, size_t count, double floor,
+                        struct fit_result *r, struct model_verdict *v);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * scaling: a test program whose cost has a known shape in N, for the
+ * attribution tests. `scaling N QUAD` runs work_quad (cost ∝ N², only when
+ * QUAD is 1), work_lin (∝ N) and work_const (constant) once each, under the
+ * gperftools CPU profiler when CPUPROFILE is set.
+ */
+#include <gperftools/profiler.h>
+#include <stdlib.h>
+
+#define NOINLINE __attribute__((noinline))
+
+static volatile double sink;
+
+static NOINLINE void spin(long n)
+{
+    double x = 1.0;
+    for (long i = 0; i < n; i++)
+        x = x * 0.9999999 + 0.25;
+    sink = x;
+}
+
+/* The work is in each function's own loop so its samples are self time. */
+static NOINLINE void work_quad(long n)
+{
+    double x = 2.0;
+    for (long i = 0; i < n * n * 150000; i++)
+        x = x * 0.9999998 + 0.125;
+    sink = x;
+}
+
+static NOINLINE void work_lin(long n)
+{
+    double x = 3.0;
+    for (long i = 0; i < n * 1200000; i++)
+        x = x * 0.9999997 + 0.0625;
+    sink = x;
+}
+
+static NOINLINE void work_const(void)
+{
+    spin(60000000);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    long n = atol(argv[1]);
+    if (n <= 0 || n > 1000)
+        return 2;
+    if (atoi(argv[2]))
+        work_quad(n);
+    work_lin(n);
+    work_const();
+    if (getenv("CPUPROFILE"))
+        ProfilerStop();
+    return 0;
+}

@@ -1,0 +1,155 @@
+/*
+ * Tests for `scaleprof gate`: exit 0 on a linear sweep, 1 on a super-linear
+ * one or a per-service ratio over the bound or CPU per service worse than a
+ * baseline (file or folder) beyond the noise, 2 on unusable input; JUnit XML.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "commands.h"
+#include "test_analyze_synth.h"
+
+static const int counts5[] = {10, 20, 30, 40, 50};
+
+static char *tmp_root(const char *tag)
+{
+    static char buf[8][512];
+    static int i;
+    char *p = buf[i++ % 8];
+    snprintf(p, 512, "/tmp/h6b_gate_%s_%d", tag, (int)getpid());
+    synth_rmtree(p);
+    return p;
+}
+
+static struct synth base_synth(double scale, uint64_t seed)
+{
+    struct synth s = {.counts = counts5, .ncounts = 5, .repeats = 3, .a = 2 * scale,
+                      .b = 0.1 * scale, .c = 0, .cv = 0.02, .seed = seed, .failed_index = -1,
+                      .contaminated_index = -1, .missing_index = -1, .tasks = false};
+    return s;
+}
+
+static int gate(int argc, const char **args)
+{
+    char *argv[16];
+    argv[0] = "gate";
+    for (int i = 0; i < argc && i < 14; i++)
+        argv[i + 1] = (char *)args[i];
+    argv[argc + 1] = NULL;
+    return cmd_gate(argc + 1, argv);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    static char text[1 << 16];
+    size_t got = fread(text, 1, sizeof(text) - 1, f);
+    text[got] = 0;
+    fclose(f);
+    return text;
+}
+
+static void test_gate_passes_linear_and_fails_superlinear(void **state)
+{
+    (void)state;
+    char *lin = tmp_root("lin"), *sup = tmp_root("sup");
+    struct synth s = base_synth(1.0, 101);
+    s.cv = 0.01;
+    synth_results(lin, &s);
+    s.c = 0.0015;
+    s.seed = 102;
+    synth_results(sup, &s);
+    char junit[600];
+    snprintf(junit, sizeof(junit), "%s/junit.xml", sup);
+    assert_int_equal(gate(1, (const char *[]){lin}), 0);
+    assert_int_equal(gate(3, (const char *[]){sup, "--junit", junit}), 1);
+    char *x = slurp(junit);
+    assert_non_null(x);
+    assert_non_null(strstr(x, "<testcase classname=\"scaleprof.gate\" name=\"superlinear\">"
+                              "<failure"));
+    assert_non_null(strstr(x, "failures=\"1\""));
+    /* CPU per service falls with overhead (ratio < 1): a bound of 1.1 passes,
+     * a bound of 0.4 fails. */
+    assert_int_equal(gate(3, (const char *[]){lin, "--max-ratio", "1.1"}), 0);
+    assert_int_equal(gate(3, (const char *[]){lin, "--max-ratio", "0.4"}), 1);
+    synth_rmtree(lin);
+    synth_rmtree(sup);
+}
+
+static void test_gate_refuses_unusable_input(void **state)
+{
+    (void)state;
+    char *cont = tmp_root("cont"), *two = tmp_root("two"), *none = tmp_root("none");
+    struct synth s = base_synth(1.0, 201);
+    s.contaminated_index = 6;
+    synth_results(cont, &s);
+    static const int counts2[] = {10, 50};
+    struct synth t = base_synth(1.0, 202);
+    t.counts = counts2;
+    t.ncounts = 2;
+    synth_results(two, &t);
+    mkdir(none, 0755);
+    char junit[600];
+    snprintf(junit, sizeof(junit), "%s/junit.xml", none);
+    assert_int_equal(gate(1, (const char *[]){cont}), 2);
+    assert_int_equal(gate(1, (const char *[]){two}), 2);
+    assert_int_equal(gate(3, (const char *[]){none, "--junit", junit}), 2);
+    assert_non_null(strstr(slurp(junit), "<error message="));
+    assert_int_equal(gate(2, (const char *[]){cont, "--bogus"}), 2);
+    /* A missing point folder is unusable too. */
+    struct synth m = base_synth(1.0, 203);
+    m.missing_index = 3;
+    synth_rmtree(cont);
+    synth_results(cont, &m);
+    assert_int_equal(gate(1, (const char *[]){cont}), 2);
+    synth_rmtree(cont);
+    synth_rmtree(two);
+    synth_rmtree(none);
+}
+
+/* Against a baseline: a re-run of the same target passes; 30% more CPU per
+ * service at every N fails, whether the baseline is a folder or a file. */
+static void test_gate_against_baseline(void **state)
+{
+    (void)state;
+    char *base = tmp_root("base"), *same = tmp_root("same"), *worse = tmp_root("worse");
+    struct synth s = base_synth(1.0, 301);
+    synth_results(base, &s);
+    s.seed = 302;
+    synth_results(same, &s);
+    struct synth w = base_synth(1.3, 303);
+    synth_results(worse, &w);
+    char file[600];
+    snprintf(file, sizeof(file), "%s/baseline.json", base);
+    assert_int_equal(gate(3, (const char *[]){base, "--write-baseline", file}), 0);
+    assert_non_null(strstr(slurp(file), "\"scaleprof_baseline\": 1"));
+    assert_int_equal(gate(3, (const char *[]){same, "--baseline", base}), 0);
+    assert_int_equal(gate(3, (const char *[]){same, "--baseline", file}), 0);
+    assert_int_equal(gate(3, (const char *[]){worse, "--baseline", base}), 1);
+    assert_int_equal(gate(3, (const char *[]){worse, "--baseline", file}), 1);
+    /* A 30% change under a 50% minimum is not a regression. */
+    assert_int_equal(gate(5, (const char *[]){worse, "--baseline", file, "--min-change", "0.5"}),
+                     0);
+    /* A baseline file that is not one is unusable. */
+    char bad[600];
+    snprintf(bad, sizeof(bad), "%s/sweep.json", base);
+    assert_int_equal(gate(3, (const char *[]){same, "--baseline", bad}), 2);
+    synth_rmtree(base);
+    synth_rmtree(same);
+    synth_rmtree(worse);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gate_passes_linear_and_fails_superlinear),
+        cmocka_unit_test(test_gate_refuses_unusable_input),
+        cmocka_unit_test(test_gate_against_baseline),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
