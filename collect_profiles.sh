@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# collect_profiles.sh: the whole investigation in one command. Builds scaleprof and refproxy if
+# needed, writes fresh configs (refproxy, per-service architecture with tsnsrv-like defaults,
+# 10..50 services), sweeps them (30 s warm-up, 30 s window per point) into results/, analyses
+# the sweep, and ends with the verdict and where the report and profiles are.
+#
+#   ./collect_profiles.sh [--shared] [--set key=value]... [--counts LIST | --geometric LO..HI]
+#                         [--quick] [--repeat R] [--load RPS] [--out DIR] [--force] [SWEEP FLAGS]
+#
+#   --shared     the shared architecture (--set architecture=shared)
+#   --set k=v    any refproxy config key (scaleprof gen --list-keys)
+#   --quick      a first look: 2 s warm-up, 5 s window per point
+#   --out DIR    results folder (default results/); an earlier run there is refused, or moved
+#                aside with --force (never deleted)
+# Any other flag goes to `scaleprof sweep` (--warmup, --duration, --order, --seed, ...).
+# This script only translates flags; everything else happens in scaleprof.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build_dir=${BUILD_DIR:-build}
+[[ $build_dir = /* ]] || build_dir=$root/$build_dir
+scaleprof=$build_dir/harness/scaleprof
+
+gen_args=(--counts 10,20,30,40,50)
+sweep_args=(--warmup 30 --duration 30)
+out=results
+while (($#)); do
+    case $1 in
+    --shared) gen_args+=(--set architecture=shared) ;;
+    --set | --counts | --geometric | --target | --base-port)
+        (($# >= 2)) || { echo "collect_profiles.sh: $1 needs a value" >&2; exit 2; }
+        gen_args+=("$1" "$2"); shift ;;
+    --quick) sweep_args+=(--warmup 2 --duration 5) ;;
+    --out)
+        (($# >= 2)) || { echo "collect_profiles.sh: --out needs a value" >&2; exit 2; }
+        out=$2; shift ;;
+    *) sweep_args+=("$1") ;;
+    esac
+    shift
+done
+
+"$root/scripts/bootstrap.sh" build
+
+# Fresh configs for every run: stale files from an earlier gen must never join the sweep.
+# Each point keeps the exact config it ran as <out>/<N>_services/config.yaml.
+configs=$(mktemp -d "${TMPDIR:-/tmp}/scaleprof-configs.XXXXXX")
+trap 'rm -rf "$configs"' EXIT
+"$scaleprof" gen --out "$configs" "${gen_args[@]}" >/dev/null
+
+status=0
+"$scaleprof" sweep --configs "$configs" --out "$out" "${sweep_args[@]}" || status=$?
+# 1 = some points failed: the rest is still worth analysing; anything else ends here
+if ((status != 0 && status != 1)); then
+    exit "$status"
+fi
+
+echo
+"$scaleprof" analyze "$out" || status=$?
+echo
+echo "profiles: $out/<N>_services/cpu.prof (google-pprof --top $build_dir/proxy/refproxy FILE)"
+echo "manifest: $out/sweep.json; report: $out/report/index.html"
+exit "$status"

@@ -1,0 +1,274 @@
+/*
+ * gen_keys: the keys `scaleprof gen --set` accepts for each target, with
+ * their types, so a bad key or value is caught before a sweep starts.
+ * refproxy's keys follow /work/notes/config_keys.txt (proxy/README.md is the
+ * reference); keys starting "service." apply to every generated service.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen.h"
+
+enum key_kind { K_STRING, K_BOOL, K_UINT, K_DURATION, K_ENUM, K_ADDR };
+
+struct gen_key {
+    const char *key;
+    enum key_kind kind;
+    const char *choices; /* K_ENUM: '|'-separated */
+    long min, max;       /* K_UINT */
+};
+
+static const struct gen_key refproxy_keys[] = {
+    {"prometheusAddr", K_ADDR, NULL, 0, 0},
+    {"adminAllowRemote", K_BOOL, NULL, 0, 0},
+    {"adminTokenFile", K_STRING, NULL, 0, 0},
+    {"architecture", K_ENUM, "shared|per-service", 0, 0},
+    {"workers", K_UINT, NULL, 1, 1024},
+    {"heapProfile", K_BOOL, NULL, 0, 0},
+    {"profileHz", K_UINT, NULL, 1, 250},
+    {"limits.maxHeaderBytes", K_UINT, NULL, 256, 1L << 30},
+    {"limits.maxRequestLine", K_UINT, NULL, 64, 1L << 30},
+    {"limits.maxHeaders", K_UINT, NULL, 1, 100000},
+    {"limits.headerTimeout", K_DURATION, NULL, 0, 0},
+    {"limits.idleTimeout", K_DURATION, NULL, 0, 0},
+    {"limits.bodyTimeout", K_DURATION, NULL, 0, 0},
+    {"limits.upstreamConnectTimeout", K_DURATION, NULL, 0, 0},
+    {"limits.upstreamTimeout", K_DURATION, NULL, 0, 0},
+    {"limits.upstreamIdlePerService", K_UINT, NULL, 0, 1000000},
+    {"limits.maxConnections", K_UINT, NULL, 1, 10000000},
+    {"limits.shutdownGrace", K_DURATION, NULL, 0, 0},
+    {"limits.maxProfileSeconds", K_UINT, NULL, 1, 86400},
+    {"tasks.portlist.mode", K_ENUM, "per-service|shared|off", 0, 0},
+    {"tasks.portlist.interval", K_DURATION, NULL, 0, 0},
+    {"tasks.portlist.scope", K_ENUM, "self|all", 0, 0},
+    {"tasks.netmon.mode", K_ENUM, "per-service|shared|off", 0, 0},
+    {"tasks.netmon.debounce", K_DURATION, NULL, 0, 0},
+    {"tasks.netmon.restunMin", K_DURATION, NULL, 0, 0},
+    {"tasks.netmon.restunMax", K_DURATION, NULL, 0, 0},
+    {"tasks.timers.mode", K_ENUM, "per-service|off", 0, 0},
+    {"tasks.timers.logFlush", K_DURATION, NULL, 0, 0},
+    {"tasks.timers.clockCheck", K_DURATION, NULL, 0, 0},
+    {"tasks.timers.keepalive", K_DURATION, NULL, 0, 0},
+    {"tasks.footprint.mode", K_ENUM, "per-service|off", 0, 0},
+    {"tasks.footprint.udpSockets", K_UINT, NULL, 0, 1000},
+    {"tasks.footprint.tcpConns", K_UINT, NULL, 0, 1000},
+    {"tasks.footprint.idleThreads", K_UINT, NULL, 0, 1000},
+    {"upstream", K_STRING, NULL, 0, 0}, /* every service proxies here instead of responding */
+    {"service.timeout", K_DURATION, NULL, 0, 0},
+    {"service.readHeaderTimeout", K_DURATION, NULL, 0, 0},
+    {"service.stripPrefix", K_BOOL, NULL, 0, 0},
+    {"service.respond.status", K_UINT, NULL, 100, 599},
+    {"service.respond.body", K_STRING, NULL, 0, 0},
+    {NULL, 0, NULL, 0, 0},
+};
+
+static const struct gen_key tsnsrv_keys[] = {
+    {"prometheusAddr", K_ADDR, NULL, 0, 0},
+    {"upstream", K_STRING, NULL, 0, 0},
+    {"service.ephemeral", K_BOOL, NULL, 0, 0},
+    {"service.funnel", K_BOOL, NULL, 0, 0},
+    {"service.listenAddr", K_ADDR, NULL, 0, 0},
+    {"service.stateDir", K_STRING, NULL, 0, 0}, /* a base: each service gets <base>/<name> */
+    {"service.suppressWhois", K_BOOL, NULL, 0, 0},
+    {"service.timeout", K_DURATION, NULL, 0, 0},
+    {NULL, 0, NULL, 0, 0},
+};
+
+/* Short names the design uses ("portlist=off"): the task's mode. */
+static const char *const task_aliases[] = {"portlist", "netmon", "timers", "footprint", NULL};
+
+static const struct gen_key *keys_for(enum gen_target t)
+{
+    return t == GEN_TSNSRV ? tsnsrv_keys : refproxy_keys;
+}
+
+static const char *kind_name(enum key_kind k)
+{
+    switch (k) {
+    case K_STRING: return "string";
+    case K_BOOL: return "bool";
+    case K_UINT: return "integer";
+    case K_DURATION: return "duration (250ms, 1s, 1m30s, or seconds)";
+    case K_ENUM: return "one of";
+    case K_ADDR: return "host:port";
+    }
+    return "?";
+}
+
+size_t gen_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return la > lb ? la : lb;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t cost = (a[i - 1] | 32) == (b[j - 1] | 32) ? 0 : 1;
+            size_t best = diag + cost;
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static const char *last_part(const char *key)
+{
+    const char *dot = strrchr(key, '.');
+    return dot ? dot + 1 : key;
+}
+
+static int valid_duration(const char *v)
+{
+    /* Go duration ("1m30s", "250ms", "1.5s") or a plain integer of seconds */
+    const char *p = v;
+    if (!*p)
+        return 0;
+    char *end;
+    strtoul(p, &end, 10);
+    if (*end == '\0' && end != p)
+        return 1;
+    while (*p) {
+        char *num_end;
+        strtod(p, &num_end);
+        if (num_end == p)
+            return 0;
+        p = num_end;
+        static const char *const units[] = {"ns", "us", "ms", "h", "m", "s", NULL};
+        int matched = 0;
+        for (int i = 0; units[i]; i++) {
+            size_t n = strlen(units[i]);
+            if (!strncmp(p, units[i], n)) {
+                p += n;
+                matched = 1;
+                break;
+            }
+        }
+        if (!matched)
+            return 0;
+    }
+    return 1;
+}
+
+static char *check_value(const struct gen_key *k, const char *value)
+{
+    char *msg = NULL;
+    switch (k->kind) {
+    case K_STRING:
+        return NULL;
+    case K_BOOL:
+        if (!strcmp(value, "true") || !strcmp(value, "false"))
+            return NULL;
+        break;
+    case K_UINT: {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (!errno && end != value && !*end && v >= k->min && v <= k->max)
+            return NULL;
+        if (asprintf(&msg, "--set %s=%s: expected an integer in %ld..%ld", k->key, value,
+                     k->min, k->max) < 0)
+            msg = NULL;
+        return msg;
+    }
+    case K_DURATION:
+        if (valid_duration(value))
+            return NULL;
+        break;
+    case K_ENUM: {
+        size_t n = strlen(value);
+        for (const char *c = k->choices; c && *c;) {
+            const char *bar = strchr(c, '|');
+            size_t len = bar ? (size_t)(bar - c) : strlen(c);
+            if (len == n && !strncmp(c, value, n))
+                return NULL;
+            c = bar ? bar + 1 : c + len;
+        }
+        if (asprintf(&msg, "--set %s=%s: expected one of %s", k->key, value, k->choices) < 0)
+            msg = NULL;
+        return msg;
+    }
+    case K_ADDR: {
+        const char *colon = strrchr(value, ':');
+        if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1))
+            return NULL;
+        break;
+    }
+    }
+    if (asprintf(&msg, "--set %s=%s: expected %s", k->key, value, kind_name(k->kind)) < 0)
+        msg = NULL;
+    return msg;
+}
+
+char *gen_check_setting(enum gen_target t, const char *key, const char *value, char **canon)
+{
+    char *msg = NULL;
+    *canon = NULL;
+    char alias[64];
+    for (int i = 0; t == GEN_REFPROXY && task_aliases[i]; i++) {
+        if (!strcmp(key, task_aliases[i])) {
+            snprintf(alias, sizeof alias, "tasks.%s.mode", key);
+            key = alias;
+            break;
+        }
+    }
+    const struct gen_key *keys = keys_for(t);
+    for (const struct gen_key *k = keys; k->key; k++) {
+        if (strcmp(k->key, key))
+            continue;
+        msg = check_value(k, value);
+        if (!msg)
+            *canon = strdup(k->key);
+        return msg;
+    }
+    /* Unknown: list the closest keys by whole-key or last-part distance. */
+    struct buf b;
+    buf_init(&b, 4096);
+    buf_printf(&b, "--set %s: unknown %s config key", key,
+               t == GEN_TSNSRV ? "tsnsrv" : "refproxy");
+    size_t shown = 0, limit = strlen(key) / 4 > 2 ? strlen(key) / 4 : 2;
+    /* first by the whole key (typos), then by its last part (a key in the wrong place) */
+    for (int pass = 0; pass < 2 && shown == 0; pass++) {
+        for (const struct gen_key *k = keys; k->key && shown < 5; k++) {
+            bool close;
+            if (pass == 0)
+                close = gen_edit_distance(key, k->key) <= limit;
+            else
+                close = gen_edit_distance(last_part(key), last_part(k->key)) <= 1 ||
+                        (strlen(last_part(key)) >= 4 && strcasestr(k->key, last_part(key)));
+            if (close) {
+                buf_printf(&b, "%s%s", shown ? ", " : "; did you mean ", k->key);
+                shown++;
+            }
+        }
+    }
+    buf_puts(&b, shown ? "?" : "");
+    buf_puts(&b, " (scaleprof gen --list-keys shows them all)");
+    return buf_detach(&b, NULL);
+}
+
+void gen_list_keys(enum gen_target t, struct buf *out)
+{
+    for (const struct gen_key *k = keys_for(t); k->key; k++) {
+        buf_printf(out, "  %-32s %s", k->key, kind_name(k->kind));
+        if (k->kind == K_ENUM)
+            buf_printf(out, " %s", k->choices);
+        if (k->kind == K_UINT)
+            buf_printf(out, " %ld..%ld", k->min, k->max);
+        buf_puts(out, "\n");
+    }
+    if (t == GEN_REFPROXY)
+        buf_puts(out, "  portlist|netmon|timers|footprint   short for tasks.<name>.mode\n");
+}

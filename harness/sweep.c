@@ -1,0 +1,560 @@
+/*
+ * sweep: `scaleprof sweep` — the command line, the results folder (refuse or
+ * move aside an earlier run), the order of points, the --load origin, signal
+ * handling, and the manifest after every point. One point's work is in
+ * sweep_point.c.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buildid.h"
+#include "fetch.h"
+#include "outfile.h"
+#include "procstat.h"
+#include "progress.h"
+#include "sweep.h"
+#include "target.h"
+
+static volatile int g_signal;
+
+static void on_signal(int sig)
+{
+    g_signal = sig;
+}
+
+static void sweep_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: scaleprof sweep --configs DIR --out DIR [--warmup S] [--duration S]\n"
+            "                       [--repeat R] [--order interleaved|shuffled] [--seed S]\n"
+            "                       [--load RPS] [--target-cmd 'CMD {config}'] [--admin ADDR]\n"
+            "                       [--contaminated-share X] [--force]\n"
+            "\n"
+            "  --configs DIR     <N>_services.yaml files (scaleprof gen writes them)\n"
+            "  --out DIR         results folder; one holding an earlier run is refused, or\n"
+            "                    with --force moved aside to DIR.<its start time>\n"
+            "  --warmup S        seconds between ready and the window (default 30)\n"
+            "  --duration S      window: CPU profile and /proc samples (default 30)\n"
+            "  --repeat R        run every count R times (default 1)\n"
+            "  --order O         interleaved (rounds of ascending counts, default) or shuffled\n"
+            "  --load RPS        requests per second to every service from an open-loop\n"
+            "                    generator, against a respond origin the sweep starts\n"
+            "  --target-cmd CMD  default: <build>/proxy/refproxy --config {config}\n"
+            "  --admin ADDR      admin host:port (default: prometheusAddr of each config)\n"
+            "Exit: 0 every point ok, 1 some failed, 2 usage, 130/143 interrupted.\n");
+}
+
+static void loadavg(double v[3])
+{
+    v[0] = v[1] = v[2] = 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf %lf %lf", &v[0], &v[1], &v[2]) != 3)
+            v[0] = v[1] = v[2] = 0;
+        fclose(f);
+    }
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* The counts of the <N>_services.yaml files in dir, ascending. */
+static int scan_configs(const char *dir, int **counts, size_t *n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    size_t cap = 16;
+    *counts = malloc(cap * sizeof **counts);
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && *counts) {
+        int count, used = 0;
+        if (sscanf(e->d_name, "%d_services.yaml%n", &count, &used) == 1 &&
+            used == (int)strlen(e->d_name) && count > 0) {
+            if (*n == cap) {
+                int *grown = realloc(*counts, (cap *= 2) * sizeof **counts);
+                if (!grown)
+                    break;
+                *counts = grown;
+            }
+            (*counts)[(*n)++] = count;
+        }
+    }
+    closedir(d);
+    qsort(*counts, *n, sizeof **counts, cmp_int);
+    return 0;
+}
+
+static bool is_run_entry(const char *name)
+{
+    int count, used = 0;
+    return !strcmp(name, "sweep.json") || !strcmp(name, "report") ||
+           !strncmp(name, "origin.", 7) ||
+           (sscanf(name, "%d_services%n", &count, &used) == 1 && used == (int)strlen(name));
+}
+
+/* 0: no earlier run; 1: there is one (*started = its start, malloc'd). */
+static int earlier_run(const char *out, char **started)
+{
+    *started = NULL;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/sweep.json", out);
+    if (outfile_exists(path)) {
+        *started = sweep_read_started_at(path);
+        return 1;
+    }
+    DIR *d = opendir(out);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int found = 0;
+    while ((e = readdir(d)) && !found)
+        found = strcmp(e->d_name, "sweep.json") && is_run_entry(e->d_name);
+    closedir(d);
+    return found;
+}
+
+/* Moves the earlier run's entries (not unrelated files such as README.md) to
+ * out.<started>; returns the folder used (malloc'd) or NULL. */
+static char *move_aside(const char *out, const char *started)
+{
+    char stamp[64], aside[PATH_MAX];
+    if (started)
+        snprintf(stamp, sizeof stamp, "%s", started);
+    else
+        sweep_timestamp(stamp, sizeof stamp);
+    for (int k = 0; k < 100; k++) {
+        if (k == 0)
+            snprintf(aside, sizeof aside, "%s.%s", out, stamp);
+        else
+            snprintf(aside, sizeof aside, "%s.%s-%d", out, stamp, k);
+        if (mkdir(aside, 0755) == 0)
+            break;
+        if (errno != EEXIST || k == 99)
+            return NULL;
+    }
+    DIR *d = opendir(out);
+    if (!d)
+        return NULL;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!is_run_entry(e->d_name))
+            continue;
+        char from[PATH_MAX + 256], to[PATH_MAX + 256];
+        snprintf(from, sizeof from, "%s/%s", out, e->d_name);
+        snprintf(to, sizeof to, "%s/%s", aside, e->d_name);
+        if (rename(from, to) < 0) {
+            closedir(d);
+            return NULL;
+        }
+    }
+    closedir(d);
+    return strdup(aside);
+}
+
+/* xorshift64*: a seeded, reproducible shuffle independent of libc's rand. */
+static uint64_t next_random(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+static void plan_points(struct sweep_run *run)
+{
+    run->num_points = run->num_counts * (size_t)run->repeat;
+    run->points = calloc(run->num_points, sizeof *run->points);
+    uint64_t state = run->seed ? run->seed : 0x9E3779B97F4A7C15ULL;
+    int *order = malloc(run->num_counts * sizeof *order);
+    size_t k = 0;
+    for (int r = 1; r <= run->repeat; r++) {
+        memcpy(order, run->counts, run->num_counts * sizeof *order);
+        if (!strcmp(run->order, "shuffled"))
+            for (size_t i = run->num_counts; i > 1; i--) {
+                size_t j = next_random(&state) % i;
+                int t = order[i - 1];
+                order[i - 1] = order[j];
+                order[j] = t;
+            }
+        for (size_t i = 0; i < run->num_counts; i++, k++) {
+            struct sweep_point *p = &run->points[k];
+            p->services = order[i];
+            p->repeat = r;
+            p->sequence = (int)k;
+            p->status = "pending";
+            p->reason = strdup("");
+            if (run->repeat > 1) {
+                if (asprintf(&p->dir, "%d_services/run-%d", order[i], r) < 0)
+                    abort();
+            } else if (asprintf(&p->dir, "%d_services", order[i]) < 0) {
+                abort();
+            }
+            if (asprintf(&p->config, "%s/%d_services.yaml", run->configs, order[i]) < 0)
+                abort();
+        }
+    }
+    free(order);
+}
+
+/* A loopback TCP port nothing listens on right now. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* refproxy next to this scaleprof: <build>/harness/scaleprof → <build>/proxy/refproxy. */
+static char *default_refproxy(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return NULL;
+    self[n] = '\0';
+    char path[PATH_MAX + 32], *resolved;
+    snprintf(path, sizeof path, "%s/../proxy/refproxy", dirname(self));
+    resolved = realpath(path, NULL);
+    return resolved;
+}
+
+/* --load: a respond-only refproxy the services proxy to. Returns its URL (malloc'd). */
+static char *start_origin(struct sweep_run *run, const char *refproxy, struct target *t)
+{
+    int admin = free_port(), port = free_port();
+    if (admin < 0 || port < 0 || admin == port)
+        return NULL;
+    char text[512];
+    snprintf(text, sizeof text,
+             "# the --load origin scaleprof sweep started: one respond service\n"
+             "prometheusAddr: \"127.0.0.1:%d\"\n"
+             "architecture: shared\n"
+             "services:\n"
+             "  - name: origin\n"
+             "    listenAddr: \"127.0.0.1:%d\"\n"
+             "    respond: {status: 200, body: \"ok\\n\"}\n",
+             admin, port);
+    if (outfile_write_str(run->out, "origin.yaml", text) < 0)
+        return NULL;
+    char config[PATH_MAX], log[PATH_MAX], health[64];
+    snprintf(config, sizeof config, "%s/origin.yaml", run->out);
+    snprintf(log, sizeof log, "%s/origin.log", run->out);
+    char *cmd = NULL;
+    char *quoted = target_shell_quote(refproxy);
+    if (asprintf(&cmd, "%s --config {config}", quoted) < 0)
+        abort();
+    free(quoted);
+    char *err = target_start(t, cmd, config, log, NULL);
+    free(cmd);
+    if (err) {
+        fprintf(stderr, "scaleprof sweep: origin: %s\n", err);
+        free(err);
+        return NULL;
+    }
+    snprintf(health, sizeof health, "http://127.0.0.1:%d/healthz", admin);
+    for (int i = 0; i < 200 && !g_signal; i++) { /* 10 s */
+        long status = 0;
+        char msg[CURL_ERROR_SIZE + 256];
+        if (target_exited(t))
+            break;
+        if (fetch_get(health, 1000, 65536, NULL, &status, msg, sizeof msg) == 0 && status == 200) {
+            char *url = NULL;
+            if (asprintf(&url, "http://127.0.0.1:%d", port) < 0)
+                abort();
+            return url;
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static char *find_binary(const char *cmd)
+{
+    size_t len = strcspn(cmd, " \t");
+    char *word = strndup(cmd, len);
+    if (!word)
+        return NULL;
+    if (word[0] == '\'' || word[0] == '"') { /* a quoted path: take it without quotes */
+        char q = word[0];
+        free(word);
+        const char *end = strchr(cmd + 1, q);
+        word = end ? strndup(cmd + 1, (size_t)(end - cmd - 1)) : NULL;
+        if (!word)
+            return NULL;
+    }
+    char *found = NULL;
+    if (strchr(word, '/')) {
+        found = realpath(word, NULL);
+    } else if (getenv("PATH")) {
+        char *path = strdup(getenv("PATH")), *save = NULL;
+        for (char *dir = strtok_r(path, ":", &save); dir && !found;
+             dir = strtok_r(NULL, ":", &save)) {
+            char full[PATH_MAX];
+            snprintf(full, sizeof full, "%s/%s", dir, word);
+            if (access(full, X_OK) == 0)
+                found = realpath(full, NULL);
+        }
+        free(path);
+    }
+    free(word);
+    return found;
+}
+
+static bool parse_seconds(const char *v, double min, double *out)
+{
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || x < min || x > 86400)
+        return false;
+    *out = x;
+    return true;
+}
+
+static void free_run(struct sweep_run *run)
+{
+    for (size_t i = 0; i < run->num_points; i++) {
+        free(run->points[i].dir);
+        free(run->points[i].config);
+        free(run->points[i].reason);
+    }
+    free(run->points);
+    free(run->counts);
+    free(run->binary);
+    free(run->build_id);
+}
+
+static void finish_manifest(struct sweep_run *run, struct progress *pg)
+{
+    loadavg(run->loadavg_end);
+    sweep_timestamp(run->finished_at, sizeof run->finished_at);
+    if (sweep_write_manifest(run) < 0)
+        progress_message(pg, "writing %s/sweep.json: %s", run->out, strerror(errno));
+}
+
+/* Runs every point; frees refproxy and default_cmd. */
+static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cmd)
+{
+    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: waits end early */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    fetch_global_init();
+
+    struct progress pg;
+    progress_init(&pg, stderr);
+    plan_points(run);
+    run->status = "running";
+    sweep_timestamp(run->started_at, sizeof run->started_at);
+    loadavg(run->loadavg_start);
+    finish_manifest(run, &pg);
+
+    struct sweep_ctx ctx = {.run = run, .progress = &pg, .command = run->target_cmd,
+                            .heap_by_command = strstr(run->target_cmd, "--heap-profile") != NULL,
+                            .signal = &g_signal};
+    struct target origin = {0};
+    char *origin_url = NULL;
+    int status = 0;
+    if (run->load_rps > 0) {
+        origin_url = start_origin(run, refproxy, &origin);
+        if (!origin_url) {
+            progress_message(&pg, "the --load origin did not start (see %s/origin.log)", run->out);
+            target_stop(&origin, 10.0);
+            run->status = g_signal ? "interrupted" : "failed";
+            finish_manifest(run, &pg);
+            status = g_signal ? 128 + g_signal : 1;
+            goto done;
+        }
+        ctx.origin_url = origin_url;
+    }
+    size_t failed = 0, contaminated = 0;
+    for (size_t i = 0; i < run->num_points && !g_signal; i++) {
+        struct sweep_point *p = &run->points[i];
+        int rc = sweep_run_point(&ctx, p, (int)i);
+        if (!strcmp(p->status, "failed")) {
+            failed++;
+            if (rc == 0)
+                progress_message(&pg, "%s failed: %s", p->dir, p->reason);
+        } else if (!strcmp(p->status, "contaminated")) {
+            contaminated++;
+            progress_message(&pg, "%s contaminated: %s", p->dir, p->reason);
+        }
+        if (!g_signal)
+            finish_manifest(run, &pg);
+    }
+    target_stop(&origin, 10.0);
+    if (g_signal) {
+        run->status = "interrupted";
+        status = 128 + g_signal;
+    } else {
+        run->status = failed == run->num_points ? "failed" : "complete";
+        status = failed ? 1 : 0;
+    }
+    finish_manifest(run, &pg);
+    progress_done(&pg);
+    fprintf(stderr,
+            "scaleprof sweep: %s: %zu of %zu points ok (%zu of them contaminated by other load), "
+            "%zu failed; manifest %s/sweep.json\n",
+            run->status, run->num_points - failed, run->num_points, contaminated, failed,
+            run->out);
+done:
+    target_free(&origin);
+    free(origin_url);
+    free(refproxy);
+    free(default_cmd);
+    free_run(run);
+    return status;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    struct sweep_run run = {.warmup_s = 30, .duration_s = 30, .repeat = 1,
+                            .order = "interleaved", .contaminated_share = 0.25};
+    bool seed_given = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool ok = true;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            sweep_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--force")) {
+            run.force = true;
+            continue;
+        } else if (!v) {
+            ok = false;
+        } else if (!strcmp(a, "--configs")) {
+            run.configs = v;
+        } else if (!strcmp(a, "--out")) {
+            run.out = v;
+        } else if (!strcmp(a, "--warmup")) {
+            ok = parse_seconds(v, 0, &run.warmup_s);
+        } else if (!strcmp(a, "--duration")) {
+            ok = parse_seconds(v, 1, &run.duration_s) && run.duration_s == (long)run.duration_s;
+        } else if (!strcmp(a, "--repeat")) {
+            double r = 0;
+            ok = parse_seconds(v, 1, &r) && r <= 1000 && r == (int)r;
+            run.repeat = (int)r;
+        } else if (!strcmp(a, "--order")) {
+            run.order = v;
+            ok = !strcmp(v, "interleaved") || !strcmp(v, "shuffled");
+        } else if (!strcmp(a, "--seed")) {
+            char *end;
+            run.seed = strtoul(v, &end, 10);
+            ok = *end == '\0' && end != v;
+            seed_given = true;
+        } else if (!strcmp(a, "--load")) {
+            ok = parse_seconds(v, 0, &run.load_rps) && run.load_rps <= 100000;
+        } else if (!strcmp(a, "--target-cmd")) {
+            run.target_cmd = v;
+        } else if (!strcmp(a, "--admin")) {
+            run.admin_override = v;
+        } else if (!strcmp(a, "--contaminated-share")) {
+            ok = parse_seconds(v, 0, &run.contaminated_share);
+        } else {
+            ok = false;
+        }
+        if (!ok) {
+            fprintf(stderr, "scaleprof sweep: bad or incomplete argument '%s%s%s'\n\n", a,
+                    v ? " " : "", v ? v : "");
+            sweep_usage(stderr);
+            return 2;
+        }
+        i++;
+    }
+    if (!run.configs || !run.out) {
+        fprintf(stderr, "scaleprof sweep: --configs DIR and --out DIR are required\n\n");
+        sweep_usage(stderr);
+        return 2;
+    }
+    if (!seed_given)
+        run.seed = (unsigned long)time(NULL);
+    if (scan_configs(run.configs, &run.counts, &run.num_counts) < 0 || run.num_counts == 0) {
+        fprintf(stderr, "scaleprof sweep: %s: no <N>_services.yaml configs (%s); "
+                        "scaleprof gen --out %s writes them\n",
+                run.configs, errno ? strerror(errno) : "empty", run.configs);
+        free(run.counts);
+        return 2;
+    }
+    char *refproxy = default_refproxy();
+    char *default_cmd = NULL, *started = NULL;
+    int status = 2;
+    if (!run.target_cmd) {
+        if (!refproxy) {
+            fprintf(stderr, "scaleprof sweep: refproxy is not built next to scaleprof "
+                            "(../proxy/refproxy); build it or pass --target-cmd\n");
+            goto fail;
+        }
+        char *q = target_shell_quote(refproxy);
+        if (asprintf(&default_cmd, "%s --config {config}", q) < 0)
+            abort();
+        free(q);
+        run.target_cmd = default_cmd;
+        run.target_name = "refproxy";
+        run.binary = strdup(refproxy);
+    } else {
+        run.binary = find_binary(run.target_cmd);
+        run.target_name = run.binary ? strrchr(run.binary, '/') + 1 : "custom";
+    }
+    if (run.load_rps > 0 && !refproxy) {
+        fprintf(stderr, "scaleprof sweep: --load needs refproxy (../proxy/refproxy) as origin\n");
+        goto fail;
+    }
+    run.build_id = run.binary ? buildid_read(run.binary) : NULL;
+
+    /* never silently overwrite an earlier run */
+    if (earlier_run(run.out, &started)) {
+        if (!run.force) {
+            fprintf(stderr, "scaleprof sweep: %s holds an earlier run (started %s); nothing "
+                            "changed. --force moves it aside to %s.%s\n",
+                    run.out, started ? started : "at an unknown time", run.out,
+                    started ? started : "<now>");
+            goto fail;
+        }
+        char *aside = move_aside(run.out, started);
+        if (!aside) {
+            fprintf(stderr, "scaleprof sweep: cannot move the earlier run in %s aside: %s\n",
+                    run.out, strerror(errno));
+            status = 1;
+            goto fail;
+        }
+        fprintf(stderr, "scaleprof sweep: moved the earlier run in %s to %s\n", run.out, aside);
+        free(aside);
+    }
+    if (outfile_mkdirs(run.out) < 0) {
+        fprintf(stderr, "scaleprof sweep: %s: %s\n", run.out, strerror(errno));
+        status = 1;
+        goto fail;
+    }
+    free(started);
+    return sweep_execute(&run, refproxy, default_cmd);
+fail:
+    free(started);
+    free(refproxy);
+    free(default_cmd);
+    free_run(&run);
+    return status;
+}

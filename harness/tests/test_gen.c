@@ -1,0 +1,223 @@
+/*
+ * test_gen: `scaleprof gen` — the key table, value checks, count parsing, the
+ * YAML it writes (read back through the sweep's own reader and libyaml), and
+ * the --load rewrite.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gen.h"
+#include "outfile.h"
+#include "pointcfg.h"
+#include "test_util.h"
+
+static void test_unknown_key_names_it_and_its_neighbours(void **state)
+{
+    static const struct {
+        const char *key, *suggested;
+    } cases[] = {
+        {"tasks.portlst.mode", "tasks.portlist.mode"},  /* typo */
+        {"idleThreads", "tasks.footprint.idleThreads"}, /* right name, wrong place */
+        {"archtecture", "architecture"},
+        {"limits.headerTimout", "limits.headerTimeout"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *canon = (char *)1;
+        char *err = gen_check_setting(GEN_REFPROXY, cases[i].key, "1", &canon);
+        assert_non_null(err);
+        assert_null(canon);
+        assert_non_null(strstr(err, cases[i].key));
+        assert_non_null(strstr(err, "unknown"));
+        assert_non_null(strstr(err, cases[i].suggested));
+        free(err);
+    }
+    char *canon;
+    char *err = gen_check_setting(GEN_TSNSRV, "tasks.portlist.mode", "off", &canon);
+    assert_non_null(err); /* tsnsrv has no tasks */
+    free(err);
+}
+
+static void test_values_are_checked_against_the_key_type(void **state)
+{
+    static const struct {
+        const char *key, *value;
+        int ok;
+    } cases[] = {
+        {"architecture", "shared", 1},       {"architecture", "both", 0},
+        {"workers", "2", 1},                 {"workers", "0", 0},
+        {"workers", "two", 0},               {"limits.headerTimeout", "5s", 1},
+        {"limits.headerTimeout", "1m30s", 1}, {"limits.headerTimeout", "250ms", 1},
+        {"limits.headerTimeout", "7", 1},    {"limits.headerTimeout", "5 s", 0},
+        {"heapProfile", "true", 1},          {"heapProfile", "yes please", 0},
+        {"prometheusAddr", "127.0.0.1:9100", 1}, {"prometheusAddr", "localhost", 0},
+        {"tasks.timers.mode", "shared", 0},  {"profileHz", "251", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *canon = NULL;
+        char *err = gen_check_setting(GEN_REFPROXY, cases[i].key, cases[i].value, &canon);
+        if (cases[i].ok) {
+            assert_null(err);
+            assert_string_equal(canon, cases[i].key);
+        } else {
+            assert_non_null(err);
+            assert_non_null(strstr(err, cases[i].key));
+        }
+        free(err);
+        free(canon);
+    }
+}
+
+static void test_task_alias_becomes_the_mode_key(void **state)
+{
+    char *canon = NULL;
+    assert_null(gen_check_setting(GEN_REFPROXY, "portlist", "off", &canon));
+    assert_string_equal(canon, "tasks.portlist.mode");
+    free(canon);
+}
+
+static void test_counts_and_geometric_series(void **state)
+{
+    int *v;
+    size_t n;
+    assert_null(gen_parse_counts("50,10,30,10", &v, &n));
+    assert_int_equal(n, 3);
+    assert_int_equal(v[0], 10);
+    assert_int_equal(v[2], 50);
+    free(v);
+    assert_null(gen_parse_geometric("10..10000", &v, &n));
+    assert_int_equal(n, 7);
+    assert_int_equal(v[0], 10);
+    assert_int_equal(v[6], 10000);
+    for (size_t i = 1; i < n; i++) {
+        assert_true(v[i] > v[i - 1]);
+        /* geometric: every step is close to the same ratio, 10^0.5 */
+        double ratio = (double)v[i] / v[i - 1];
+        assert_true(ratio > 3.0 && ratio < 3.4);
+    }
+    free(v);
+    const char *bad[] = {"", "10,,20", "0", "10..5", "abc", "10..100:1", "-5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *err = strchr(bad[i], '.') ? gen_parse_geometric(bad[i], &v, &n)
+                                        : gen_parse_counts(bad[i], &v, &n);
+        assert_non_null(err);
+        free(err);
+    }
+}
+
+static char *render_to_file(const struct gen_options *o, int n, const char *dir)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    char *err = gen_render(o, n, &b);
+    assert_null(err);
+    assert_int_equal(outfile_write(dir, "c.yaml", b.data, b.len), 0);
+    buf_free(&b);
+    char *path;
+    assert_true(asprintf(&path, "%s/c.yaml", dir) > 0);
+    return path;
+}
+
+static void test_render_reads_back_with_sets_applied(void **state)
+{
+    char *dir = tu_tmpdir("gen");
+    struct gen_setting sets[] = {
+        {"architecture", "shared"}, {"workers", "2"}, {"limits.headerTimeout", "5s"},
+        {"prometheusAddr", "127.0.0.1:9333"}, {"service.timeout", "7s"},
+    };
+    struct gen_options o = {.target = GEN_REFPROXY, .sets = sets, .num_sets = 5,
+                            .base_port = 20000};
+    char *path = render_to_file(&o, 3, dir);
+    struct pointcfg pc;
+    assert_null(pointcfg_read(path, &pc));
+    assert_string_equal(pc.admin, "127.0.0.1:9333");
+    assert_int_equal(pc.num_services, 3);
+    assert_string_equal(pc.listen[0], "127.0.0.1:20001");
+    assert_string_equal(pc.listen[2], "127.0.0.1:20003");
+    pointcfg_free(&pc);
+    char *text = tu_read(path);
+    assert_non_null(strstr(text, "architecture: shared"));
+    assert_non_null(strstr(text, "workers: 2"));
+    assert_non_null(strstr(text, "headerTimeout: 5s"));
+    assert_non_null(strstr(text, "timeout: 7s"));
+    assert_null(strstr(text, "portlist")); /* shared: no per-service task defaults */
+    free(text);
+    free(path);
+
+    /* the default: per-service with tsnsrv-like tasks, and respond services */
+    struct gen_options d = {.target = GEN_REFPROXY, .base_port = 18000};
+    path = render_to_file(&d, 2, dir);
+    text = tu_read(path);
+    assert_non_null(strstr(text, "architecture: per-service"));
+    assert_non_null(strstr(text, "portlist:\n    mode: per-service"));
+    assert_non_null(strstr(text, "respond:"));
+    free(text);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_tsnsrv_render_has_its_fields(void **state)
+{
+    char *dir = tu_tmpdir("gen");
+    struct gen_setting sets[] = {{"upstream", "http://127.0.0.1:9000"}};
+    struct gen_options o = {.target = GEN_TSNSRV, .sets = sets, .num_sets = 1};
+    char *path = render_to_file(&o, 2, dir);
+    char *text = tu_read(path);
+    const char *fields[] = {"prometheusAddr:", "name: svc2", "upstream: http://127.0.0.1:9000",
+                            "ephemeral:", "funnel:", "listenAddr:", "stateDir:",
+                            "suppressWhois:", "timeout:"};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        assert_non_null(strstr(text, fields[i]));
+    assert_null(strstr(text, "architecture"));
+    free(text);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_load_rewrite_points_every_service_at_the_origin(void **state)
+{
+    char *dir = tu_tmpdir("gen");
+    struct gen_options o = {.target = GEN_REFPROXY, .base_port = 18000};
+    char *path = render_to_file(&o, 4, dir);
+    struct buf b;
+    buf_init(&b, 0);
+    assert_null(pointcfg_rewrite_upstream(path, "http://127.0.0.1:4567", &b));
+    assert_null(strstr(b.data, "respond"));
+    int count = 0;
+    for (const char *p = b.data; (p = strstr(p, "upstream: http://127.0.0.1:4567")); p++)
+        count++;
+    assert_int_equal(count, 4);
+    assert_int_equal(outfile_write(dir, "r.yaml", b.data, b.len), 0);
+    char *rpath;
+    assert_true(asprintf(&rpath, "%s/r.yaml", dir) > 0);
+    struct pointcfg pc;
+    assert_null(pointcfg_read(rpath, &pc)); /* still valid YAML with the same services */
+    assert_int_equal(pc.num_services, 4);
+    pointcfg_free(&pc);
+    buf_free(&b);
+    free(rpath);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unknown_key_names_it_and_its_neighbours),
+        cmocka_unit_test(test_values_are_checked_against_the_key_type),
+        cmocka_unit_test(test_task_alias_becomes_the_mode_key),
+        cmocka_unit_test(test_counts_and_geometric_series),
+        cmocka_unit_test(test_render_reads_back_with_sets_applied),
+        cmocka_unit_test(test_tsnsrv_render_has_its_fields),
+        cmocka_unit_test(test_load_rewrite_points_every_service_at_the_origin),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

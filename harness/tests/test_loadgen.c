@@ -1,0 +1,107 @@
+/*
+ * test_loadgen: the latency histogram's quantiles, and the open-loop
+ * generator against fake_target: the rate asked for, no errors.
+ * argv[1] is the fake_target binary.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fetch.h"
+#include "loadgen.h"
+#include "outfile.h"
+#include "procstat.h"
+#include "test_util.h"
+
+static const char *fake_path;
+static pid_t fake_pid;
+
+static void test_quantiles_fall_in_the_right_bucket(void **state)
+{
+    struct loadgen_hist h = {0};
+    for (uint64_t us = 1; us <= 1000; us++)
+        loadgen_hist_add(&h, us);
+    assert_int_equal(h.total, 1000);
+    assert_int_equal(h.max_us, 1000);
+    /* 8 buckets per power of two: a quantile is within 9% above the true value */
+    uint64_t p50 = loadgen_hist_quantile(&h, 0.5), p99 = loadgen_hist_quantile(&h, 0.99);
+    assert_true(p50 >= 500 && p50 <= 545);
+    assert_true(p99 >= 990 && p99 <= 1000); /* capped at the max seen */
+    assert_int_equal(loadgen_hist_quantile(&h, 1.0), 1000);
+    struct loadgen_hist empty = {0};
+    assert_int_equal(loadgen_hist_quantile(&empty, 0.5), 0);
+}
+
+static void test_open_loop_rate_with_no_errors(void **state)
+{
+    char *dir = tu_tmpdir("loadgen");
+    int port = tu_free_port();
+    char text[128], config[512], url[128];
+    snprintf(text, sizeof text, "prometheusAddr: \"127.0.0.1:%d\"\n", port);
+    assert_int_equal(outfile_write_str(dir, "fake.yaml", text), 0);
+    snprintf(config, sizeof config, "%s/fake.yaml", dir);
+    char *argv[] = {(char *)fake_path, "--config", config, NULL};
+    fake_pid = tu_spawn(argv, NULL);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
+    assert_true(tu_http_ok(url, 10));
+
+    char *urls[] = {url, url};
+    double start = procstat_now();
+    char *err = NULL;
+    /* 20 requests/s to each of 2 "services" for 2 s, after 0.5 s unrecorded */
+    struct loadgen *lg = loadgen_start(urls, 2, 20, start + 0.5, start + 2.5, &err);
+    assert_non_null(lg);
+    struct loadgen_result r;
+    loadgen_finish(lg, &r);
+    printf("# requests %llu errors %llu achieved %.2f/s p50 %llu us p99 %llu us\n",
+           (unsigned long long)r.requests, (unsigned long long)r.errors, r.rps_achieved,
+           (unsigned long long)r.p50_us, (unsigned long long)r.p99_us);
+    assert_true(r.requests >= 79 && r.requests <= 81);
+    assert_int_equal(r.errors, 0);
+    assert_true(r.rps_achieved > 19.0 && r.rps_achieved < 21.0);
+    assert_false(r.short_of_target);
+    assert_true(r.p50_us > 0 && r.p50_us <= r.p99_us && r.p99_us <= r.max_us);
+
+    /* nothing listening: every request is an error and the rate is reported short */
+    int dead = tu_free_port();
+    char dead_url[64];
+    snprintf(dead_url, sizeof dead_url, "http://127.0.0.1:%d/", dead);
+    char *dead_urls[] = {dead_url};
+    start = procstat_now();
+    lg = loadgen_start(dead_urls, 1, 10, start, start + 1.0, &err);
+    assert_non_null(lg);
+    loadgen_finish(lg, &r);
+    assert_true(r.requests >= 9);
+    assert_int_equal(r.errors, r.requests);
+    assert_true(r.short_of_target);
+
+    kill(fake_pid, SIGKILL);
+    tu_wait(fake_pid, 5);
+    fake_pid = 0;
+    tu_rmtree(dir);
+    free(dir);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_loadgen FAKE_TARGET\n");
+        return 2;
+    }
+    fake_path = argv[1];
+    fetch_global_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quantiles_fall_in_the_right_bucket),
+        cmocka_unit_test(test_open_loop_rate_with_no_errors),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    if (fake_pid > 0)
+        kill(fake_pid, SIGKILL);
+    return rc;
+}
