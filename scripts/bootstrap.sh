@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# bootstrap: the one set-up step behind every entry point.
+#   scripts/bootstrap.sh [build|test|ci]   (default: build)
+# Installs the Debian packages that are missing (build: compiler and libraries,
+# gnuplot for the report; test: also the tools the tests drive; ci: also the
+# fuzzing runtime), then configures meson in $BUILD_DIR (default build/) if
+# needed and builds. Extra meson options for a new build dir: $MESON_ARGS.
+# Exit 2 when packages are missing and we are not root (the command is printed).
+set -euo pipefail
+
+mode=${1:-build}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${BUILD_DIR:-build}
+
+build_pkgs=(gcc libc6-dev meson ninja-build pkg-config libyaml-dev libcurl4-openssl-dev
+            libgoogle-perftools-dev libcmocka-dev libdw-dev libjansson-dev gnuplot-nox
+            procps iproute2 ca-certificates)
+test_pkgs=(google-perftools prometheus curl wrk golang-go golang-github-google-pprof-dev
+           chromium util-linux)
+ci_pkgs=(clang libclang-rt-14-dev)
+
+case "$mode" in
+build) want=("${build_pkgs[@]}") ;;
+test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+ci) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${ci_pkgs[@]}") ;;
+*) echo "usage: $0 [build|test|ci]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ $status == *"install ok installed"* ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+    cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "bootstrap: missing Debian packages: ${missing[*]}" >&2
+        echo "bootstrap: run as root:  apt-get update && $cmd" >&2
+        exit 2
+    fi
+    echo "bootstrap: installing ${missing[*]}" >&2
+    # apt-get update once per bootstrap run, only when something is missing.
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $cmd -qq >/dev/null
+fi
+
+cd "$root"
+if [[ ! -f $build_dir/build.ninja ]]; then
+    # shellcheck disable=SC2086
+    meson setup "$build_dir" ${MESON_ARGS:-} >/dev/null
+fi
+ninja -C "$build_dir" >/dev/null || ninja -C "$build_dir"
