@@ -296,18 +296,27 @@ int cmd_analyze(int argc, char **argv)
         rc = 2;
         goto done;
     }
+    /* Attribution first: it leaves the data of the functions plot. */
+    json_t *functions = json_array(), *extra = json_object();
+    if (report_functions(&an, outdir, functions, extra, &md_extra, &html_extra, &err) != 0) {
+        fprintf(stderr, "analyze: attribution failed (%s); the report has no functions\n",
+                err.data ? err.data : "?");
+        buf_printf(&md_extra, "\nFunctions: not attributed (%s).\n", err.data ? err.data : "?");
+        buf_reset(&err);
+    }
+    if (report_heap_threads(&an, extra, &md_extra, &html_extra, &err) != 0) {
+        fprintf(stderr, "analyze: heap/threads: %s\n", err.data ? err.data : "failed");
+        buf_reset(&err);
+    }
     struct plot_set plots;
     if (plot_render(&an, outdir, &plots, &err) != 0) {
         fprintf(stderr, "analyze: plots: %s\n", err.data ? err.data : "failed");
         buf_reset(&err);
     }
-    json_t *functions = json_array();
-    if (report_functions(&an, outdir, functions, &md_extra, &html_extra, &err) != 0) {
-        fprintf(stderr, "analyze: attribution failed (%s); the report has no functions\n",
-                err.data ? err.data : "?");
-        buf_reset(&err);
-    }
     json_t *doc = report_json(&an, functions, &plots);
+    if (doc)
+        json_object_update(doc, extra); /* additional keys only; stable ones unchanged */
+    json_decref(extra);
     if (!doc || write_json_file(doc, outdir, "report.json", &err) != 0) {
         rc = 2;
     } else {
@@ -329,8 +338,13 @@ int cmd_analyze(int argc, char **argv)
     if (!plots.done)
         printf("plots skipped: %s\n", plots.note);
     printf("report: %s/index.html\n", outdir);
-    if (an.res.usable == 0)
-        rc = 2; /* a report was written, but there was nothing to analyse */
+    if (an.res.usable == 0 || an.design.distinct < 3) {
+        /* a report was written, but too few points remain for the model */
+        fprintf(stderr, "analyze: unusable input: %zu usable point(s) at %zu distinct N "
+                        "(need 3); see the point list above\n", an.res.usable,
+                an.design.distinct);
+        rc = 2;
+    }
 done:
     analysis_free(&an);
     buf_free(&err);

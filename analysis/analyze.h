@@ -89,9 +89,20 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots,
                       struct buf *err);
 void report_print_table(const struct analysis *an, FILE *out);
 /* report_functions.c: attribution into the report (0, or -1 with err; no
- * profiles is not an error). */
+ * profiles is not an error). extra (an object) receives report.json's
+ * additional keys (task_crosscheck, functions_skipped). Runs before
+ * plot_render: it leaves plot_functions.dat/.names for the functions plot. */
 int report_functions(const struct analysis *an, const char *outdir, json_t *functions,
-                     struct buf *md, struct buf *html, struct buf *err);
+                     json_t *extra, struct buf *md, struct buf *html, struct buf *err);
+/* The entry-function name prefix of a /metrics task, or NULL (unmapped). */
+const char *report_task_entry_prefix(const char *task);
+/* report_heap_threads.c: heap attribution (heap.prof at every point) and
+ * threads per service by role (threads.txt). Adds "heap" and
+ * "threads_by_role" to extra and sections to md/html; 0, or -1 (memory). */
+int report_heap_threads(const struct analysis *an, json_t *extra, struct buf *md,
+                        struct buf *html, struct buf *err);
+/* A thread name's role: "svc12/idle3" → "svc*\/idle", "w3" → "w". */
+void report_thread_role(const char *name, char *role, size_t len);
 /* A double for JSON: null when not finite (JSON has no NaN or Infinity). */
 json_t *report_real(double x);
 #endif

@@ -67,6 +67,10 @@ struct builder {
     struct attribution *a;
     struct strmap fmap, pmap;
     size_t fcap, pcap;
+    struct symbolizer *sym;  /* one session for every profile */
+    uint32_t *by_sym;        /* symbolizer function id → funcs index + 1 */
+    size_t by_sym_cap;
+    bool heap;               /* heap profiles: in-use bytes */
 };
 
 static double *zeros(size_t n)
@@ -140,55 +144,91 @@ static struct attr_path *path_get(struct builder *b, const char *stack)
     return p;
 }
 
-/* Adds observation i's profile. */
+/* The attr_func of symbolizer function id: by name once, then by id (the
+ * session keeps ids stable across profiles). */
+static struct attr_func *func_of(struct builder *b, uint32_t id)
+{
+    if (id >= b->by_sym_cap) {
+        size_t ncap = b->by_sym_cap ? b->by_sym_cap : 256;
+        while (ncap <= id)
+            ncap *= 2;
+        uint32_t *nb = realloc(b->by_sym, ncap * sizeof(*nb));
+        if (!nb)
+            return NULL;
+        memset(nb + b->by_sym_cap, 0, (ncap - b->by_sym_cap) * sizeof(*nb));
+        b->by_sym = nb;
+        b->by_sym_cap = ncap;
+    }
+    if (b->by_sym[id])
+        return &b->a->funcs[b->by_sym[id] - 1];
+    struct attr_func *f = func_get(b, symbolize_func(b->sym, id));
+    if (f)
+        b->by_sym[id] = (uint32_t)(f - b->a->funcs) + 1;
+    return f;
+}
+
+/* Adds observation i's profile: 0, -1 (out of memory), or -2 (the profile is
+ * unreadable, nothing was added). CPU: samples × period / window (CPU s/s).
+ * Heap (b->heap): in-use bytes, with the allocator's own frames dropped so a
+ * stack's leaf is the code that asked for the memory (as `top` does). */
 static int add_profile(struct builder *b, size_t i, const struct attr_point *pt,
-                       const char *binary, struct buf *err)
+                       struct buf *err)
 {
     char msg[512];
     struct profile p;
+    enum profile_kind want = b->heap ? PROFILE_HEAP : PROFILE_CPU;
     if (profile_read(pt->cpu_prof, &p, msg, sizeof(msg))) {
         buf_printf(err, "%s", msg);
-        return -1;
+        return -2;
     }
-    if (p.kind != PROFILE_CPU || !(pt->window_s > 0)) {
+    if (p.kind != want || (!b->heap && !(pt->window_s > 0))) {
         buf_printf(err, "%s: %s", pt->cpu_prof,
-                   p.kind != PROFILE_CPU ? "not a CPU profile" : "window_s must be > 0");
+                   p.kind != want ? (b->heap ? "not a heap profile" : "not a CPU profile")
+                                  : "window_s must be > 0");
         profile_free(&p);
-        return -1;
+        return -2;
     }
-    struct symbolizer *s;
-    if (symbolize_open(&s, &p, binary, msg, sizeof(msg))) {
+    struct symbolizer *s = b->sym;
+    if (symbolize_use(s, &p, msg, sizeof(msg))) {
         buf_printf(err, "%s: %s", pt->cpu_prof, msg);
         profile_free(&p);
         return -1;
     }
     struct attribution *a = b->a;
-    double scale = (double)p.period_us * 1e-6 / pt->window_s;
+    double scale = b->heap ? 1.0 : (double)p.period_us * 1e-6 / pt->window_s;
     struct attr_func **frames = malloc(PROFILE_MAX_DEPTH * sizeof(*frames));
     struct buf stack;
     buf_init(&stack, (size_t)1 << 20);
     int rc = frames ? 0 : -1;
     for (size_t k = 0; k < p.nsamples && rc == 0; k++) {
         const struct profile_sample *smp = &p.samples[k];
-        double v = (double)smp->v[0] * scale;
+        double v = (double)smp->v[b->heap ? 1 : 0] * scale;
+        uint32_t depth = 0;
         buf_reset(&stack);
         for (uint32_t j = 0; j < smp->depth && rc == 0; j++) {
             uint32_t id = symbolize_addr(s, p.pcs[smp->pc_index + j], NULL);
-            frames[j] = id == UINT32_MAX ? NULL : func_get(b, symbolize_func(s, id));
-            if (!frames[j])
+            if (id != UINT32_MAX && b->heap &&
+                symbolize_is_allocator(symbolize_func(s, id)->name)) {
+                depth = 0; /* drop the allocator and everything inside it */
+                continue;
+            }
+            frames[depth] = id == UINT32_MAX ? NULL : func_of(b, id);
+            if (!frames[depth++])
                 rc = -1;
         }
         if (rc)
             break;
+        if (depth == 0)
+            continue; /* no frame to charge: left out of the total too */
         frames[0]->self[i] += v;
-        for (uint32_t j = 0; j < smp->depth; j++) {
+        for (uint32_t j = 0; j < depth; j++) {
             bool seen = false; /* recursion: count a function once per stack */
             for (uint32_t q = 0; q < j && !seen; q++)
                 seen = frames[q] == frames[j];
             if (!seen)
                 frames[j]->cum[i] += v;
         }
-        for (uint32_t j = smp->depth; j-- > 0;) /* root first */
+        for (uint32_t j = depth; j-- > 0;) /* root first */
             if (buf_puts(&stack, frames[j]->name) || (j > 0 && buf_puts(&stack, ";")))
                 rc = -1;
         struct attr_path *path = rc ? NULL : path_get(b, stack.data);
@@ -202,7 +242,6 @@ static int add_profile(struct builder *b, size_t i, const struct attr_point *pt,
         buf_printf(err, "%s: out of memory or stack too long", pt->cpu_prof);
     buf_free(&stack);
     free(frames);
-    symbolize_close(s);
     profile_free(&p);
     return rc;
 }
@@ -302,8 +341,30 @@ static int find_culprit(struct attribution *a)
     return rc;
 }
 
-int attribution_build(struct attribution *a, const struct attr_point *pts, size_t count,
-                      const struct fit_design *d, const char *binary, struct buf *err)
+/* Drops the observations with keep[i] false from every series. */
+static void compact(struct attribution *a, const bool *keep)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < a->count; i++) {
+        if (!keep[i])
+            continue;
+        a->n[k] = a->n[i];
+        a->total[k] = a->total[i];
+        a->obs[k] = a->obs[i];
+        for (size_t f = 0; f < a->nfuncs; f++) {
+            a->funcs[f].self[k] = a->funcs[f].self[i];
+            a->funcs[f].cum[k] = a->funcs[f].cum[i];
+        }
+        for (size_t q = 0; q < a->npaths; q++)
+            a->paths[q].cost[k] = a->paths[q].cost[i];
+        k++;
+    }
+    a->count = k;
+}
+
+static int build(struct attribution *a, const struct attr_point *pts, size_t count,
+                 const struct fit_design *d, const char *binary, bool heap,
+                 struct buf *skipped, struct buf *err)
 {
     memset(a, 0, sizeof(*a));
     if (!d->ok || d->count != count) {
@@ -314,18 +375,59 @@ int attribution_build(struct attribution *a, const struct attr_point *pts, size_
     a->count = count;
     a->n = zeros(count);
     a->total = zeros(count);
-    struct builder b = {.a = a};
-    int rc = a->n && a->total ? 0 : -1;
+    a->obs = calloc(count ? count : 1, sizeof(*a->obs));
+    bool *keep = calloc(count ? count : 1, sizeof(*keep));
+    struct builder b = {.a = a, .heap = heap};
+    char msg[256];
+    int rc = a->n && a->total && a->obs && keep ? 0 : -1;
+    if (rc == 0 && symbolize_session(&b.sym, binary, msg, sizeof(msg)) != 0) {
+        buf_printf(err, "attribution: %s", msg);
+        rc = -1;
+    }
+    size_t nskip = 0;
+    struct buf why;
+    buf_init(&why, 4096);
     for (size_t i = 0; i < count && rc == 0; i++) {
         a->n[i] = pts[i].services;
-        rc = add_profile(&b, i, &pts[i], binary, err);
+        a->obs[i] = i;
+        buf_reset(&why);
+        rc = add_profile(&b, i, &pts[i], &why);
+        keep[i] = rc == 0;
+        if (rc == -2 && skipped) { /* name it and go on with the rest */
+            buf_printf(skipped, "%s%s", nskip++ ? "\n" : "", why.data ? why.data : "?");
+            rc = 0;
+        } else if (rc) {
+            buf_printf(err, "%s", why.data ? why.data : "attribution: out of memory");
+            rc = -1;
+        }
     }
+    buf_free(&why);
+    symbolize_close(b.sym);
+    free(b.by_sym);
     free(b.fmap.slot);
     free(b.pmap.slot);
+    if (rc == 0 && nskip) {
+        /* Refit the rest with the same weights: a design over the kept
+         * observations (the functions' c then add up to the kept total's c). */
+        compact(a, keep);
+        double *w = zeros(a->count);
+        for (size_t i = 0; w && i < a->count; i++)
+            w[i] = d->w[a->obs[i]];
+        if (!w || fit_prepare(&a->design, a->n, w, a->count) != 0) {
+            buf_printf(err, "attribution: %zu of %zu profiles unreadable; the %zu left do not "
+                       "span 3 distinct N", nskip, count, a->count);
+            rc = -1;
+        }
+        a->own_design = true;
+        free(w);
+    }
+    free(keep);
     if (rc) {
         attribution_free(a);
         return -1;
     }
+    if (a->own_design)
+        d = &a->design;
     fit_apply(d, a->total, &a->total_fit);
     double tc = a->total_fit.c;
     for (size_t i = 0; i < a->nfuncs; i++) {
@@ -337,8 +439,8 @@ int attribution_build(struct attribution *a, const struct attr_point *pts, size_
         /* Subtract the fixed part only when it is distinguishable from zero:
          * a noise-sized a taken off the smallest points bends the log-log line. */
         double off = fabs(f->fit.a) > 2 * f->fit.a_se ? f->fit.a : 0;
-        f->has_exponent = fit_power_law(a->n, f->self, d->w, count, off, &f->exponent) == 0 ||
-                          fit_power_law(a->n, f->self, d->w, count, 0, &f->exponent) == 0;
+        f->has_exponent = fit_power_law(a->n, f->self, d->w, a->count, off, &f->exponent) == 0 ||
+                          fit_power_law(a->n, f->self, d->w, a->count, 0, &f->exponent) == 0;
     }
     for (size_t i = 0; i < a->npaths; i++) {
         fit_apply(d, a->paths[i].cost, &a->paths[i].fit);
@@ -356,7 +458,7 @@ int attribution_build(struct attribution *a, const struct attr_point *pts, size_
             bool leader = true;
             for (size_t q = 0; q < j && leader; q++)
                 leader = a->funcs[q].group != l->group;
-            if (leader && corr(f->self, l->self, count) > ATTR_GROUP_CORR)
+            if (leader && corr(f->self, l->self, a->count) > ATTR_GROUP_CORR)
                 f->group = l->group;
         }
         if (!f->group)
@@ -368,6 +470,26 @@ int attribution_build(struct attribution *a, const struct attr_point *pts, size_
         return -1;
     }
     return 0;
+}
+
+int attribution_build(struct attribution *a, const struct attr_point *pts, size_t count,
+                      const struct fit_design *d, const char *binary, struct buf *err)
+{
+    return build(a, pts, count, d, binary, false, NULL, err);
+}
+
+int attribution_build_skipping(struct attribution *a, const struct attr_point *pts, size_t count,
+                               const struct fit_design *d, const char *binary,
+                               struct buf *skipped, struct buf *err)
+{
+    return build(a, pts, count, d, binary, false, skipped, err);
+}
+
+int attribution_build_heap(struct attribution *a, const struct attr_point *pts, size_t count,
+                           const struct fit_design *d, const char *binary, struct buf *skipped,
+                           struct buf *err)
+{
+    return build(a, pts, count, d, binary, true, skipped, err);
 }
 
 void attribution_free(struct attribution *a)
@@ -387,6 +509,9 @@ void attribution_free(struct attribution *a)
     free(a->n);
     free(a->total);
     free(a->culprit_path);
+    free(a->obs);
+    if (a->own_design)
+        fit_design_free(&a->design);
     memset(a, 0, sizeof(*a));
 }
 

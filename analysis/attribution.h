@@ -67,6 +67,12 @@ struct attribution {
     char *culprit_path;
     const char *culprit;   /* last frame of culprit_path (points into it) */
     double culprit_share;
+    /* Added by an2: observation k was input point obs[k] (they differ when
+     * attribution_build_skipping dropped unreadable profiles; the fits then
+     * use design, over the kept observations with their original weights). */
+    size_t *obs;
+    struct fit_design design;
+    bool own_design;
 };
 
 /* Reads and symbolizes every profile (binary overrides the main executable as
@@ -75,6 +81,19 @@ struct attribution {
 int attribution_build(struct attribution *a, const struct attr_point *pts, size_t count,
                       const struct fit_design *d, const char *binary, struct buf *err);
 void attribution_free(struct attribution *a);
+/* Heap attribution (added by an2): the same over heap profiles (pts[i].cpu_prof
+ * is then the path of a heap.prof; window_s is unused). Every series is in-use
+ * bytes charged to the first frame outside the allocator; total is the
+ * profile's in-use bytes. Unreadable profiles are skipped as below. */
+int attribution_build_heap(struct attribution *a, const struct attr_point *pts, size_t count,
+                           const struct fit_design *d, const char *binary, struct buf *skipped,
+                           struct buf *err);
+/* The same, but an unreadable profile (truncated, corrupt, not CPU) is named
+ * in skipped (one line each) and left out; the rest are fitted with the same
+ * weights. -1 only on out of memory, or when fewer than 3 distinct N remain. */
+int attribution_build_skipping(struct attribution *a, const struct attr_point *pts, size_t count,
+                               const struct fit_design *d, const char *binary,
+                               struct buf *skipped, struct buf *err);
 
 /* Sum of the self c of every function whose name contains substr: to compare
  * a /metrics task's fitted c with the functions that implement it. */

@@ -4,16 +4,23 @@
  * the change and its interval (from repeats), the functions whose fitted cost
  * accounts for the change, and the impact of going from A to B at each N and
  * extrapolated to --at N from the two fits.
- * CPU here is the profile's CPU (samples × period / window), the same measure
- * the attribution splits, so the function rows add up to the total row.
+ * Points are read through results.h when the folder has a sweep.json (failed,
+ * contaminated, corrupt and missing points are left out and named), and the
+ * per-N totals are then the measured process CPU (stats.json cpu_ns / window);
+ * without sweep.json every N_services[/run-R] with cpu.prof and stats.json is
+ * used (attribution_scan) and the totals are the profile's CPU. The function
+ * rows are always the profile's CPU (samples × period / window). A profile
+ * that cannot be read is named and left out.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "attribution.h"
 #include "commands.h"
+#include "results.h"
 
 struct sweep {
     const char *root;
@@ -21,6 +28,9 @@ struct sweep {
     size_t count;
     struct fit_design d;
     struct attribution a;
+    bool measured;         /* totals from stats.json cpu_ns (results.h) */
+    double *cpu;           /* total CPU s/s per attribution observation */
+    struct fit_result cpu_fit;
 };
 
 static double fit_at(const struct fit_result *r, double n)
@@ -30,13 +40,52 @@ static double fit_at(const struct fit_result *r, double n)
 
 static void sweep_free(struct sweep *s);
 
+/* Points of a results folder with sweep.json: the usable ones with a cpu.prof;
+ * cpu[] gets their measured CPU s/s. Unusable points are named on stderr. */
+static int load_results(struct sweep *s, const char *root, double **cpu, struct buf *err)
+{
+    struct results r;
+    if (results_load(root, &r, err) != 0)
+        return -1;
+    s->pts = calloc(r.count ? r.count : 1, sizeof(*s->pts));
+    *cpu = calloc(r.count ? r.count : 1, sizeof(double));
+    int rc = s->pts && *cpu ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < r.count; i++) {
+        const struct point *p = &r.points[i];
+        if (!point_usable(p) || !p->cpu_prof) {
+            fprintf(stderr, "scaleprof diff: %s: N=%d repeat %d left out: %s\n", root,
+                    p->services, p->repeat,
+                    point_usable(p) ? "no cpu.prof" : (p->reason && *p->reason ? p->reason
+                                                                               : p->status));
+            continue;
+        }
+        char *prof = strdup(p->cpu_prof);
+        if (!prof) {
+            rc = -1;
+            break;
+        }
+        (*cpu)[s->count] = p->cpu_s_per_s;
+        s->pts[s->count++] = (struct attr_point){p->services, p->window_s, prof};
+    }
+    results_free(&r);
+    if (rc)
+        buf_printf(err, "%s: out of memory", root);
+    return rc;
+}
+
 static int sweep_load(struct sweep *s, const char *root, const char *binary)
 {
-    struct buf err;
+    struct buf err, skipped;
     buf_init(&err, 4096);
+    buf_init(&skipped, 1 << 16);
     memset(s, 0, sizeof(*s));
     s->root = root;
-    int rc = attribution_scan(root, &s->pts, &s->count, &err);
+    char manifest[4096];
+    snprintf(manifest, sizeof(manifest), "%s/sweep.json", root);
+    double *cpu = NULL;
+    s->measured = access(manifest, F_OK) == 0;
+    int rc = s->measured ? load_results(s, root, &cpu, &err)
+                         : attribution_scan(root, &s->pts, &s->count, &err);
     if (rc == 0) {
         double *n = malloc((s->count ? s->count : 1) * sizeof(*n));
         for (size_t i = 0; n && i < s->count; i++)
@@ -49,12 +98,25 @@ static int sweep_load(struct sweep *s, const char *root, const char *binary)
         free(n);
     }
     if (rc == 0)
-        rc = attribution_build(&s->a, s->pts, s->count, &s->d, binary, &err);
+        rc = attribution_build_skipping(&s->a, s->pts, s->count, &s->d, binary, &skipped, &err);
+    if (skipped.len)
+        fprintf(stderr, "scaleprof diff: profiles left out:\n%s\n", skipped.data);
+    if (rc == 0) {
+        s->cpu = calloc(s->a.count ? s->a.count : 1, sizeof(double));
+        if (!s->cpu)
+            rc = -1;
+        for (size_t k = 0; s->cpu && k < s->a.count; k++)
+            s->cpu[k] = cpu ? cpu[s->a.obs[k]] : s->a.total[k];
+        if (s->cpu)
+            fit_apply(s->a.own_design ? &s->a.design : &s->d, s->cpu, &s->cpu_fit);
+    }
+    free(cpu);
     if (rc) {
         fprintf(stderr, "scaleprof diff: %s\n", err.data ? err.data : root);
         sweep_free(s);
     }
     buf_free(&err);
+    buf_free(&skipped);
     return rc;
 }
 
@@ -63,17 +125,19 @@ static void sweep_free(struct sweep *s)
     attribution_free(&s->a);
     fit_design_free(&s->d);
     attribution_points_free(s->pts, s->count);
+    free(s->cpu);
+    s->cpu = NULL;
 }
 
-/* Mean and variance of the profile total at services n; returns the count. */
+/* Mean and variance of the total CPU at services n; returns the count. */
 static size_t at_n(const struct sweep *s, double n, double *mean, double *var)
 {
     size_t k = 0;
     double sum = 0, sq = 0;
-    for (size_t i = 0; i < s->count; i++)
+    for (size_t i = 0; i < s->a.count; i++)
         if (s->a.n[i] == n) {
-            sum += s->a.total[i];
-            sq += s->a.total[i] * s->a.total[i];
+            sum += s->cpu[i];
+            sq += s->cpu[i] * s->cpu[i];
             k++;
         }
     *mean = k ? sum / (double)k : NAN;
@@ -81,6 +145,15 @@ static size_t at_n(const struct sweep *s, double n, double *mean, double *var)
     if (*var < 0)
         *var = 0;
     return k;
+}
+
+/* Whether observation i's N came earlier (points may be in sweep order). */
+static bool seen_before(const struct attribution *a, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (a->n[j] == a->n[i])
+            return true;
+    return false;
 }
 
 struct change {
@@ -103,14 +176,15 @@ static double func_at(const struct attr_func *f, double n)
 static void diff_print(const struct sweep *A, const struct sweep *B, double at)
 {
     double nmax = 0;
-    for (size_t i = 0; i < A->count; i++)
+    for (size_t i = 0; i < A->a.count; i++)
         nmax = fmax(nmax, A->a.n[i]);
-    printf("diff: A = %s, B = %s (profile CPU, seconds per second)\n", A->root, B->root);
+    printf("diff: A = %s, B = %s (%s CPU, seconds per second)\n", A->root, B->root,
+           A->measured && B->measured ? "measured process" : "profile");
     printf("%8s %10s %10s %10s %18s %12s %12s\n", "N", "A cpu", "B cpu", "B-A", "95% interval",
            "A cpu/svc", "B cpu/svc");
-    for (size_t i = 0; i < A->count; i++) {
+    for (size_t i = 0; i < A->a.count; i++) {
         double n = A->a.n[i];
-        if (i > 0 && A->a.n[i - 1] == n)
+        if (seen_before(&A->a, i))
             continue;
         double ma, va, mb, vb;
         size_t ka = at_n(A, n, &ma, &va), kb = at_n(B, n, &mb, &vb);
@@ -136,6 +210,7 @@ static void diff_print(const struct sweep *A, const struct sweep *B, double at)
     for (size_t i = 0; ch && i < B->a.nfuncs; i++)
         if (!attribution_find(&A->a, B->a.funcs[i].name))
             ch[nc++] = (struct change){B->a.funcs[i].name, -func_at(&B->a.funcs[i], nmax)};
+    /* shares of the change in the profile's own total, which the rows add up to */
     double total = fit_at(&A->a.total_fit, nmax) - fit_at(&B->a.total_fit, nmax);
     if (ch) {
         qsort(ch, nc, sizeof(*ch), change_cmp);
@@ -149,15 +224,15 @@ static void diff_print(const struct sweep *A, const struct sweep *B, double at)
         free(ch);
     }
     printf("\nimpact of B over A (fitted): ");
-    for (size_t i = 0; i < A->count; i++) {
+    for (size_t i = 0; i < A->a.count; i++) {
         double n = A->a.n[i];
-        if (i > 0 && A->a.n[i - 1] == n)
+        if (seen_before(&A->a, i))
             continue;
-        double fa = fit_at(&A->a.total_fit, n), fb = fit_at(&B->a.total_fit, n);
+        double fa = fit_at(&A->cpu_fit, n), fb = fit_at(&B->cpu_fit, n);
         printf("N=%.0f %+.1f%%  ", n, fa != 0 ? 100.0 * (fb - fa) / fa : 0.0);
     }
     if (at > 0) {
-        double fa = fit_at(&A->a.total_fit, at), fb = fit_at(&B->a.total_fit, at);
+        double fa = fit_at(&A->cpu_fit, at), fb = fit_at(&B->cpu_fit, at);
         printf("| extrapolated N=%.0f: %.4f -> %.4f CPU s/s (%+.1f%%)", at, fa, fb,
                fa != 0 ? 100.0 * (fb - fa) / fa : 0.0);
     }

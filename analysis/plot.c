@@ -136,6 +136,34 @@ fail:
     return -1;
 }
 
+/* The top functions' CPU vs N, from report_functions.c's plot_functions.dat
+ * and .names (absent without profiles). Returns whether it was drawn. */
+static bool write_functions_plot(FILE *f, const char *outdir, const char *ext)
+{
+    char path[4200], line[512];
+    snprintf(path, sizeof(path), "%s/plot_functions.names", outdir);
+    FILE *nf = fopen(path, "r");
+    snprintf(path, sizeof(path), "%s/plot_functions.dat", outdir);
+    if (!nf || access(path, R_OK) != 0) {
+        if (nf)
+            fclose(nf);
+        return false;
+    }
+    fprintf(f, "set output 'functions_cpu.%s'\nset title 'Top functions: self CPU vs N'\n"
+               "set ylabel 'CPU %% of one core'\n", ext);
+    int col = 2;
+    while (col < 10 && fgets(line, sizeof(line), nf)) {
+        line[strcspn(line, "\n")] = '\0';
+        fprintf(f, "%s'plot_functions.dat' using 1:%d with linespoints title ",
+                col == 2 ? "plot " : ", ", col);
+        gp_quote(f, line);
+        col++;
+    }
+    fclose(nf);
+    fputs(col == 2 ? "plot 0 notitle\n" : "\n", f);
+    return col > 2;
+}
+
 static void write_plots(FILE *f, const struct analysis *an, const char *ext)
 {
     const struct fit_result *r = &an->fit;
@@ -220,11 +248,14 @@ int plot_render(const struct analysis *an, const char *outdir, struct plot_set *
     fputs("set terminal svg size 800,500 dynamic enhanced font 'sans,12' background rgb "
           "'white'\n", f);
     write_plots(f, an, "svg");
+    if (write_functions_plot(f, outdir, "svg"))
+        add_plot(ps, "functions_cpu", "Top functions' self CPU vs N (from the profiles)");
     if (cairo)
         fputs("set terminal pngcairo size 800,500 font 'sans,10'\n", f);
     else
         fputs("set terminal png size 800,500\n", f);
     write_plots(f, an, "png");
+    write_functions_plot(f, outdir, "png");
     if (fclose(f) != 0) {
         buf_printf(err, "cannot write %s", script);
         return -1;

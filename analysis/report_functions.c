@@ -2,19 +2,130 @@
  * report_functions: plugs attribution (analysis/attribution.h, issue 7) into
  * the analyze report. Builds the attribution over the SAME design and weights
  * as the total fit, then fills report.json's "functions", a markdown and an
- * HTML table, the scaling flame graph, its folded stacks, and the cross-check
- * of each /metrics task's c against the functions named like it. Function
- * figures are converted to CPU percent of one core like the rest of the report.
+ * HTML table, the scaling flame graph, its folded stacks, the data of the
+ * top functions' CPU vs N plot (plot.c draws it), and the cross-check of each
+ * /metrics task's c against the c of the call paths through the task's entry
+ * functions (table below). Function figures are converted to CPU percent of
+ * one core like the rest of the report. An unreadable profile is named and
+ * left out; the functions are then fitted over the other points.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analyze.h"
 #include "attribution.h"
 
 #define TOP_ROWS 15
+#define PLOT_FUNCS 8
+
+/* Which code implements each /metrics task: a function belongs to a task when
+ * its call path passes through a frame whose name starts with the prefix (the
+ * task's entry points: the loop callbacks that also do its CPU accounting in
+ * proxy/tasks/). A task missing here is reported as unmapped. */
+static const struct {
+    const char *task, *prefix;
+} task_entry[] = {
+    {"portlist", "portlist_"}, /* portlist_tick → portlist_poll, _parse, … */
+    {"netmon", "netmon_"},     /* netmon_readable, netmon_debounced, netmon_restun */
+    {"timers", "timers_"},     /* node_timers.c: timers_flush, _clock, _keepalive */
+};
+
+const char *report_task_entry_prefix(const char *task)
+{
+    for (size_t i = 0; i < sizeof(task_entry) / sizeof(task_entry[0]); i++)
+        if (strcmp(task_entry[i].task, task) == 0)
+            return task_entry[i].prefix;
+    return NULL;
+}
+
+/* Sum of c over the call paths with a frame starting with prefix: the c of
+ * every function on them, each path once (so a callee shared by two entries
+ * is not counted twice within one task). */
+static double paths_c_through(const struct attribution *at, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    double c = 0;
+    for (size_t i = 0; i < at->npaths; i++) {
+        const char *st = at->paths[i].stack;
+        for (const char *f = st; f; f = strchr(f, ';')) {
+            if (*f == ';')
+                f++;
+            if (strncmp(f, prefix, pl) == 0) {
+                c += at->paths[i].fit.c;
+                break;
+            }
+        }
+    }
+    return c;
+}
+
+/* Mean self CPU s/s of f at services n. */
+static double mean_at(const struct attribution *at, const struct attr_func *f, double n)
+{
+    double sum = 0;
+    size_t cnt = 0;
+    for (size_t j = 0; j < at->count; j++)
+        if (at->n[j] == n) {
+            sum += f->self[j];
+            cnt++;
+        }
+    return cnt ? sum / (double)cnt : 0.0;
+}
+
+/* plot_functions.dat (N, then the mean self CPU % at that N of the PLOT_FUNCS
+ * functions with the most self CPU at the largest N) and plot_functions.names
+ * (their names, one a line) for plot.c. */
+static void write_plot_data(const struct attribution *at, const char *outdir)
+{
+    char path[4200], names[4200];
+    snprintf(path, sizeof(path), "%s/plot_functions.dat", outdir);
+    snprintf(names, sizeof(names), "%s/plot_functions.names", outdir);
+    double nmax = 0;
+    for (size_t i = 0; i < at->count; i++)
+        nmax = fmax(nmax, at->n[i]);
+    const struct attr_func *top[PLOT_FUNCS];
+    double topv[PLOT_FUNCS];
+    size_t k = 0;
+    for (size_t i = 0; i < at->nfuncs; i++) { /* insertion into a short sorted list */
+        double v = mean_at(at, &at->funcs[i], nmax);
+        if (!(v > 0) || (k == PLOT_FUNCS && v <= topv[k - 1]))
+            continue;
+        size_t q = k < PLOT_FUNCS ? k++ : k - 1;
+        for (; q > 0 && topv[q - 1] < v; q--) {
+            top[q] = top[q - 1];
+            topv[q] = topv[q - 1];
+        }
+        top[q] = &at->funcs[i];
+        topv[q] = v;
+    }
+    if (k == 0)
+        return;
+    FILE *f = fopen(path, "w"), *nf = fopen(names, "w");
+    if (f && nf) {
+        fputs("# N, then mean self CPU % of one core of each function in "
+              "plot_functions.names\n", f);
+        for (size_t i = 0; i < at->count; i++) {
+            bool first = true; /* one row per distinct N, in observation order */
+            for (size_t j = 0; j < i && first; j++)
+                first = at->n[j] != at->n[i];
+            if (!first)
+                continue;
+            fprintf(f, "%g", at->n[i]);
+            for (size_t q = 0; q < k; q++)
+                fprintf(f, " %.9g", 100.0 * mean_at(at, top[q], at->n[i]));
+            fputs("\n", f);
+        }
+        for (size_t q = 0; q < k; q++)
+            fprintf(nf, "%s\n", top[q]->name);
+    }
+    if (f)
+        fclose(f);
+    if (nf)
+        fclose(nf);
+}
 
 static void esc(struct buf *b, const char *s)
 {
@@ -61,8 +172,11 @@ static int append_data_uri(struct buf *b, const char *path, const char *mime)
 }
 
 int report_functions(const struct analysis *an, const char *outdir, json_t *functions,
-                     struct buf *md, struct buf *html, struct buf *err)
+                     json_t *extra, struct buf *md, struct buf *html, struct buf *err)
 {
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/plot_functions.dat", outdir);
+    unlink(path); /* no stale plot from an earlier run in the same folder */
     if (!an->design_ok || an->nobs == 0)
         return 0;
     struct attr_point *pts = calloc(an->nobs, sizeof(*pts));
@@ -82,12 +196,38 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
     }
     struct attribution at;
     memset(&at, 0, sizeof(at));
-    int rc = attribution_build(&at, pts, an->nobs, &an->design, an->res.target_binary, err);
+    struct buf skipped;
+    buf_init(&skipped, 1 << 20);
+    int rc = attribution_build_skipping(&at, pts, an->nobs, &an->design, an->res.target_binary,
+                                        &skipped, err);
     free(pts);
+    if (skipped.len) {
+        /* name each unreadable profile on stderr, in report.json and the reports */
+        json_t *arr = json_array();
+        buf_puts(md, "\nProfiles left out of the attribution (unreadable):\n\n");
+        buf_puts(html, "<p id=\"profiles-skipped\">Profiles left out of the attribution "
+                       "(unreadable):</p><ul>\n");
+        for (char *line = skipped.data; line && *line;) {
+            char *nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            fprintf(stderr, "analyze: profile left out: %s\n", line);
+            json_array_append_new(arr, json_string(line));
+            buf_printf(md, "- `%s`\n", line);
+            buf_puts(html, "<li>");
+            esc(html, line);
+            buf_puts(html, "</li>\n");
+            line = nl ? nl + 1 : NULL;
+        }
+        buf_puts(html, "</ul>\n");
+        json_object_set_new(extra, "functions_skipped", arr);
+    }
+    buf_free(&skipped);
     if (rc != 0) {
         attribution_free(&at);
         return -1;
     }
+    write_plot_data(&at, outdir);
     for (size_t i = 0; i < at.nfuncs; i++) {
         const struct attr_func *f = &at.funcs[i];
         json_t *o = json_object();
@@ -108,7 +248,6 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
         json_object_set_new(o, "group", json_integer(f->group));
         json_array_append_new(functions, o);
     }
-    char path[4200];
     snprintf(path, sizeof(path), "%s/scaling.folded", outdir);
     if (attribution_write_folded(&at, path, err) != 0)
         buf_reset(err); /* the tables are still worth having */
@@ -155,12 +294,45 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
     buf_puts(html, "</table>\n");
     /* Cross-check: the exact /metrics counters against the sampled profile. */
     if (an->ntasks > 1) {
-        buf_puts(md, "\n| task | c from /metrics | c of functions named like it |\n"
-                     "|---|---|---|\n");
+        json_t *arr = json_array();
+        buf_puts(md, "\n#### /metrics tasks against their call paths\n\n"
+                     "| task | entry functions | c from /metrics | c of its call paths | "
+                     "difference |\n|---|---|---|---|---|\n");
+        buf_puts(html, "<h3>/metrics tasks against their call paths</h3>\n<table id=\"tasks-"
+                       "crosscheck\"><tr><th>task</th><th>entry functions</th><th>c from "
+                       "/metrics</th><th>c of its call paths</th><th>difference</th></tr>\n");
         for (size_t t = 0; t + 1 < an->ntasks; t++) {
-            double fc = 100 * attribution_c_matching(&at, an->tasks[t].name);
-            buf_printf(md, "| %s | %.3g | %.3g |\n", an->tasks[t].name, an->tasks[t].fit.c, fc);
+            const char *name = an->tasks[t].name, *prefix = report_task_entry_prefix(name);
+            double tc = an->tasks[t].fit.c;
+            double fc = prefix ? 100 * paths_c_through(&at, prefix) : NAN;
+            json_t *o = json_object();
+            json_object_set_new(o, "task", json_string(name));
+            json_object_set_new(o, "entry_prefix", prefix ? json_string(prefix) : json_null());
+            json_object_set_new(o, "c_task", report_real(tc));
+            json_object_set_new(o, "c_task_se", report_real(an->tasks[t].fit.c_se));
+            json_object_set_new(o, "c_functions", report_real(fc));
+            json_object_set_new(o, "difference", report_real(fc - tc));
+            json_array_append_new(arr, o);
+            char pre[80], fcs[48], dif[48];
+            snprintf(pre, sizeof(pre), prefix ? "`%s*`" : "(no mapping: %s)", prefix ? prefix
+                     : "add it to task_entry in analysis/report_functions.c");
+            snprintf(fcs, sizeof(fcs), prefix ? "%.3g" : "–", fc);
+            snprintf(dif, sizeof(dif), prefix ? "%+.3g" : "–", fc - tc);
+            buf_printf(md, "| %s | %s | %.3g ± %.2g | %s | %s |\n", name, pre, tc,
+                       an->tasks[t].fit.c_se, fcs, dif);
+            buf_puts(html, "<tr><td>");
+            esc(html, name);
+            buf_puts(html, "</td><td>");
+            esc(html, prefix ? prefix : "no mapping");
+            buf_printf(html, "</td><td>%.3g ± %.2g</td><td>%s</td><td>%s</td></tr>\n", tc,
+                       an->tasks[t].fit.c_se, fcs, dif);
         }
+        buf_puts(html, "</table>\n");
+        buf_puts(md, "\nc in CPU % of one core per service²; a task's call paths are those "
+                     "through a function named like its entry (task_entry in "
+                     "analysis/report_functions.c). The counters are exact, the profile is "
+                     "sampled: expect the difference within a few standard errors.\n");
+        json_object_set_new(extra, "task_crosscheck", arr);
     }
     if (flame) {
         buf_puts(md, "\nScaling flame graph: `scaling_flamegraph.svg` (folded stacks: "

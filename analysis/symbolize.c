@@ -1,9 +1,14 @@
 /*
- * symbolize: libdwfl behind symbolize.h. One Dwfl per profile, one module per
- * mapped file reported with dwfl_report_elf at the bias computed from the maps
- * line and the file's program headers; two hash tables (address → location,
- * name → function id) make repeated lookups cheap, which is most of why `top`
- * is faster than pprof (which shells out to addr2line/nm).
+ * symbolize: libdwfl behind symbolize.h. One Dwfl per session, one module per
+ * distinct mapped file (path, inode, size, mtime), reported once with
+ * dwfl_report_elf at a synthetic bias; each profile's maps become ranges that
+ * translate its (ASLR-randomised) addresses into that fixed layout, so the
+ * ELF/DWARF of a binary and libc's separate debug info (compressed: inflating
+ * it was most of `analyze`'s time when every profile had its own Dwfl) are
+ * read once however many profiles share them, and the address cache hits
+ * across profiles. Two hash tables (address → location, name → function id)
+ * make repeated lookups cheap, which is most of why `top` is faster than
+ * pprof (which shells out to addr2line/nm).
  */
 #include "symbolize.h"
 
@@ -17,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct addr_slot {
@@ -30,16 +36,54 @@ struct name_slot {
     bool used;
 };
 
+/* One PT_LOAD segment of a module's file (what a maps line's offset is
+ * matched against to find the profile's load bias). */
+struct seg {
+    uint64_t offset, vaddr, filesz;
+};
+
+/* One distinct mapped file, reported to libdwfl once for the whole session at
+ * a bias of our choosing (ET_DYN) or its own addresses (ET_EXEC). */
+struct module {
+    char *file;              /* path opened */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    struct seg *segs;
+    size_t nsegs;
+    uint64_t synth_bias;     /* where it lives in the session's address space */
+    bool reported;           /* dwfl_report_elf accepted it */
+};
+
+/* One address range of the current profile: synthetic = addr + delta. */
+struct range {
+    uint64_t start, end, delta;
+};
+
 struct symbolizer {
     Dwfl *dwfl;
-    size_t modules;
-    struct addr_slot *addrs;
+    size_t modules;          /* reported to libdwfl */
+    char *binary;            /* replaces the main executable's file, or NULL */
+    struct module *mods;
+    size_t nmods;
+    uint64_t next_base;      /* next synthetic base for an ET_DYN module */
+    struct range *ranges;    /* current profile, sorted by start */
+    size_t nranges;
+    struct addr_slot *addrs; /* keyed by synthetic address (or raw | RAW_KEY) */
     size_t addr_cap, addr_len; /* cap a power of two */
     struct name_slot *names;
     size_t name_cap;
     struct sym_func *funcs;
     size_t nfuncs, funcs_cap;
 };
+
+/* Synthetic bases start far above any non-PIE executable and below the top of
+ * the 47-bit user space; addresses no mapping covers are cached under their
+ * raw value with the top bit set, which no synthetic address has. */
+#define SYNTH_BASE ((uint64_t)1 << 44)
+#define SYNTH_ALIGN ((uint64_t)1 << 30)
+#define RAW_KEY ((uint64_t)1 << 63)
 
 static const Dwfl_Callbacks callbacks = {
     .find_elf = dwfl_build_id_find_elf,
@@ -63,32 +107,31 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-/* Load bias of path when its file offset `offset` is mapped at `start`: the
- * PT_LOAD segment holding that offset says which vaddr the mapping begins at.
- * Returns 0 and sets *bias, or -1 when the file is unreadable or no segment
- * matches (the mapping is then not reported). */
-static int load_bias(const char *path, uint64_t start, uint64_t offset, uint64_t *bias)
+/* Reads file's PT_LOAD segments and type into m. 0, or -1 (unreadable, not
+ * ELF, no segments). */
+static int module_load(struct module *m, uint64_t *span, bool *is_exec)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(m->file, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     int rc = -1;
     Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
     size_t phnum;
-    if (elf && elf_kind(elf) == ELF_K_ELF && elf_getphdrnum(elf, &phnum) == 0) {
-        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-        for (size_t i = 0; i < phnum && rc != 0; i++) {
+    GElf_Ehdr eh;
+    if (elf && elf_kind(elf) == ELF_K_ELF && gelf_getehdr(elf, &eh) &&
+        elf_getphdrnum(elf, &phnum) == 0 && phnum > 0 && phnum < 4096) {
+        m->segs = calloc(phnum, sizeof(*m->segs));
+        *span = 0;
+        *is_exec = eh.e_type == ET_EXEC;
+        for (size_t i = 0; m->segs && i < phnum; i++) {
             GElf_Phdr mem, *ph = gelf_getphdr(elf, (int)i, &mem);
             if (!ph || ph->p_type != PT_LOAD)
                 continue;
-            uint64_t seg_off = ph->p_offset & ~(page - 1);
-            if (offset < seg_off || offset >= ph->p_offset + ph->p_filesz + page)
-                continue;
-            /* vaddr of the mapping's first byte, then bias = start - vaddr */
-            uint64_t vaddr = (ph->p_vaddr & ~(page - 1)) + (offset - seg_off);
-            *bias = start - vaddr;
-            rc = 0;
+            m->segs[m->nsegs++] = (struct seg){ph->p_offset, ph->p_vaddr, ph->p_filesz};
+            if (ph->p_vaddr + ph->p_memsz > *span)
+                *span = ph->p_vaddr + ph->p_memsz;
         }
+        rc = m->nsegs ? 0 : -1;
     }
     if (elf)
         elf_end(elf);
@@ -96,20 +139,84 @@ static int load_bias(const char *path, uint64_t start, uint64_t offset, uint64_t
     return rc;
 }
 
-static bool reported(const struct profile *p, size_t upto, const char *path)
+/* Load bias of m when its file offset `offset` is mapped at `start`: the
+ * PT_LOAD segment holding that offset says which vaddr the mapping begins at.
+ * Returns 0 and sets *bias, or -1 when no segment matches. */
+static int module_bias(const struct module *m, uint64_t start, uint64_t offset, uint64_t *bias)
 {
-    for (size_t j = 0; j < upto; j++)
-        if (strcmp(p->maps[j].path, path) == 0)
-            return true;
-    return false;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    for (size_t i = 0; i < m->nsegs; i++) {
+        const struct seg *sg = &m->segs[i];
+        uint64_t seg_off = sg->offset & ~(page - 1);
+        if (offset < seg_off || offset >= sg->offset + sg->filesz + page)
+            continue;
+        /* vaddr of the mapping's first byte, then bias = start - vaddr */
+        uint64_t vaddr = (sg->vaddr & ~(page - 1)) + (offset - seg_off);
+        *bias = start - vaddr;
+        return 0;
+    }
+    return -1;
 }
 
-int symbolize_open(struct symbolizer **out, const struct profile *p, const char *binary, char *err,
-                   size_t errlen)
+/* The session's module for file (same path, inode, size and mtime: a rebuilt
+ * binary at the same path is a new module), reported on first sight. NULL when
+ * the file cannot be used (its addresses stay unresolved). */
+static struct module *module_get(struct symbolizer *s, const char *file, const char *base)
+{
+    struct stat st;
+    if (stat(file, &st) != 0)
+        return NULL;
+    for (size_t i = 0; i < s->nmods; i++) {
+        struct module *m = &s->mods[i];
+        if (m->dev == st.st_dev && m->ino == st.st_ino && m->size == st.st_size &&
+            m->mtime.tv_sec == st.st_mtim.tv_sec && m->mtime.tv_nsec == st.st_mtim.tv_nsec &&
+            strcmp(m->file, file) == 0)
+            return m->reported ? m : NULL;
+    }
+    struct module *nm = realloc(s->mods, (s->nmods + 1) * sizeof(*nm));
+    if (!nm)
+        return NULL;
+    s->mods = nm;
+    struct module *m = &s->mods[s->nmods];
+    memset(m, 0, sizeof(*m));
+    m->file = strdup(file);
+    if (!m->file)
+        return NULL;
+    s->nmods++;
+    m->dev = st.st_dev;
+    m->ino = st.st_ino;
+    m->size = st.st_size;
+    m->mtime = st.st_mtim;
+    uint64_t span;
+    bool is_exec;
+    if (module_load(m, &span, &is_exec) != 0)
+        return NULL;
+    /* ET_EXEC: libdwfl ignores the base (its addresses are absolute). ET_DYN:
+     * a fresh aligned slot, so every profile's ASLR layout maps onto it. */
+    m->synth_bias = is_exec ? 0 : s->next_base;
+    if (!is_exec)
+        s->next_base += (span + 2 * SYNTH_ALIGN - 1) & ~(SYNTH_ALIGN - 1);
+    dwfl_report_begin_add(s->dwfl);
+    /* add_p_vaddr: bias is added to p_vaddr (ET_DYN); ET_EXEC has bias 0. */
+    m->reported = dwfl_report_elf(s->dwfl, base, file, -1, m->synth_bias, true) != NULL;
+    dwfl_report_end(s->dwfl, NULL, NULL);
+    if (m->reported)
+        s->modules++;
+    return m->reported ? m : NULL;
+}
+
+static int range_cmp(const void *pa, const void *pb)
+{
+    const struct range *a = pa, *b = pb;
+    return (a->start > b->start) - (a->start < b->start);
+}
+
+int symbolize_session(struct symbolizer **out, const char *binary, char *err, size_t errlen)
 {
     *out = NULL;
     struct symbolizer *s = calloc(1, sizeof(*s));
-    if (!s) {
+    if (!s || (binary && !(s->binary = strdup(binary)))) {
+        free(s);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -117,31 +224,77 @@ int symbolize_open(struct symbolizer **out, const struct profile *p, const char 
     s->dwfl = dwfl_begin(&callbacks);
     if (!s->dwfl) {
         snprintf(err, errlen, "libdwfl: %s", dwfl_errmsg(-1));
+        free(s->binary);
         free(s);
         return -1;
     }
-    dwfl_report_begin(s->dwfl);
-    bool main_seen = false;
+    s->next_base = SYNTH_BASE;
+    *out = s;
+    return 0;
+}
+
+int symbolize_use(struct symbolizer *s, const struct profile *p, char *err, size_t errlen)
+{
+    free(s->ranges);
+    s->ranges = calloc(p->nmaps ? p->nmaps : 1, sizeof(*s->ranges));
+    s->nranges = 0;
+    if (!s->ranges) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* The first mapping of each file fixes its bias; every mapping of that
+     * file then translates with it. */
+    const char *main_path = NULL;
     for (size_t i = 0; i < p->nmaps; i++) {
         const struct profile_map *m = &p->maps[i];
         if (m->path[0] != '/')
             continue; /* anonymous, [vdso], [stack], … */
-        bool is_main = !main_seen;
-        main_seen = true;
-        if (reported(p, i, m->path))
-            continue; /* one module per file: its first mapping fixes the bias */
-        const char *file = (is_main && binary) ? binary : m->path;
+        if (!main_path)
+            main_path = m->path;
+        size_t first = 0;
+        while (strcmp(p->maps[first].path, m->path) != 0)
+            first++;
+        const struct profile_map *fm = &p->maps[first];
+        const char *file = (s->binary && strcmp(m->path, main_path) == 0) ? s->binary : m->path;
+        struct module *mod = module_get(s, file, strrchr(m->path, '/') + 1);
+        if (!mod && file != m->path) /* the replacement is unusable: the mapped file */
+            mod = module_get(s, m->path, strrchr(m->path, '/') + 1);
         uint64_t bias;
-        if (load_bias(file, m->start, m->offset, &bias))
+        if (!mod || module_bias(mod, fm->start, fm->offset, &bias) != 0)
             continue;
-        const char *base = strrchr(m->path, '/') + 1;
-        /* add_p_vaddr: bias is added to p_vaddr (ET_DYN); ET_EXEC has bias 0. */
-        if (dwfl_report_elf(s->dwfl, base, file, -1, bias, true))
-            s->modules++;
+        s->ranges[s->nranges++] = (struct range){m->start, m->end, mod->synth_bias - bias};
     }
-    dwfl_report_end(s->dwfl, NULL, NULL);
-    *out = s;
+    qsort(s->ranges, s->nranges, sizeof(*s->ranges), range_cmp);
     return 0;
+}
+
+int symbolize_open(struct symbolizer **out, const struct profile *p, const char *binary, char *err,
+                   size_t errlen)
+{
+    if (symbolize_session(out, binary, err, errlen) != 0)
+        return -1;
+    if (symbolize_use(*out, p, err, errlen) != 0) {
+        symbolize_close(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Session key of addr: its synthetic address, or raw | RAW_KEY. */
+static uint64_t translate(const struct symbolizer *s, uint64_t addr)
+{
+    size_t lo = 0, hi = s->nranges;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (addr < s->ranges[mid].start)
+            hi = mid;
+        else if (addr >= s->ranges[mid].end)
+            lo = mid + 1;
+        else
+            return (addr + s->ranges[mid].delta) & ~RAW_KEY;
+    }
+    return addr | RAW_KEY;
 }
 
 static struct addr_slot *addr_find(struct symbolizer *s, uint64_t addr)
@@ -246,11 +399,13 @@ static int decl_line(Dwfl_Module *mod, uint64_t addr, const char **file, int *li
     return rc;
 }
 
-static void resolve(struct symbolizer *s, uint64_t addr, struct sym_loc *loc)
+/* key: a session key (translate); raw addresses print as they were. */
+static void resolve(struct symbolizer *s, uint64_t key, struct sym_loc *loc)
 {
     loc->file = NULL;
     loc->line = 0;
-    Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+    uint64_t addr = key & ~RAW_KEY;
+    Dwfl_Module *mod = (key & RAW_KEY) ? NULL : dwfl_addrmodule(s->dwfl, addr);
     const char *name = NULL;
     GElf_Off off = 0;
     GElf_Sym sym;
@@ -284,14 +439,15 @@ uint32_t symbolize_addr(struct symbolizer *s, uint64_t addr, struct sym_loc *loc
 {
     if ((s->addr_len + 1) * 2 > s->addr_cap && addr_grow(s))
         return UINT32_MAX;
-    struct addr_slot *slot = addr_find(s, addr);
+    uint64_t key = translate(s, addr);
+    struct addr_slot *slot = addr_find(s, key);
     if (!slot->used) {
         struct sym_loc l;
-        resolve(s, addr, &l);
+        resolve(s, key, &l);
         if (l.func == UINT32_MAX)
             return UINT32_MAX;
         /* resolve may have grown nothing in addrs, so slot is still valid */
-        slot->addr = addr;
+        slot->addr = key;
         slot->loc = l;
         slot->used = true;
         s->addr_len++;
@@ -299,6 +455,23 @@ uint32_t symbolize_addr(struct symbolizer *s, uint64_t addr, struct sym_loc *loc
     if (loc)
         *loc = slot->loc;
     return slot->loc.func;
+}
+
+bool symbolize_is_allocator(const char *name)
+{
+    static const char *const names[] = {
+        "malloc", "calloc", "realloc", "free", "cfree", "memalign", "posix_memalign",
+        "aligned_alloc", "valloc", "pvalloc", "strdup", "strndup", "__libc_malloc",
+        "__libc_calloc", "__libc_realloc", "operator new", "operator new[]", "operator delete",
+        "_Znwm", "_Znam", "_ZdlPv", "_ZdaPv", "__builtin_new", "__builtin_delete",
+        "DoSampledAllocation", "MallocHook_InvokeNewHookSlow", "NewHook", "RecordAlloc",
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    return strncmp(name, "tc_", 3) == 0 || strncmp(name, "tcmalloc::", 10) == 0 ||
+           strstr(name, "do_malloc") != NULL || strstr(name, "MallocHook") != NULL ||
+           strstr(name, "HeapProfile") != NULL;
 }
 
 size_t symbolize_func_count(const struct symbolizer *s)
@@ -325,6 +498,13 @@ void symbolize_close(struct symbolizer *s)
     free(s->funcs);
     free(s->names);
     free(s->addrs);
+    for (size_t i = 0; i < s->nmods; i++) {
+        free(s->mods[i].file);
+        free(s->mods[i].segs);
+    }
+    free(s->mods);
+    free(s->ranges);
+    free(s->binary);
     if (s->dwfl)
         dwfl_end(s->dwfl);
     free(s);

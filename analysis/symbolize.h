@@ -13,6 +13,7 @@
 #ifndef SCALEPROF_SYMBOLIZE_H
 #define SCALEPROF_SYMBOLIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,9 +43,21 @@ struct sym_loc {
  * Returns 0, or -1 with a message (libdwfl could not start, out of memory). */
 int symbolize_open(struct symbolizer **out, const struct profile *p, const char *binary, char *err,
                    size_t errlen);
-/* Function id of addr; fills loc when non-NULL. Returns UINT32_MAX only when
- * out of memory. */
+/* A session for many profiles (added by an2): modules are reported once per
+ * distinct file and looked-up addresses stay cached across profiles, so a
+ * sweep of N profiles of one binary reads its ELF/DWARF once, not N times.
+ * symbolize_use switches the address translation to p's maps (p need not
+ * outlive the call); ids and strings from earlier profiles stay valid, and
+ * equal functions keep equal ids. symbolize_open = session + use. */
+int symbolize_session(struct symbolizer **out, const char *binary, char *err, size_t errlen);
+int symbolize_use(struct symbolizer *s, const struct profile *p, char *err, size_t errlen);
+/* Function id of addr (an address of the profile last passed to
+ * symbolize_use); fills loc when non-NULL. Returns UINT32_MAX only when out of
+ * memory. */
 uint32_t symbolize_addr(struct symbolizer *s, uint64_t addr, struct sym_loc *loc);
+/* True for allocator frames (malloc, tcmalloc internals, operator new, …),
+ * which heap views drop with everything they call, as pprof does. */
+bool symbolize_is_allocator(const char *name);
 size_t symbolize_func_count(const struct symbolizer *s);
 const struct sym_func *symbolize_func(const struct symbolizer *s, uint32_t id);
 /* Number of mapped files reported to libdwfl (for diagnostics and tests). */

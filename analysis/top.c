@@ -29,19 +29,7 @@ struct top_table {
  * row names the code that asked for memory (pprof's RemoveUninterestingFrames). */
 static bool top_is_allocator(const char *name)
 {
-    static const char *const names[] = {
-        "malloc", "calloc", "realloc", "free", "cfree", "memalign", "posix_memalign",
-        "aligned_alloc", "valloc", "pvalloc", "strdup", "strndup", "__libc_malloc",
-        "__libc_calloc", "__libc_realloc", "operator new", "operator new[]", "operator delete",
-        "_Znwm", "_Znam", "_ZdlPv", "_ZdaPv", "__builtin_new", "__builtin_delete",
-        "DoSampledAllocation", "MallocHook_InvokeNewHookSlow", "NewHook", "RecordAlloc",
-    };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(name, names[i]) == 0)
-            return true;
-    return strncmp(name, "tc_", 3) == 0 || strncmp(name, "tcmalloc::", 10) == 0 ||
-           strstr(name, "do_malloc") != NULL || strstr(name, "MallocHook") != NULL ||
-           strstr(name, "HeapProfile") != NULL;
+    return symbolize_is_allocator(name);
 }
 
 static const struct symbolizer *sort_sym;
