@@ -168,5 +168,6 @@ bool profiling_heap_enabled(void)
 const char *__lsan_default_suppressions(void);
 __attribute__((used)) const char *__lsan_default_suppressions(void)
 {
-    return "leak:MallocExtension::Register\n";
+    return "leak:MallocExtension::Register\n"
+           "leak:ProfileHandler::RegisterThread\n";
 }

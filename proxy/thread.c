@@ -2,8 +2,17 @@
 #include "thread.h"
 
 #include <gperftools/profiler.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* gperftools 2.10 with per-thread timers aborts the whole process ("timer_create
+ * error: Invalid argument") once more than 256 threads have registered. Past this
+ * cap threads run unprofiled (their CPU is missing from profiles, never from the
+ * process CPU the harness measures), with one warning, instead of aborting. */
+#define THREAD_PROFILE_CAP 240
+static atomic_uint registered_threads;
 
 struct thread_start_args {
     char name[16];
@@ -18,7 +27,13 @@ void thread_setup_self(const char *name)
     shortname[sizeof(shortname) - 1] = '\0';
     pthread_setname_np(pthread_self(), shortname);
     /* Needed with CPUPROFILE_PER_THREAD_TIMERS: each thread gets its own timer. */
-    ProfilerRegisterThread();
+    unsigned n = atomic_fetch_add_explicit(&registered_threads, 1, memory_order_relaxed);
+    if (n < THREAD_PROFILE_CAP)
+        ProfilerRegisterThread();
+    else if (n == THREAD_PROFILE_CAP)
+        fprintf(stderr, "refproxy: warning: more than %d threads; the CPU profiler (gperftools "
+                        "per-thread timers) covers only the first %d\n",
+                THREAD_PROFILE_CAP, THREAD_PROFILE_CAP);
 }
 
 static void *thread_trampoline(void *p)
