@@ -16,7 +16,8 @@ fuzz=$root/fuzz
 out=$fuzz/out
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(fuzz_http_request fuzz_http_response fuzz_http_chunked)
+    targets=(fuzz_http_request fuzz_http_response fuzz_http_chunked fuzz_config
+             fuzz_profile_cpu fuzz_profile_heap)
 fi
 case $secs in '' | *[!0-9]*) echo "run.sh: SECONDS must be a whole number" >&2; exit 2 ;; esac
 
@@ -27,11 +28,20 @@ if ! command -v "$CC" >/dev/null; then
 fi
 cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -fno-omit-frame-pointer
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-        -I"$root/proxy" -I"$root/common")
+        -I"$root/proxy" -I"$root/common" -I"$root/analysis")
 parser_sources=("$root/proxy/http_parse.c" "$root/proxy/http_chunked.c")
 
 declare -A max_len=([fuzz_http_request]=4096 [fuzz_http_response]=4096
-                    [fuzz_http_chunked]=12288)
+                    [fuzz_http_chunked]=12288 [fuzz_profile_cpu]=16384
+                    [fuzz_profile_heap]=16384)
+# fuzz_config: the config loader (its sources, libyaml, its own dictionary)
+declare -A extra=([fuzz_config]="$root/proxy/config.c $root/proxy/config_yaml.c
+                  $root/proxy/config_value.c $root/common/buf.c -lyaml -Wno-unused-parameter")
+declare -A dict=([fuzz_config]=config.dict)
+# fuzz_profile_*: analysis/profile.c alone (no libdw/libelf: symbolization is not fuzzed)
+extra+=([fuzz_profile_cpu]="$root/analysis/profile.c"
+        [fuzz_profile_heap]="$root/analysis/profile.c")
+dict+=([fuzz_profile_cpu]=profile.dict [fuzz_profile_heap]=profile.dict)
 
 mkdir -p "$out/artifacts"
 failed=0
@@ -41,7 +51,8 @@ for t in "${targets[@]}"; do
         failed=1
         continue
     fi
-    if ! "$CC" "${cflags[@]}" "$fuzz/$t.c" "${parser_sources[@]}" -o "$out/$t"; then
+    # shellcheck disable=SC2086 # extra[] is a word list on purpose
+    if ! "$CC" "${cflags[@]}" "$fuzz/$t.c" "${parser_sources[@]}" ${extra[$t]:-} -o "$out/$t"; then
         echo "$t: BUILD FAILED (is libclang-rt-14-dev installed?)" >&2
         failed=1
         continue
@@ -54,7 +65,7 @@ for t in "${targets[@]}"; do
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
         "$out/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-        -max_len="${max_len[$t]:-4096}" -dict="$fuzz/http.dict" -print_final_stats=1 \
+        -max_len="${max_len[$t]:-4096}" -dict="$fuzz/${dict[$t]:-http.dict}" -print_final_stats=1 \
         -artifact_prefix="$out/artifacts/$t-" "$out/corpus/$t" "$fuzz/corpus/$t" \
         >"$log" 2>&1
     rc=$?

@@ -7,6 +7,13 @@
 /* connect to loopback is instant when anything listens; a slow connect is a broken target */
 #define CONNECT_TIMEOUT_MS 2000L
 
+static volatile int *abort_flag;
+
+void fetch_set_abort_flag(volatile int *flag)
+{
+    abort_flag = flag;
+}
+
 int fetch_global_init(void)
 {
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
@@ -129,9 +136,11 @@ int fetch_get(const char *url, long timeout_ms, size_t max_bytes, struct buf *bo
     int rc = -1;
     if (fetch_start(&f, &fx, url, timeout_ms, max_bytes) == 0) {
         /* bounded: curl's own total timeout ends the transfer */
-        while (!fx.done)
+        while (!fx.done && !(abort_flag && *abort_flag))
             fetcher_run(&f, 100);
-        if (fx.result == CURLE_OK) {
+        if (!fx.done) {
+            snprintf(err, err_size, "%s: interrupted", url);
+        } else if (fx.result == CURLE_OK) {
             rc = 0;
             *status = fx.status;
             if (body) {

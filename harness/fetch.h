@@ -28,6 +28,9 @@ struct fetcher {
 };
 
 int fetch_global_init(void);
+/* fetch_get gives up early (an error "interrupted") once *flag is non-zero, so a
+ * signal to scaleprof is not held up by a slow endpoint. NULL: never. */
+void fetch_set_abort_flag(volatile int *flag);
 int fetcher_init(struct fetcher *f);
 void fetcher_free(struct fetcher *f);
 /* Starts GET url. 0 ok, -1 on setup failure (fx->error says why). */

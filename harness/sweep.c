@@ -39,7 +39,8 @@ static void sweep_usage(FILE *out)
             "usage: scaleprof sweep --configs DIR --out DIR [--warmup S] [--duration S]\n"
             "                       [--repeat R] [--order interleaved|shuffled] [--seed S]\n"
             "                       [--load RPS] [--target-cmd 'CMD {config}'] [--admin ADDR]\n"
-            "                       [--contaminated-share X] [--force]\n"
+            "                       [--contaminated-share X] [--ready-timeout S]\n"
+            "                       [--fetch-timeout S] [--force]\n"
             "\n"
             "  --configs DIR     <N>_services.yaml files (scaleprof gen writes them)\n"
             "  --out DIR         results folder; one holding an earlier run is refused, or\n"
@@ -52,6 +53,9 @@ static void sweep_usage(FILE *out)
             "                    generator, against a respond origin the sweep starts\n"
             "  --target-cmd CMD  default: <build>/proxy/refproxy --config {config}\n"
             "  --admin ADDR      admin host:port (default: prometheusAddr of each config)\n"
+            "  --ready-timeout S how long a target may take to answer /healthz\n"
+            "                    (default 30 s + 1 ms per service)\n"
+            "  --fetch-timeout S time allowed for each fetch beyond the window (default 30)\n"
             "Exit: 0 every point ok, 1 some failed, 2 usage, 130/143 interrupted.\n");
 }
 
@@ -364,6 +368,7 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     fetch_global_init();
+    fetch_set_abort_flag(&g_signal);
 
     struct progress pg;
     progress_init(&pg, stderr);
@@ -433,7 +438,8 @@ done:
 int cmd_sweep(int argc, char **argv)
 {
     struct sweep_run run = {.warmup_s = 30, .duration_s = 30, .repeat = 1,
-                            .order = "interleaved", .contaminated_share = 0.25};
+                            .order = "interleaved", .contaminated_share = 0.25,
+                            .fetch_timeout_s = 30};
     bool seed_given = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -472,6 +478,10 @@ int cmd_sweep(int argc, char **argv)
             run.target_cmd = v;
         } else if (!strcmp(a, "--admin")) {
             run.admin_override = v;
+        } else if (!strcmp(a, "--ready-timeout")) {
+            ok = parse_seconds(v, 0.1, &run.ready_timeout_s);
+        } else if (!strcmp(a, "--fetch-timeout")) {
+            ok = parse_seconds(v, 0.1, &run.fetch_timeout_s);
         } else if (!strcmp(a, "--contaminated-share")) {
             ok = parse_seconds(v, 0, &run.contaminated_share);
         } else {

@@ -33,6 +33,8 @@ struct sweep_run {
     /* flags */
     const char *configs, *out, *order, *target_cmd, *admin_override;
     double warmup_s, duration_s, contaminated_share, load_rps;
+    double ready_timeout_s; /* 0: 30 s + 1 ms per service */
+    double fetch_timeout_s; /* allowance for each fetch (the profile: window + this) */
     int repeat;
     unsigned long seed;
     bool force;

@@ -94,7 +94,9 @@ static char *url(struct point_run *pr, const char *path)
 /* 1 ready, 0 not (failed or timed out: recorded), -1 interrupted. */
 static int wait_ready(struct point_run *pr)
 {
-    double deadline = procstat_now() + 30.0 + 0.001 * pr->p->services;
+    double allowed = pr->ctx->run->ready_timeout_s > 0 ? pr->ctx->run->ready_timeout_s
+                                                       : 30.0 + 0.001 * pr->p->services;
+    double deadline = procstat_now() + allowed;
     char *health = url(pr, "/healthz"), *index = url(pr, "/debug/pprof/");
     int rc = 0;
     char err[CURL_ERROR_SIZE + 256];
@@ -109,7 +111,7 @@ static int wait_ready(struct point_run *pr)
         }
         double now = procstat_now();
         if (now > deadline) {
-            fail(pr, "target not ready at %s after %.0f s", health, 30.0 + 0.001 * pr->p->services);
+            fail(pr, "target not ready at %s after %.1f s (never answered 200)", health, allowed);
             break;
         }
         show(pr, "starting", deadline - now);
@@ -196,7 +198,8 @@ static int run_window(struct point_run *pr, double duration, struct buf *profile
     snprintf(path, sizeof path, "/debug/pprof/profile?seconds=%.0f", duration);
     char *u = url(pr, path);
     /* the target answers after `duration`; allow generously for a loaded machine */
-    fetch_start(&f, &fx, u, (long)((duration + 30.0) * 1000), BODY_MAX);
+    long timeout_ms = (long)((duration + pr->ctx->run->fetch_timeout_s) * 1000);
+    fetch_start(&f, &fx, u, timeout_ms, BODY_MAX);
     /* get the request onto the wire before the first sample, so the profile's window and
      * ours start together (loopback: a few milliseconds) */
     for (int i = 0; i < 20 && !fx.done; i++) {
@@ -273,8 +276,9 @@ static int run_window(struct point_run *pr, double duration, struct buf *profile
     return rc;
 }
 
-/* heap (when on), threads, metrics: each failure is noted, none is fatal alone. */
-static void collect_after(struct point_run *pr)
+/* heap (when on), threads, metrics: each failure is noted, none is fatal alone.
+ * -1 when a signal came (the point is then interrupted, like any other phase). */
+static int collect_after(struct point_run *pr)
 {
     struct {
         const char *path, *file;
@@ -294,7 +298,8 @@ static void collect_after(struct point_run *pr)
         buf_init(&b, BODY_MAX);
         long status = 0;
         char err[CURL_ERROR_SIZE + 256];
-        if (fetch_get(u, 30000, BODY_MAX, &b, &status, err, sizeof err) < 0)
+        long timeout_ms = (long)(pr->ctx->run->fetch_timeout_s * 1000);
+        if (fetch_get(u, timeout_ms, BODY_MAX, &b, &status, err, sizeof err) < 0)
             progress_message(pr->ctx->progress, "%s: %s", pr->p->dir, err);
         else if (status != 200)
             progress_message(pr->ctx->progress, "%s: %s answered HTTP %ld (recorded, not fatal)",
@@ -306,7 +311,10 @@ static void collect_after(struct point_run *pr)
         }
         buf_free(&b);
         free(u);
+        if (interrupted(pr))
+            return -1;
     }
+    return 0;
 }
 
 /* The config the target runs: the exact file is the point's config.yaml. */
@@ -409,9 +417,14 @@ int sweep_run_point(struct sweep_ctx *ctx, struct sweep_point *p, int index)
     if ((step = run_window(&pr, run->duration_s, &profile)) <= 0)
         goto stop;
     pr.stats.threads_after = pr.stats.last.threads;
-    save(&pr, "cpu.prof", &profile);
-    count_profile(&profile, &pr.stats.profile_samples, &pr.stats.profile_period_us);
-    collect_after(&pr);
+    /* no profile (the fetch failed: recorded) means no cpu.prof, never an empty one the
+     * analysis would take for a truncated profile */
+    if (!pr.failed) {
+        save(&pr, "cpu.prof", &profile);
+        count_profile(&profile, &pr.stats.profile_samples, &pr.stats.profile_period_us);
+    }
+    if (collect_after(&pr) < 0)
+        step = -1;
 stop:
     if (pr.load) {
         if (step < 0)

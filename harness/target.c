@@ -105,6 +105,9 @@ char *target_start(struct target *t, const char *cmd_template, const char *confi
     }
     snprintf(script, len, "exec %s", t->command);
     char *argv[] = {"/bin/sh", "-c", script, NULL};
+    /* orphans of the target (its children once it died) become ours, so target_stop can
+     * reap every member of the group: nothing is left behind, not even a zombie */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
@@ -155,12 +158,27 @@ bool target_exited(struct target *t)
     return false;
 }
 
+/* After SIGKILL to the group: reap its members that were orphaned to us (we are a
+ * subreaper), so they are gone, not just signalled, when we return. Bounded: 2 s. */
+static void reap_group(pid_t pgid)
+{
+    struct timespec tick = {0, 5 * 1000 * 1000};
+    for (int i = 0; i < 400; i++) {
+        pid_t r = waitpid(-pgid, NULL, WNOHANG);
+        if (r < 0 && errno != EINTR)
+            return; /* ECHILD: none left */
+        if (r == 0)
+            nanosleep(&tick, NULL);
+    }
+}
+
 void target_stop(struct target *t, double grace_s)
 {
     if (t->pid <= 0)
         return;
     if (t->reaped) {
         kill(-t->pid, SIGKILL);
+        reap_group(t->pid);
         return;
     }
     kill(-t->pid, SIGTERM);
@@ -177,6 +195,7 @@ void target_stop(struct target *t, double grace_s)
         t->status = status;
     }
     kill(-t->pid, SIGKILL);
+    reap_group(t->pid);
 }
 
 void target_describe_exit(const struct target *t, char *buf, size_t size)

@@ -8,13 +8,25 @@
  * the harness measures is known.
  *
  *   fake_target --config FILE [--burn-ms M] [--idle-threads K] [--exit-code C]
+ *               [--never-ready] [--ready-after-ms M] [--die-in-profile] [--hang-profile]
+ *               [--hang-threads]
+ *               [--profile-bytes B] [--term-delay-ms M] [--fork-child]
  * --exit-code makes it exit at once with C (a target that fails to start).
+ * Fault modes for test_faults: --never-ready answers 503 on /healthz and the
+ * pprof index forever (--ready-after-ms M: until M ms after start);
+ * --die-in-profile logs a few lines and SIGKILLs itself 300 ms into the
+ * profile request (dies inside the window); --hang-profile never answers the
+ * profile, --hang-threads never answers /debug/pprof/threads; --profile-bytes
+ * pads the profile to about B bytes (a point too big for the disk);
+ * --term-delay-ms takes M ms to exit after SIGTERM (a long "stopping" phase);
+ * --fork-child leaves a child process in its group.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +37,35 @@
 #include <unistd.h>
 
 static int burn_ms = 0;
+static bool never_ready, die_in_profile, hang_profile, hang_threads;
+static long ready_after_ms = 0, profile_bytes = 0, term_delay_ms = -1;
+static struct timespec started;
+
+static long ms_since_start(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - started.tv_sec) * 1000 + (now.tv_nsec - started.tv_nsec) / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* --term-delay-ms: SIGTERM is blocked everywhere and taken here, so stopping takes a while. */
+static void *term_waiter(void *arg)
+{
+    sigset_t *set = arg;
+    int sig;
+    sigwait(set, &sig);
+    fprintf(stderr, "fake_target: SIGTERM; exiting in %ld ms\n", term_delay_ms);
+    sleep_ms(term_delay_ms);
+    _exit(0);
+    return NULL;
+}
 
 /* Burns burn_ms of thread CPU in every 100 ms period on a fixed schedule, so
  * the process uses burn_ms / 100 of a CPU whenever the machine has it to give. */
@@ -87,10 +128,13 @@ static void send_all(int fd, const void *data, size_t len)
 static void respond(int fd, int status, const char *type, const void *body, size_t len)
 {
     char head[256];
+    const char *reason = status == 200   ? "OK"
+                         : status == 503 ? "Service Unavailable"
+                                         : "Not Found";
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "Connection: close\r\n\r\n",
-                     status, status == 200 ? "OK" : "Not Found", type, len);
+                     status, reason, type, len);
     send_all(fd, head, (size_t)n);
     send_all(fd, body, len);
 }
@@ -99,21 +143,34 @@ static void serve_profile(int fd, const char *path)
 {
     const char *q = strstr(path, "seconds=");
     int seconds = q ? atoi(q + 8) : 30;
-    struct timespec ts = {seconds, 0};
-    nanosleep(&ts, NULL);
+    if (die_in_profile) {
+        for (int i = 1; i <= 3; i++)
+            fprintf(stderr, "fake_target: last words %d\n", i);
+        sleep_ms(300);
+        raise(SIGKILL);
+    }
+    while (hang_profile)
+        pause();
+    sleep_ms(seconds * 1000L);
     /* header 0,3,0,period,0; one record of count 7 at one pc; trailer 0,1,0 */
     uintptr_t words[] = {0, 3, 0, 10000, 0, 7, 1, 0x401000, 0, 1, 0};
     const char *maps = "00400000-00401000 r-xp 00000000 00:00 0 /fake_target\n";
     size_t len = sizeof words + strlen(maps);
+    /* padding: more (identical) maps lines, still a valid profile */
+    while (len < (size_t)profile_bytes)
+        len += strlen(maps);
     char *body = malloc(len);
     memcpy(body, words, sizeof words);
-    memcpy(body + sizeof words, maps, strlen(maps));
+    for (size_t off = sizeof words; off < len; off += strlen(maps))
+        memcpy(body + off, maps, strlen(maps));
     respond(fd, 200, "application/octet-stream", body, len);
     free(body);
 }
 
 static void serve_threads(int fd)
 {
+    while (hang_threads)
+        pause();
     char body[65536];
     size_t n = (size_t)snprintf(body, sizeof body, "# fake_target threads: %d\n", thread_count());
     DIR *d = opendir("/proc/self/task");
@@ -135,7 +192,10 @@ static void *serve(void *arg)
         req[got] = '\0';
         char path[1024] = "";
         sscanf(req, "GET %1023s", path);
-        if (!strcmp(path, "/healthz")) {
+        bool ready = !never_ready && ms_since_start() >= ready_after_ms;
+        if (!ready && (!strcmp(path, "/healthz") || !strcmp(path, "/debug/pprof/"))) {
+            respond(fd, 503, "text/plain", "not ready\n", 10);
+        } else if (!strcmp(path, "/healthz")) {
             respond(fd, 200, "text/plain", "ok\n", 3);
         } else if (!strcmp(path, "/metrics")) {
             const char *m = "# TYPE fake_up gauge\nfake_up 1\n";
@@ -158,8 +218,37 @@ int main(int argc, char **argv)
 {
     const char *config = NULL;
     int idle_threads = 0;
+    bool fork_child = false;
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    for (int i = 1; i < argc; i++) {
+        /* the flag-only options */
+        if (!strcmp(argv[i], "--never-ready"))
+            never_ready = true;
+        else if (!strcmp(argv[i], "--die-in-profile"))
+            die_in_profile = true;
+        else if (!strcmp(argv[i], "--hang-profile"))
+            hang_profile = true;
+        else if (!strcmp(argv[i], "--hang-threads"))
+            hang_threads = true;
+        else if (!strcmp(argv[i], "--fork-child"))
+            fork_child = true;
+        else if (i + 1 < argc && argv[i][0] == '-' && argv[i][1] == '-')
+            i++; /* an option with a value: below */
+    }
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--config"))
+        if (!strcmp(argv[i], "--never-ready") || !strcmp(argv[i], "--die-in-profile") ||
+            !strcmp(argv[i], "--hang-profile") || !strcmp(argv[i], "--fork-child") ||
+            !strcmp(argv[i], "--hang-threads")) {
+            i--; /* takes no value */
+            continue;
+        }
+        if (!strcmp(argv[i], "--ready-after-ms"))
+            ready_after_ms = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--profile-bytes"))
+            profile_bytes = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--term-delay-ms"))
+            term_delay_ms = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--config"))
             config = argv[i + 1];
         else if (!strcmp(argv[i], "--burn-ms"))
             burn_ms = atoi(argv[i + 1]);
@@ -194,6 +283,18 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "fake_target: serving %s, burning %d ms per 100 ms\n", addr, burn_ms);
     pthread_t t;
+    if (term_delay_ms >= 0) {
+        static sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread created below */
+        pthread_create(&t, NULL, term_waiter, &set);
+    }
+    /* forked after SIGTERM is blocked (with --term-delay-ms), so then only SIGKILL ends it */
+    if (fork_child && fork() == 0) {
+        for (;;) /* stays in the group until someone kills it */
+            pause();
+    }
     if (burn_ms > 0)
         pthread_create(&t, NULL, burner, NULL);
     for (int i = 0; i < idle_threads; i++)
