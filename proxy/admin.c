@@ -16,7 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gperftools/malloc_extension_c.h>
+#include "tcmalloc_compat.h"
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>

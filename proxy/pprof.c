@@ -11,8 +11,7 @@
 #include "pprof.h"
 
 #include <errno.h>
-#include <gperftools/heap-profiler.h>
-#include <gperftools/malloc_extension_c.h>
+#include "tcmalloc_compat.h"
 #include <gperftools/profiler.h>
 #include <limits.h>
 #include <pthread.h>

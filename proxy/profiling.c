@@ -16,8 +16,7 @@
 #include "profiling.h"
 
 #include <errno.h>
-#include <gperftools/heap-profiler.h>
-#include <gperftools/malloc_extension_c.h>
+#include "tcmalloc_compat.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>

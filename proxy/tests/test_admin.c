@@ -10,7 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <gperftools/heap-profiler.h>
+#include "tcmalloc_compat.h"
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
