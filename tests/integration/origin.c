@@ -9,7 +9,15 @@
  *              then answers "slow done"
  *   /silent    reads the request and never answers
  *   /ws        answers 101 Switching Protocols, then echoes bytes until EOF
+ *   /status?code=N answers status N (204, 304...) without a body; 304 carries
+ *              Content-Length: 9 as a HEAD-like length that has no body
+ *   HEAD       any HEAD request gets "Content-Length: 9" and no body
  *   /conns     answers with the number of connections accepted so far
+ *   /stats     answers "OPEN INFLIGHT ACCEPTED": connections open now, /slow
+ *              requests sleeping now, connections accepted so far
+ *   /reset?n=N announces Content-Length 2N, sends N bytes, then resets (RST)
+ *   /malformed answers with Content-Length and Transfer-Encoding together
+ *              (a framing error) and keeps the connection open
  *   anything else: "origin ok"
  * Usage: origin PORT [UNIX_SOCKET_PATH [MARKER]]. Prints "ready" when listening.
  */
@@ -17,6 +25,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -30,6 +39,7 @@
 #include <unistd.h>
 
 static atomic_uint accepted;
+static atomic_int open_conns, inflight;
 static const char *marker;
 
 static int write_all(int fd, const void *p, size_t n)
@@ -171,7 +181,15 @@ static void *serve(void *arg)
             total = clen;
         }
         char body[128];
-        if (strstr(reqline, "/hdr")) {
+        if (!strncmp(reqline, "HEAD ", 5)) {
+            const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n";
+            write_all(r->fd, resp, strlen(resp));
+        } else if (strstr(reqline, "/status?code=")) {
+            int code = atoi(strstr(reqline, "/status?code=") + 13);
+            int n = snprintf(body, sizeof(body), "HTTP/1.1 %d X\r\n%s\r\n", code,
+                             code == 304 ? "Content-Length: 9\r\n" : "");
+            write_all(r->fd, body, (size_t)n);
+        } else if (strstr(reqline, "/hdr")) {
             respond(r->fd, 200, NULL, head, hl);
         } else if (strstr(reqline, "/echo")) {
             int n = snprintf(body, sizeof(body), "%" PRIu64 " %016" PRIx64, total, hash);
@@ -203,8 +221,10 @@ static void *serve(void *arg)
                     fclose(f);
             }
             struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+            atomic_fetch_add(&inflight, 1);
             while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
+            atomic_fetch_sub(&inflight, 1);
             respond(r->fd, 200, NULL, "slow done", 9);
         } else if (strstr(reqline, "/silent")) {
             while (rd_fill(r) == 0)
@@ -222,6 +242,30 @@ static void *serve(void *arg)
                 r->start = r->end;
             }
             break;
+        } else if (strstr(reqline, "/stats")) {
+            int n = snprintf(body, sizeof(body), "%d %d %u", atomic_load(&open_conns),
+                             atomic_load(&inflight), atomic_load(&accepted));
+            respond(r->fd, 200, NULL, body, (size_t)n);
+        } else if (strstr(reqline, "/reset?n=")) {
+            uint64_t n = strtoull(strstr(reqline, "/reset?n=") + 9, NULL, 10);
+            char h[128], blk[4096];
+            int k = snprintf(h, sizeof(h), "HTTP/1.1 200 OK\r\nContent-Length: %" PRIu64 "\r\n\r\n",
+                             2 * n);
+            write_all(r->fd, h, (size_t)k);
+            memset(blk, 'r', sizeof(blk));
+            for (uint64_t left = n; left;) {
+                size_t m = left < sizeof(blk) ? (size_t)left : sizeof(blk);
+                if (write_all(r->fd, blk, m) < 0)
+                    break;
+                left -= m;
+            }
+            struct linger lg = {1, 0}; /* close with RST, not FIN */
+            setsockopt(r->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+            break;
+        } else if (strstr(reqline, "/malformed")) {
+            const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+                               "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+            write_all(r->fd, resp, strlen(resp));
         } else if (strstr(reqline, "/conns")) {
             int n = snprintf(body, sizeof(body), "%u", atomic_load(&accepted));
             respond(r->fd, 200, NULL, body, (size_t)n);
@@ -233,6 +277,7 @@ static void *serve(void *arg)
     }
 out:
     close(r->fd);
+    atomic_fetch_sub(&open_conns, 1);
     free(r);
     return NULL;
 }
@@ -248,9 +293,21 @@ static void *accept_loop(void *arg)
             return NULL;
         }
         atomic_fetch_add(&accepted, 1);
+        atomic_fetch_add(&open_conns, 1);
+        /* head and body go out in two writes: no Nagle delay between them */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* Small stacks: the load tests hold thousands of connections. */
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setstacksize(&at, 1024 * 1024);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
         pthread_t t;
-        pthread_create(&t, NULL, serve, (void *)(intptr_t)fd);
-        pthread_detach(t);
+        if (pthread_create(&t, &at, serve, (void *)(intptr_t)fd) != 0) {
+            close(fd);
+            atomic_fetch_sub(&open_conns, 1);
+        }
+        pthread_attr_destroy(&at);
     }
 }
 
@@ -266,7 +323,7 @@ int main(int argc, char **argv)
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[1]))};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 512) < 0) {
+    if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4096) < 0) {
         perror("origin: bind");
         return 1;
     }
