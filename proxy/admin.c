@@ -516,14 +516,16 @@ static void reject_busy(int fd)
     close(fd);
 }
 
-static void accept_one(struct admin *a)
+/* Returns false when out of file descriptors: the caller backs off, since the
+ * pending connection keeps the listener readable and poll() would spin. */
+static bool accept_one(struct admin *a)
 {
     int fd;
     do
         fd = accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
-        return; /* ECONNABORTED, EMFILE...: poll again */
+        return !(errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM);
 
     struct timeval tv = {ADMIN_IO_TIMEOUT_S, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -545,7 +547,7 @@ static void accept_one(struct admin *a)
         if (thread_start(&tid, "admin/conn", 0, conn_main, c) == 0) {
             pthread_detach(tid);
             pthread_mutex_unlock(&a->mu);
-            return;
+            return true;
         }
         a->conn_fds[slot] = -1;
         a->nconns--;
@@ -553,14 +555,20 @@ static void accept_one(struct admin *a)
     }
     pthread_mutex_unlock(&a->mu);
     reject_busy(fd);
+    return true;
 }
 
 static void *accept_main(void *p)
 {
     struct admin *a = p;
     struct pollfd pfd[2] = {{a->lfd, POLLIN, 0}, {a->stop_pipe[0], POLLIN, 0}};
+    int timeout_ms = -1; /* 100 ms only while backing off from EMFILE */
     for (;;) {
-        int n = poll(pfd, 2, -1);
+        int n = poll(timeout_ms < 0 ? pfd : pfd + 1, timeout_ms < 0 ? 2 : 1, timeout_ms);
+        if (n == 0) { /* back-off over: watch the listener again */
+            timeout_ms = -1;
+            continue;
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -568,8 +576,8 @@ static void *accept_main(void *p)
         }
         if (pfd[1].revents)
             break;
-        if (pfd[0].revents & POLLIN)
-            accept_one(a);
+        if (timeout_ms < 0 && (pfd[0].revents & POLLIN) && !accept_one(a))
+            timeout_ms = 100;
     }
     return NULL;
 }
