@@ -112,6 +112,9 @@ int main(int argc, char **argv)
     if (!srv || server_start(srv, &err) < 0) {
         fprintf(stderr, "refproxy: %s\n", err ? err : "cannot start");
         free(err);
+        if (srv)
+            server_destroy(srv);
+        config_free(&cfg);
         return 1;
     }
     struct admin *adm = admin_start(&cfg, srv, argc, argv, &err);
@@ -120,6 +123,7 @@ int main(int argc, char **argv)
         free(err);
         server_shutdown(srv);
         server_destroy(srv);
+        config_free(&cfg);
         return 1;
     }
     fprintf(stderr, "refproxy: %zu services ready (%s architecture, %u workers) in %.1f ms; admin on %s\n",

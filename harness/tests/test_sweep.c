@@ -59,7 +59,7 @@ static void gen(struct fixture *f, const char *counts)
 {
     char addr[64], base[16];
     snprintf(addr, sizeof addr, "prometheusAddr=127.0.0.1:%d", f->admin_port);
-    snprintf(base, sizeof base, "%d", 30000 + (int)(getpid() % 20000));
+    snprintf(base, sizeof base, "%d", tu_free_port_range(64));
     char *argv[] = {(char *)scaleprof, "gen", "--counts", (char *)counts, "--set", addr,
                     "--base-port", base, "--out", f->configs, NULL};
     assert_int_equal(tu_run(argv, f->log, 30), 0);

@@ -60,7 +60,7 @@ static void gen(struct fixture *f, const char *counts, const char *arch)
 {
     char addr[64], base[16], set_arch[64];
     snprintf(addr, sizeof addr, "prometheusAddr=127.0.0.1:%d", f->admin_port);
-    snprintf(base, sizeof base, "%d", 30000 + (int)(getpid() % 20000));
+    snprintf(base, sizeof base, "%d", tu_free_port_range(64));
     snprintf(set_arch, sizeof set_arch, "architecture=%s", arch);
     char *argv[] = {(char *)scaleprof, "gen", "--counts", (char *)counts, "--set", addr,
                     "--set", set_arch, "--base-port", base, "--out", f->configs,

@@ -35,6 +35,30 @@ int tu_free_port(void)
     return port;
 }
 
+/* A run of count free loopback ports below the kernel's ephemeral range (32768+),
+ * where other tests' outgoing connections take their ports. Still a race, but
+ * against other listeners only, and each port is checked. -1 if none found. */
+int tu_free_port_range(int count)
+{
+    unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int base = 20000 + (int)(rand_r(&seed) % (12000u - (unsigned)count));
+        bool all_free = true;
+        for (int i = 0; i < count && all_free; i++) {
+            int fd = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in a = {.sin_family = AF_INET,
+                                    .sin_port = htons((uint16_t)(base + i)),
+                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+            all_free = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+            if (fd >= 0)
+                close(fd);
+        }
+        if (all_free)
+            return base;
+    }
+    return -1;
+}
+
 pid_t tu_spawn(char *const argv[], const char *log)
 {
     pid_t pid = fork();

@@ -11,6 +11,8 @@
 #include <sys/types.h>
 
 int tu_free_port(void);
+/* First of count consecutive free loopback ports below the ephemeral range, or -1. */
+int tu_free_port_range(int count);
 /* Runs argv (argv[0] a path) with stdout+stderr to log (may be NULL); kills it
  * after timeout_s. Returns the exit status, 128+signal, or -1. */
 int tu_run(char *const argv[], const char *log, double timeout_s);
