@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include "tcmalloc_compat.h"
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -36,6 +35,7 @@
 #include "tasks.h"
 #include "thread.h"
 #include "version.h"
+#include "tcmalloc_compat.h"
 
 #define ADMIN_MAX_CONNS 8
 #define ADMIN_MAX_HEAD 16384u

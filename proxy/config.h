@@ -5,7 +5,7 @@
  * (prometheusAddr, services[].name/upstream/listenAddr/timeout/...), so a
  * tsnsrv config loads; tsnsrv's Tailscale-only fields are warned about once
  * each and ignored. refproxy's own fields (architecture, workers, limits,
- * tasks, respond, heapProfile, admin*) sit beside them. proxy/README.md is the
+ * tasks, respond, heapProfile, admin*) sit beside them. proxy/CONFIG.md is the
  * reference for every field.
  *
  * Ownership: config_load fills *cfg; everything in it is owned by cfg and freed

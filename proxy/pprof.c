@@ -11,7 +11,6 @@
 #include "pprof.h"
 
 #include <errno.h>
-#include "tcmalloc_compat.h"
 #include <gperftools/profiler.h>
 #include <limits.h>
 #include <pthread.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "profiling.h"
+#include "tcmalloc_compat.h"
 
 #define PPROF_DEFAULT_SECONDS 30
 #define PPROF_FALLBACK_CAP 300

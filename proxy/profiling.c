@@ -16,7 +16,6 @@
 #include "profiling.h"
 
 #include <errno.h>
-#include "tcmalloc_compat.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 
 #include "config.h"
 #include "pprof.h"
+#include "tcmalloc_compat.h"
 
 /* Values of the marker: "auto" = refproxy chose CPUPROFILE_FREQUENCY (the
  * default, the config was not read yet); "env" = the environment gave it;
