@@ -419,6 +419,22 @@ static bool classify_request_body(struct conn *c)
     return r > 0 || c->req_classified;
 }
 
+/* Body bytes that came in the same read as the request head are classified
+ * at once, so step_upstream_write sends the head and them in one writev. A
+ * framing error is left to the regular step (after the head went out), so
+ * what either peer sees on bad input does not change. */
+static void classify_request_early(struct conn *c)
+{
+    if (c->state != CS_EXCHANGE || c->local || c->req_classified || !c->in.len)
+        return;
+    if (c->req_body == HTTP_BODY_CHUNKED) {
+        struct http_chunked probe = c->req_ch;
+        if (http_chunked_feed(&probe, c->in.data, c->in.len, NULL, NULL) < 0)
+            return;
+    }
+    classify_request_body(c);
+}
+
 static bool step_client_input(struct conn *c)
 {
     if (c->state == CS_HEAD) {
@@ -436,6 +452,7 @@ static bool step_client_input(struct conn *c)
             return true;
         }
         start_request(c, req, (size_t)r);
+        classify_request_early(c);
         return true;
     }
     if (c->state != CS_EXCHANGE)
@@ -591,6 +608,24 @@ static bool classify_response_body(struct conn *c)
     return r > 0 || c->resp_classified;
 }
 
+/* Body bytes that came in the same read as the response head are classified
+ * at once, so step_client_write sends the rewritten head and them in one
+ * writev (one segment, one client wakeup) instead of two. Only when that
+ * cannot fail: truncation and framing errors are left to the regular step,
+ * after the head went out, as before. Dechunking (HTTP/1.0 clients) appends
+ * to out as it goes, so it stays on the regular path. */
+static void classify_response_early(struct conn *c)
+{
+    if (c->resp_classified || c->resp_dechunk || !c->uin.len)
+        return;
+    if (c->resp_body == HTTP_BODY_CHUNKED) {
+        struct http_chunked probe = c->resp_ch;
+        if (http_chunked_feed(&probe, c->uin.data, c->uin.len, NULL, NULL) < 0)
+            return;
+    }
+    classify_response_body(c);
+}
+
 static bool step_upstream_input(struct conn *c)
 {
     if (c->state != CS_EXCHANGE || !c->up)
@@ -643,6 +678,7 @@ static bool step_upstream_input(struct conn *c)
                          (resp->body == HTTP_BODY_LENGTH && resp->content_length == 0);
     rewrite_response(&c->out, resp, !c->keep_alive, c->client_10);
     buf_consume(&c->uin, (size_t)r);
+    classify_response_early(c);
     return true;
 }
 
