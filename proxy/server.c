@@ -300,11 +300,15 @@ unsigned server_shutdown(struct server *srv)
     }
     pthread_mutex_unlock(&srv->lock);
     unsigned unfinished = (unsigned)server_inflight(srv);
+    /* Stop every loop first, then join: with N busy nodes a stop-join-next
+     * sequence waits for each node's turn on the CPU in series. */
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        if (srv->workers[i].running)
+            loop_post(srv->workers[i].loop, stop_task, &srv->workers[i]);
     for (unsigned i = 0; i < srv->nworkers; i++) {
         struct worker *w = &srv->workers[i];
         if (!w->running)
             continue;
-        loop_post(w->loop, stop_task, w);
         pthread_join(w->tid, NULL);
         w->running = false;
     }
