@@ -56,6 +56,6 @@ fi
 echo
 "$scaleprof" analyze "$out" || status=$?
 echo
-echo "profiles: $out/<N>_services/cpu.prof (google-pprof --top $build_dir/proxy/refproxy FILE)"
+echo "profiles: $out/<N>_services/cpu.prof (scaleprof top FILE, or google-pprof --text $build_dir/proxy/refproxy FILE)"
 echo "manifest: $out/sweep.json; report: $out/report/index.html"
 exit "$status"

@@ -59,7 +59,7 @@ void config_tasks_defaults(struct tasks_config *t, enum architecture arch)
     t->timers.keepalive_ms = 60000;
     t->footprint.mode = on;
     t->footprint.udp_sockets = 2;
-    t->footprint.tcp_conns = 3;
+    t->footprint.tcp_conns = 24; /* calibrated: see proxy/tasks/README.md */
     t->footprint.idle_threads = 8;
 }
 

@@ -14,7 +14,7 @@ work=$(mktemp -d /tmp/scaleprof-gate.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 counts=${GATE_COUNTS:-10,20,30,40,50}
-sweep_flags=(--warmup "${GATE_WARMUP:-2}" --duration "${GATE_DURATION:-5}" --repeat "${GATE_REPEAT:-2}"
+sweep_flags=(--warmup "${GATE_WARMUP:-2}" --duration "${GATE_DURATION:-5}" --repeat "${GATE_REPEAT:-3}"
              --order interleaved)
 
 # run_case NAME EXPECTED_EXIT [gen --set …] [-- sweep flags…]

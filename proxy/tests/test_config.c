@@ -430,7 +430,7 @@ static void test_architecture_after_tasks_still_sets_the_defaults(void **state)
     assert_int_equal(t->netmon.mode, TASK_PER_SERVICE);
     assert_int_equal(t->timers.mode, TASK_OFF); /* explicit wins */
     assert_int_equal(t->footprint.mode, TASK_PER_SERVICE);
-    assert_int_equal(t->footprint.tcp_conns, 3);
+    assert_int_equal(t->footprint.tcp_conns, 24);
     assert_memory_equal(&cfg.services[0].tasks, t, sizeof *t);
     config_free(&cfg);
 }
@@ -469,7 +469,7 @@ static void test_per_service_task_overrides_apply_on_top_of_global(void **state)
     assert_int_equal(a->footprint.mode, TASK_PER_SERVICE);
     assert_int_equal(b->netmon.mode, TASK_SHARED);
     assert_int_equal(b->footprint.idle_threads, 8);
-    assert_int_equal(cfg.tasks.footprint.tcp_conns, 3); /* global untouched */
+    assert_int_equal(cfg.tasks.footprint.tcp_conns, 24); /* global untouched */
     config_free(&cfg);
 }
 
