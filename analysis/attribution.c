@@ -542,7 +542,9 @@ int attribution_write_folded(const struct attribution *a, const char *path, stru
         return -1;
     }
     for (size_t i = 0; i < a->npaths; i++)
-        if (a->paths[i].fit.c > 0)
+        /* Only paths that print as a positive weight: flame-graph tools take
+         * plain decimals, and a weight that rounds to 0.000 draws nothing. */
+        if (a->paths[i].fit.c * 1e9 >= 0.0005)
             fprintf(f, "%s %.3f\n", a->paths[i].stack, a->paths[i].fit.c * 1e9);
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         buf_printf(err, "%s: write failed", path);
