@@ -136,6 +136,28 @@ static void read_stat_ticks(pid_t pid, struct procstat *s)
         s->stat_ticks = (uint64_t)utime + stime;
 }
 
+static pid_t apparatus_pid; /* the --load origin, part of the experiment */
+
+void procstat_set_apparatus_pid(pid_t pid)
+{
+    apparatus_pid = pid;
+}
+
+/* CPU of the measuring apparatus itself: this process (sampling, fetching, the load
+ * generator) and the --load origin. It is part of the experiment, not outside load. */
+static uint64_t apparatus_cpu_ns(void)
+{
+    uint64_t total = 0;
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0)
+        total += (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    clockid_t cid;
+    if (apparatus_pid > 0 && clock_getcpuclockid(apparatus_pid, &cid) == 0 &&
+        clock_gettime(cid, &ts) == 0)
+        total += (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return total;
+}
+
 uint64_t procstat_machine_busy_ns(void)
 {
     FILE *f = fopen("/proc/stat", "r");
@@ -149,7 +171,9 @@ uint64_t procstat_machine_busy_ns(void)
         return 0;
     /* user nice system idle iowait irq softirq steal: busy is all but idle and iowait */
     unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
-    return (uint64_t)((double)busy * 1e9 / (double)sysconf(_SC_CLK_TCK));
+    uint64_t busy_ns = (uint64_t)((double)busy * 1e9 / (double)sysconf(_SC_CLK_TCK));
+    uint64_t own = apparatus_cpu_ns();
+    return busy_ns > own ? busy_ns - own : 0;
 }
 
 int procstat_read(pid_t pid, struct procstat *s, bool full)

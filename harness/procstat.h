@@ -30,9 +30,13 @@ struct procstat {
 };
 
 /* The whole machine's busy CPU time from /proc/stat (all CPUs; user, nice,
- * system, irq, softirq and steal), in nanoseconds: with the target's own CPU
- * subtracted, what other load did during a window. 0 when unreadable. */
+ * system, irq, softirq and steal), in nanoseconds, less the CPU of scaleprof
+ * itself and of its --load origin: with the target's own CPU subtracted, what
+ * other load did during a window. 0 when unreadable. */
 uint64_t procstat_machine_busy_ns(void);
+/* Counts pid (the --load origin) with this process as the experiment's own
+ * apparatus, left out of the machine's busy time above. 0 = none. */
+void procstat_set_apparatus_pid(pid_t pid);
 
 /* Fills *s. full = false reads only the cheap fields (t, cpu_ns, stat_ticks,
  * machine_busy_ns, rss, threads): the per-thread sums, fds and io stay 0.

@@ -395,6 +395,7 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
             goto done;
         }
         ctx.origin_url = origin_url;
+        procstat_set_apparatus_pid(origin.pid);
     }
     size_t failed = 0, contaminated = 0;
     for (size_t i = 0; i < run->num_points && !g_signal; i++) {
