@@ -36,7 +36,7 @@ declare -A max_len=([fuzz_http_request]=4096 [fuzz_http_response]=4096
                     [fuzz_profile_heap]=16384)
 # fuzz_config: the config loader (its sources, libyaml, its own dictionary)
 declare -A extra=([fuzz_config]="$root/proxy/config.c $root/proxy/config_yaml.c
-                  $root/proxy/config_value.c $root/common/buf.c -lyaml -Wno-unused-parameter")
+                  $root/proxy/config_value.c $root/common/buf.c $root/common/edit_distance.c -lyaml -Wno-unused-parameter")
 declare -A dict=([fuzz_config]=config.dict)
 # fuzz_profile_*: analysis/profile.c alone (no libdw/libelf: symbolization is not fuzzed)
 extra+=([fuzz_profile_cpu]="$root/analysis/profile.c"

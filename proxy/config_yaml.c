@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "config_internal.h"
+#include "edit_distance.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -134,28 +135,10 @@ typedef int (*field_fn)(struct cfg_ctx *c, const char *key, yaml_node_t *k, yaml
 
 static size_t edit_distance(const char *a, const char *b)
 {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 40 || lb > 40)
+    /* no known key is longer than 40 bytes: anything longer suggests nothing */
+    if (strlen(a) > 40 || strlen(b) > 40)
         return 99;
-    size_t row[41];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t cost = (a[i - 1] | 0x20) == (b[j - 1] | 0x20) ? 0 : 1;
-            size_t best = diag + cost;
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
+    return edit_distance_nocase(a, b);
 }
 
 /* Where tsnsrv's own keys may appear: only the top level and services. */
