@@ -316,10 +316,16 @@ static size_t client_read_limit(const struct conn *c)
 }
 
 /* Reads into b up to limit bytes in total; returns bytes read, 0 on EOF, -1
- * with errno (EAGAIN when nothing is there). */
-static ssize_t read_into(int fd, struct buf *b, size_t limit, bool *hint)
+ * with errno (EAGAIN when nothing is there). expect is how many bytes the
+ * caller knows are coming (a body's remaining length): the buffer grows to
+ * take them in one read, up to limit. Otherwise it grows 4 KiB at a time, so
+ * a slow client's trickle cannot make it large. Before, a 1 MiB body went
+ * through an 8 KiB buffer: 256 system calls per response, 0.4x HAProxy. */
+static ssize_t read_into(int fd, struct buf *b, size_t limit, uint64_t expect, bool *hint)
 {
-    size_t want = limit - b->len < 4096 ? limit - b->len : 4096;
+    size_t want = limit - b->len;
+    if (want > 4096 && expect < want)
+        want = expect > 4096 ? (size_t)expect : 4096;
     if (buf_reserve(b, want) < 0) {
         errno = ENOMEM;
         return -1;
@@ -382,7 +388,8 @@ static bool step_client_read(struct conn *c)
         c->c_rd = n > 0;
         return n > 0;
     }
-    ssize_t n = read_into(c->fd, &c->in, limit, &c->c_rd);
+    uint64_t expect = c->state == CS_EXCHANGE && c->req_body == HTTP_BODY_LENGTH ? c->req_left : 0;
+    ssize_t n = read_into(c->fd, &c->in, limit, expect, &c->c_rd);
     if (n > 0) {
         stat_add(&stats_of(c)->request_bytes, (uint64_t)n);
         return true;
@@ -546,7 +553,12 @@ static bool step_upstream_read(struct conn *c)
     size_t limit = upstream_read_limit(c);
     if (c->uin.len >= limit || !c->u_rd)
         return false;
-    ssize_t n = read_into(c->up->fd, &c->uin, limit, &c->u_rd);
+    /* A body of known length: its remaining bytes. Chunked or close-delimited:
+     * unknown, so the whole window (given back when the connection is idle). */
+    uint64_t expect = 0;
+    if (c->state == CS_EXCHANGE && c->resp_head_done)
+        expect = c->resp_body == HTTP_BODY_LENGTH ? c->resp_left : UINT64_MAX;
+    ssize_t n = read_into(c->up->fd, &c->uin, limit, expect, &c->u_rd);
     if (n > 0)
         return true;
     if (n == 0 || errno != EAGAIN) {

@@ -10,8 +10,15 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 build_dir=${BUILD_DIR:-build}
 sp=$build_dir/harness/scaleprof
-work=$(mktemp -d /tmp/scaleprof-gate.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# GATE_KEEP=DIR keeps every case's configs, results and JUnit in DIR (for
+# bench/gate_reliability.sh); otherwise they live in a temporary folder.
+if [[ -n ${GATE_KEEP:-} ]]; then
+    work=$GATE_KEEP
+    mkdir -p "$work" || exit 2
+else
+    work=$(mktemp -d /tmp/scaleprof-gate.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+fi
 
 counts=${GATE_COUNTS:-10,20,30,40,50}
 sweep_flags=(--warmup "${GATE_WARMUP:-2}" --duration "${GATE_DURATION:-5}" --repeat "${GATE_REPEAT:-3}"
