@@ -101,6 +101,7 @@ static struct attr_func *func_get(struct builder *b, const struct sym_func *sf)
     f->name = strdup(sf->name);
     f->file = sf->file ? strdup(sf->file) : NULL;
     f->line = sf->line;
+    f->own = sf->own;
     f->self = zeros(a->count);
     f->cum = zeros(a->count);
     if (!f->name || !f->self || !f->cum) {
@@ -292,7 +293,8 @@ struct child {
 };
 
 /* Descends the call tree from the roots, each step into the child frame that
- * carries the most c, while that child still holds >= ATTR_CULPRIT_SHARE. */
+ * carries the most c, while that child still holds >= ATTR_CULPRIT_SHARE;
+ * then climbs back to the lowest frame that is the program's own code. */
 static int find_culprit(struct attribution *a)
 {
     double total_c = a->total_fit.c;
@@ -301,9 +303,11 @@ static int find_culprit(struct attribution *a)
     struct child *kids = malloc(a->npaths * sizeof(*kids));
     struct buf prefix;
     buf_init(&prefix, (size_t)1 << 20);
-    double best_share = 0;
+    double shares[PROFILE_MAX_DEPTH];
+    size_t starts[PROFILE_MAX_DEPTH]; /* where each frame begins in prefix */
+    int depth = 0;
     int rc = kids ? 0 : -1;
-    for (int depth = 0; depth < PROFILE_MAX_DEPTH && rc == 0; depth++) {
+    for (; depth < PROFILE_MAX_DEPTH && rc == 0; depth++) {
         size_t nkids = 0;
         for (size_t i = 0; i < a->npaths; i++) {
             const char *st = a->paths[i].stack;
@@ -326,15 +330,33 @@ static int find_culprit(struct attribution *a)
                 best = &kids[k];
         if (!best || share(best->c, total_c) < ATTR_CULPRIT_SHARE)
             break;
-        if ((prefix.len && buf_puts(&prefix, ";")) || buf_append(&prefix, best->name, best->len))
+        if (prefix.len && buf_puts(&prefix, ";"))
             rc = -1;
-        best_share = share(best->c, total_c);
+        starts[depth] = prefix.len;
+        if (rc == 0 && buf_append(&prefix, best->name, best->len))
+            rc = -1;
+        shares[depth] = share(best->c, total_c);
     }
-    if (rc == 0 && prefix.len) {
+    if (rc == 0 && depth > 0) {
+        int pick = depth - 1;
+        while (pick >= 0) {
+            const char *fr = prefix.data + starts[pick];
+            char name[512];
+            snprintf(name, sizeof(name), "%.*s", (int)strcspn(fr, ";"), fr);
+            const struct attr_func *f = attribution_find(a, name);
+            if (f && f->own)
+                break;
+            pick--;
+        }
+        if (pick < 0)
+            pick = depth - 1; /* nothing of the program's own: name the leaf */
+        const char *fr = prefix.data + starts[pick], *leaf = prefix.data + starts[depth - 1];
+        a->culprit = strndup(fr, strcspn(fr, ";"));
+        a->culprit_leaf = strdup(leaf);
+        a->culprit_share = shares[pick];
         a->culprit_path = buf_detach(&prefix, NULL);
-        const char *semi = strrchr(a->culprit_path, ';');
-        a->culprit = semi ? semi + 1 : a->culprit_path;
-        a->culprit_share = best_share;
+        if (!a->culprit || !a->culprit_leaf || !a->culprit_path)
+            rc = -1;
     }
     buf_free(&prefix);
     free(kids);
@@ -509,6 +531,8 @@ void attribution_free(struct attribution *a)
     free(a->n);
     free(a->total);
     free(a->culprit_path);
+    free(a->culprit);
+    free(a->culprit_leaf);
     free(a->obs);
     if (a->own_design)
         fit_design_free(&a->design);

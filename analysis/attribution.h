@@ -43,6 +43,7 @@ struct attr_func {
     bool has_exponent;     /* false when self is not positive at every point */
     struct fit_exponent exponent; /* of self − a, else of self */
     int group;             /* 1-based; functions in one group share a cause */
+    bool own;              /* in the profiled program, not a shared library (sym_func.own) */
 };
 
 struct attr_path {
@@ -61,12 +62,14 @@ struct attribution {
     size_t nfuncs;
     struct attr_path *paths;   /* sorted by fit.c, largest first */
     size_t npaths;
-    /* The lowest caller carrying >= ATTR_CULPRIT_SHARE of total c: the call
-     * path down to it ("main;loop;poll") and its share; NULL when none does
-     * (total c not positive). */
-    char *culprit_path;
-    const char *culprit;   /* last frame of culprit_path (points into it) */
-    double culprit_share;
+    /* The call path down to the lowest frame carrying >= ATTR_CULPRIT_SHARE
+     * of total c ("main;loop;poll;read"); NULL when none does (total c not
+     * positive). culprit is the lowest frame on it that is the program's own
+     * code (poll): a system call or library leaf (read) is charged to the
+     * caller a person would change; when no frame is, the leaf. culprit_leaf
+     * is the path's last frame. All three are owned. */
+    char *culprit_path, *culprit, *culprit_leaf;
+    double culprit_share;  /* of culprit (its cumulative c / total c) */
     /* Added by an2: observation k was input point obs[k] (they differ when
      * attribution_build_skipping dropped unreadable profiles; the fits then
      * use design, over the kept observations with their original weights). */

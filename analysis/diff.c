@@ -40,6 +40,48 @@ static double fit_at(const struct fit_result *r, double n)
 
 static void sweep_free(struct sweep *s);
 
+/* The program's own function nearest above leaf on the call path ending in
+ * leaf that costs the most at n (fitted): where a change in a library or
+ * system call (read) was made from. NULL when leaf is the program's own or no
+ * own frame calls it. */
+static char *own_caller(const struct attribution *a, const char *leaf, double n)
+{
+    const struct attr_func *lf = attribution_find(a, leaf);
+    if (!lf || lf->own)
+        return NULL;
+    size_t ll = strlen(leaf);
+    const char *best = NULL;
+    double best_cost = -INFINITY;
+    for (size_t i = 0; i < a->npaths; i++) {
+        const char *st = a->paths[i].stack;
+        size_t sl = strlen(st);
+        if (sl < ll || strcmp(st + sl - ll, leaf) != 0 || (sl > ll && st[sl - ll - 1] != ';'))
+            continue;
+        double cost = fit_at(&a->paths[i].fit, n);
+        if (cost > best_cost) {
+            best_cost = cost;
+            best = st;
+        }
+    }
+    if (!best)
+        return NULL;
+    /* frames from the leaf's caller up to the root */
+    for (const char *end = best + strlen(best) - ll; end > best;) {
+        const char *start = end - 1; /* the ';' before the previous frame's end */
+        while (start > best && start[-1] != ';')
+            start--;
+        char name[512];
+        snprintf(name, sizeof(name), "%.*s", (int)(end - 1 - start), start);
+        const struct attr_func *f = attribution_find(a, name);
+        if (f && f->own)
+            return strdup(name);
+        end = start;
+    }
+    return NULL;
+}
+
+
+
 /* Points of a results folder with sweep.json: the usable ones with a cpu.prof;
  * cpu[] gets their measured CPU s/s. Unusable points are named on stderr. */
 static int load_results(struct sweep *s, const char *root, double **cpu, struct buf *err)
@@ -219,8 +261,16 @@ static void diff_print(const struct sweep *A, const struct sweep *B, double at)
         for (size_t i = 0; i < nc && i < 8; i++)
             printf("  %+10.4f  %5.1f%%  %s\n", ch[i].delta,
                    total != 0 ? 100.0 * ch[i].delta / total : 0.0, ch[i].name);
-        if (nc)
-            printf("cause: %s\n", ch[0].name);
+        if (nc) {
+            /* a library or system call is charged to the program's code calling it */
+            const struct attribution *from = ch[0].delta >= 0 ? &A->a : &B->a;
+            char *caller = own_caller(from, ch[0].name, nmax);
+            if (caller)
+                printf("cause: %s (its time in %s)\n", caller, ch[0].name);
+            else
+                printf("cause: %s\n", ch[0].name);
+            free(caller);
+        }
         free(ch);
     }
     printf("\nimpact of B over A (fitted): ");

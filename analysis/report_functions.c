@@ -246,7 +246,16 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
         json_object_set_new(o, "exponent_hi",
                             report_real(f->has_exponent ? f->exponent.k_hi : NAN));
         json_object_set_new(o, "group", json_integer(f->group));
+        json_object_set_new(o, "own", json_boolean(f->own));
         json_array_append_new(functions, o);
+    }
+    if (at.culprit) {
+        json_t *o = json_object();
+        json_object_set_new(o, "function", json_string(at.culprit));
+        json_object_set_new(o, "leaf", json_string(at.culprit_leaf));
+        json_object_set_new(o, "path", json_string(at.culprit_path));
+        json_object_set_new(o, "share", report_real(at.culprit_share));
+        json_object_set_new(extra, "culprit", o);
     }
     snprintf(path, sizeof(path), "%s/scaling.folded", outdir);
     if (attribution_write_folded(&at, path, err) != 0)
@@ -258,9 +267,12 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
         buf_reset(err);
 
     buf_puts(md, "\n### Functions by share of the super-linear term\n\n");
+    /* "in read" when the time itself is in a library or system call below it */
+    bool below = at.culprit && strcmp(at.culprit, at.culprit_leaf) != 0;
     if (at.culprit)
-        buf_printf(md, "Lowest caller carrying %.0f%% of c: **%s** (`%s`)\n\n",
-                   100 * at.culprit_share, at.culprit, at.culprit_path);
+        buf_printf(md, "Lowest caller carrying %.0f%% of c: **%s**%s%s%s (`%s`)\n\n",
+                   100 * at.culprit_share, at.culprit, below ? ", its time in `" : "",
+                   below ? at.culprit_leaf : "", below ? "`" : "", at.culprit_path);
     buf_puts(md, "| function | file:line | share of c | c ± se | exponent | group |\n"
                  "|---|---|---|---|---|---|\n");
     buf_puts(html, "<h2>Functions by share of the super-linear term</h2>\n");
@@ -268,7 +280,13 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
         buf_printf(html, "<p id=\"culprit\">Lowest caller carrying %.0f%% of c: <b>",
                    100 * at.culprit_share);
         esc(html, at.culprit);
-        buf_puts(html, "</b> (<code>");
+        buf_puts(html, "</b>");
+        if (below) {
+            buf_puts(html, ", its time in <code>");
+            esc(html, at.culprit_leaf);
+            buf_puts(html, "</code>");
+        }
+        buf_puts(html, " (<code>");
         esc(html, at.culprit_path);
         buf_puts(html, "</code>)</p>\n");
     }

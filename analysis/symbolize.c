@@ -53,7 +53,9 @@ struct module {
     struct seg *segs;
     size_t nsegs;
     uint64_t synth_bias;     /* where it lives in the session's address space */
+    Dwfl_Module *dm;         /* what dwfl_report_elf made of it */
     bool reported;           /* dwfl_report_elf accepted it */
+    bool is_main;            /* some profile's executable (its first mapped file) */
 };
 
 /* One address range of the current profile: synthetic = addr + delta. */
@@ -198,7 +200,8 @@ static struct module *module_get(struct symbolizer *s, const char *file, const c
         s->next_base += (span + 2 * SYNTH_ALIGN - 1) & ~(SYNTH_ALIGN - 1);
     dwfl_report_begin_add(s->dwfl);
     /* add_p_vaddr: bias is added to p_vaddr (ET_DYN); ET_EXEC has bias 0. */
-    m->reported = dwfl_report_elf(s->dwfl, base, file, -1, m->synth_bias, true) != NULL;
+    m->dm = dwfl_report_elf(s->dwfl, base, file, -1, m->synth_bias, true);
+    m->reported = m->dm != NULL;
     dwfl_report_end(s->dwfl, NULL, NULL);
     if (m->reported)
         s->modules++;
@@ -262,6 +265,8 @@ int symbolize_use(struct symbolizer *s, const struct profile *p, char *err, size
         uint64_t bias;
         if (!mod || module_bias(mod, fm->start, fm->offset, &bias) != 0)
             continue;
+        if (m->path == main_path || strcmp(m->path, main_path) == 0)
+            mod->is_main = true;
         s->ranges[s->nranges++] = (struct range){m->start, m->end, mod->synth_bias - bias};
     }
     qsort(s->ranges, s->nranges, sizeof(*s->ranges), range_cmp);
@@ -347,7 +352,7 @@ static int name_grow(struct symbolizer *s)
 
 /* Interns name (copied, cut at '@'); file/line describe the function start. */
 static uint32_t intern(struct symbolizer *s, const char *name, const char *file, int line,
-                       int resolved)
+                       int resolved, bool own)
 {
     if ((s->nfuncs + 1) * 2 > s->name_cap && name_grow(s))
         return UINT32_MAX;
@@ -371,7 +376,7 @@ static uint32_t intern(struct symbolizer *s, const char *name, const char *file,
         s->funcs_cap = ncap;
     }
     uint32_t id = (uint32_t)s->nfuncs++;
-    s->funcs[id] = (struct sym_func){copy, file, line, resolved};
+    s->funcs[id] = (struct sym_func){copy, file, line, resolved, own};
     *slot = (struct name_slot){id, true};
     return id;
 }
@@ -414,14 +419,20 @@ static void resolve(struct symbolizer *s, uint64_t key, struct sym_loc *loc)
     if (!name || !*name) {
         char hex[32];
         snprintf(hex, sizeof(hex), "0x%" PRIx64, addr);
-        loc->func = intern(s, hex, NULL, 0, 0);
+        loc->func = intern(s, hex, NULL, 0, 0, false);
         return;
     }
     Dwfl_Line *l = dwfl_module_getsrc(mod, addr);
     if (l)
         loc->file = dwfl_lineinfo(l, NULL, &loc->line, NULL, NULL, NULL);
+    bool own = false;
+    for (size_t i = 0; i < s->nmods; i++)
+        if (s->mods[i].dm == mod) {
+            own = s->mods[i].is_main;
+            break;
+        }
     size_t before = s->nfuncs;
-    loc->func = intern(s, name, NULL, 0, 1);
+    loc->func = intern(s, name, NULL, 0, 1, own);
     if (loc->func != UINT32_MAX && s->nfuncs > before) {
         /* New function: its file:line is its DWARF declaration, else the line
          * of its entry address (which optimised code often puts on the first

@@ -28,6 +28,8 @@ struct sym_func {
     const char *file;
     int line;
     int resolved; /* 0 for the "0x…" stand-ins */
+    bool own;     /* in the profiled program's executable (its first mapped file), not a
+                   * shared library: code the program's authors can change */
 };
 
 /* Where one address is: its function id and its own source line. */

@@ -2,10 +2,14 @@
  * scaling: a test program whose cost has a known shape in N, for the
  * attribution tests. `scaling N QUAD` runs work_quad (cost ∝ N², only when
  * QUAD is 1), work_lin (∝ N) and work_const (constant) once each, under the
- * gperftools CPU profiler when CPUPROFILE is set.
+ * gperftools CPU profiler when CPUPROFILE is set. QUAD 2 runs work_quad_read
+ * instead of work_quad: N² reads of /dev/zero, the shape of portlist (the
+ * time is in libc's read, the code to change is its caller).
  */
 #include <gperftools/profiler.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
 
@@ -28,6 +32,18 @@ static NOINLINE void work_quad(long n)
     sink = x;
 }
 
+static NOINLINE void work_quad_read(long n)
+{
+    static char buf[4096];
+    int fd = open("/dev/zero", O_RDONLY);
+    if (fd < 0)
+        exit(3);
+    for (long i = 0; i < n * n * 120; i++)
+        if (read(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+            exit(3);
+    close(fd);
+}
+
 static NOINLINE void work_lin(long n)
 {
     double x = 3.0;
@@ -48,8 +64,11 @@ int main(int argc, char **argv)
     long n = atol(argv[1]);
     if (n <= 0 || n > 1000)
         return 2;
-    if (atoi(argv[2]))
+    int quad = atoi(argv[2]);
+    if (quad == 1)
         work_quad(n);
+    else if (quad == 2)
+        work_quad_read(n);
     work_lin(n);
     work_const();
     if (getenv("CPUPROFILE"))

@@ -132,6 +132,7 @@ static int setup(void **state)
         return -1;
     make_sweep("quad_on", 1);
     make_sweep("quad_off", 0);
+    make_sweep("quad_read", 2);
     return 0;
 }
 
@@ -581,6 +582,48 @@ static void test_diff_reads_results_and_skips_failed_points(void **state)
     assert_true(cause && header);
 }
 
+/* When the N² time is in a system call (libc's read), the culprit is the
+ * program's own caller of it, and the path still shows where the time is:
+ * the shape of portlist, whose cost is read() of /proc/net under
+ * portlist_poll. diff names the same caller as the cause. */
+static void test_culprit_is_the_own_caller_of_a_system_call(void **state)
+{
+    struct loaded l;
+    load("quad_read", &l);
+    const struct attribution *a = &l.a;
+    const struct attr_func *rd = &a->funcs[0];
+    if (strcmp(rd->name, "read") != 0 && strcmp(rd->name, "__libc_read") != 0 &&
+        strcmp(rd->name, "__GI___libc_read") != 0)
+        fail_msg("the N² self time should be in libc's read, top function is %s", rd->name);
+    assert_false(rd->own);
+    const struct attr_func *caller = attribution_find(a, "work_quad_read");
+    assert_non_null(caller);
+    assert_true(caller->own);
+    assert_non_null(a->culprit);
+    assert_string_equal(a->culprit, "work_quad_read");
+    assert_string_equal(a->culprit_leaf, rd->name);
+    assert_true(a->culprit_share >= ATTR_CULPRIT_SHARE);
+    assert_non_null(strstr(a->culprit_path, "main;work_quad_read;"));
+    char want[128];
+    snprintf(want, sizeof(want), "cause: work_quad_read (its time in %s)\n", rd->name);
+    unload(&l);
+
+    char A[512], B[512], out[512], line[512];
+    snprintf(A, sizeof(A), "%s/quad_read", tmpdir);
+    snprintf(B, sizeof(B), "%s/quad_off", tmpdir);
+    snprintf(out, sizeof(out), "%s/diff_read.txt", tmpdir);
+    char *argv[] = {"diff", A, B, NULL};
+    assert_int_equal(run_quiet(cmd_diff, 3, argv, out), 0);
+    FILE *f = fopen(out, "r");
+    assert_non_null(f);
+    bool cause = false;
+    while (fgets(line, sizeof(line), f))
+        cause |= strcmp(line, want) == 0;
+    fclose(f);
+    if (!cause)
+        fail_msg("diff did not print \"%.*s\"", (int)strlen(want) - 1, want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -591,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_analyze_names_truncated_profile_and_goes_on),
         cmocka_unit_test(test_analyze_too_few_points_exit_2),
         cmocka_unit_test(test_diff_reads_results_and_skips_failed_points),
+        cmocka_unit_test(test_culprit_is_the_own_caller_of_a_system_call),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
