@@ -37,8 +37,9 @@ for ((i = 1; i <= runs; i++)); do
 done
 
 # One row per run and case: the gate's exit, then the fit from report.json.
-row() { # DIR CASE
+row() { # DIR CASE BASELINE
     local d=$1/$2 rc fields
+    [[ -d $1/$2-again ]] && d=$1/$2-again
     rc=$(sed -n "s/^gate case $2: exit \([0-9]*\).*/\1/p" "$1/gate.log" | head -1)
     "$sp" analyze "$d/results" --out "$d/results/report" >/dev/null 2>&1
     # Numbers to 3 significant figures; a missing report gives dashes.
@@ -58,7 +59,9 @@ row() { # DIR CASE
     echo
     echo "Started $started, finished $(date -u +%FT%TZ) on $(nproc) CPUs, $(uname -sr)."
     echo "Command: \`bench/gate_reliability.sh $runs $out\`. Each run: N=${GATE_COUNTS:-10,20,30,40,50},"
-    echo "${GATE_REPEAT:-3} interleaved repeats, ${GATE_WARMUP:-2} s warm-up, ${GATE_DURATION:-5} s window per point."
+    echo "${GATE_REPEAT:-3} interleaved repeats (per-service-default: ${GATE_REPEAT_SUPERLINEAR:-$((${GATE_REPEAT:-3} + 2))}), ${GATE_WARMUP:-2} s warm-up,"
+    echo "${GATE_DURATION:-5} s window per point. A case whose first sweep reached no verdict (exit 2) is"
+    echo "measured once more (its log says so); the row is the final sweep."
     echo "b and c are in CPU % per service and per service²; c t is the one-sided t of c."
     for c in "${cases[@]}"; do
         echo
@@ -69,8 +72,11 @@ row() { # DIR CASE
         for ((i = 1; i <= runs; i++)); do
             base=-
             if ((i > 1)) && [[ $c != per-service-default ]]; then
-                "$sp" gate "$out/run$i/$c/results" --baseline "$out/run1/$c/results" \
-                    >"$out/run$i/$c/baseline.log" 2>&1
+                cur=$out/run$i/$c base1=$out/run1/$c
+                [[ -d $cur-again ]] && cur=$cur-again
+                [[ -d $base1-again ]] && base1=$base1-again
+                "$sp" gate "$cur/results" --baseline "$base1/results" \
+                    >"$cur/baseline.log" 2>&1
                 case $? in 0) base=pass ;; 1) base=FAIL ;; *) base=unusable ;; esac
             fi
             row "$out/run$i" "$c" "$base"

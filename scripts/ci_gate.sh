@@ -5,6 +5,7 @@
 #   2. per-service with portlist and netmon shared (the fixes)       → must pass
 #   3. per-service default (portlist per service, the tsnsrv shape)  → the gate must FAIL it
 # The step fails when a fixed variant is flagged or the known super-linear case is not caught.
+# A case without a verdict (exit 2: a contaminated or failed point) is measured once more.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -21,27 +22,50 @@ else
 fi
 
 counts=${GATE_COUNTS:-10,20,30,40,50}
-sweep_flags=(--warmup "${GATE_WARMUP:-2}" --duration "${GATE_DURATION:-5}" --repeat "${GATE_REPEAT:-3}"
-             --order interleaved)
+sweep_flags=(--warmup "${GATE_WARMUP:-2}" --duration "${GATE_DURATION:-5}" --order interleaved)
+# Repeats per case. The known super-linear case gets two more: in 10 runs
+# with 3 repeats (bench/gate_reliability.sh) its c t ranged from 1.62 to 5.79
+# and fell below the critical 1.80 twice, so the gate missed it; 5 repeats
+# give about 1.3x the t for the same effect. More repeats cannot make the
+# cases that must pass fail more often (the test's size stays 5%).
+repeat=${GATE_REPEAT:-3}
+repeat_superlinear=${GATE_REPEAT_SUPERLINEAR:-$((repeat + 2))}
 
-# run_case NAME EXPECTED_EXIT [gen --set …] [-- sweep flags…]
-run_case() {
-    local name=$1 expected=$2
-    shift 2
+# sweep_and_gate NAME DIR REPEAT [gen --set …] [-- sweep flags…]: one sweep and
+# its gate; returns the gate's exit code.
+sweep_and_gate() {
+    local name=$1 dir=$2 rep=$3
+    shift 3
     local gen=() sweep=()
     while (($#)) && [[ $1 != -- ]]; do gen+=("$1"); shift; done
     (($#)) && shift
     sweep=("$@")
-    echo "---- gate case: $name (expect exit $expected)"
-    "$sp" gen --counts "$counts" "${gen[@]}" --out "$work/$name/configs" || return 1
-    "$sp" sweep --configs "$work/$name/configs" --out "$work/$name/results" "${sweep_flags[@]}" \
-        "${sweep[@]}"
+    "$sp" gen --counts "$counts" "${gen[@]}" --out "$dir/configs" > /dev/null || return 2
+    "$sp" sweep --configs "$dir/configs" --out "$dir/results" "${sweep_flags[@]}" \
+        --repeat "$rep" "${sweep[@]}"
     local sweep_rc=$?
     if ((sweep_rc != 0)); then
         echo "gate case $name: sweep exited $sweep_rc (some points failed)"
     fi
-    "$sp" gate "$work/$name/results" --junit "$work/$name/junit.xml"
+    "$sp" gate "$dir/results" --junit "$dir/junit.xml"
+}
+
+# run_case NAME EXPECTED_EXIT REPEAT [gen --set …] [-- sweep flags…]
+# Exit 2 means no verdict was reached (a point contaminated by other load on
+# this shared machine, or failed): the case is measured once more, in a
+# fresh sweep, and that second verdict stands. Neither a pass nor a failure
+# is ever retried.
+run_case() {
+    local name=$1 expected=$2 rep=$3
+    shift 3
+    echo "---- gate case: $name (expect exit $expected, $rep repeats)"
+    sweep_and_gate "$name" "$work/$name" "$rep" "$@"
     local rc=$?
+    if ((rc == 2)); then
+        echo "gate case $name: no verdict (exit 2); measuring it once more"
+        sweep_and_gate "$name" "$work/$name-again" "$rep" "$@"
+        rc=$?
+    fi
     if ((rc == expected)); then
         echo "gate case $name: exit $rc as expected"
         return 0
@@ -52,7 +76,8 @@ run_case() {
 }
 
 fail=0
-run_case shared-load 0 --set architecture=shared -- --load "${GATE_LOAD:-20}" || fail=1
-run_case per-service-fixed 0 --set tasks.portlist.mode=shared --set tasks.netmon.mode=shared || fail=1
-run_case per-service-default 1 || fail=1
+run_case shared-load 0 "$repeat" --set architecture=shared -- --load "${GATE_LOAD:-20}" || fail=1
+run_case per-service-fixed 0 "$repeat" --set tasks.portlist.mode=shared --set tasks.netmon.mode=shared ||
+    fail=1
+run_case per-service-default 1 "$repeat_superlinear" || fail=1
 exit $fail
