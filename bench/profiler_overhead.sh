@@ -108,17 +108,23 @@ echo "1. profile CPU vs process CPU from outside (same request window, ${secs}s)
 for r in $(seq 1 "$rounds"); do accuracy 1 busy; done
 accuracy 0 idle
 
+# Opens a 100 Hz CPU profile window of secs + 2 s on the plain instance in the
+# background (its curl's pid in cp) and returns once refproxy says it runs.
+start_profile() {
+    curl -sf -o /dev/null "http://127.0.0.1:$plain_admin/debug/pprof/profile?seconds=$((secs + 2))" &
+    cp=$!
+    for _ in $(seq 1 100); do
+        curl -sf "http://127.0.0.1:$plain_admin/metrics" | grep -q '^refproxy_cpu_profile_active 1' && return
+        sleep 0.02
+    done
+}
+
 # 2. throughput with and without a CPU profile window
 echo "2. throughput, 1 worker, wrk -t1 -c32 -d${secs}s; with/without a 100 Hz CPU profile:"
 : > "$work/off"; : > "$work/on"
 for r in $(seq 1 "$rounds"); do
     rps "$plain_svc" >> "$work/off"
-    curl -sf -o /dev/null "http://127.0.0.1:$plain_admin/debug/pprof/profile?seconds=$((secs + 2))" &
-    cp=$!
-    for _ in $(seq 1 100); do
-        curl -sf "http://127.0.0.1:$plain_admin/metrics" | grep -q '^refproxy_cpu_profile_active 1' && break
-        sleep 0.02
-    done
+    start_profile
     rps "$plain_svc" >> "$work/on"
     wait "$cp"
 done
@@ -146,12 +152,7 @@ if ! command -v perf > /dev/null || ! perf record -o /dev/null -q true 2> /dev/n
     exit 0
 fi
 for r in $(seq 1 "$rounds"); do
-    curl -sf -o /dev/null "http://127.0.0.1:$plain_admin/debug/pprof/profile?seconds=$((secs + 2))" &
-    cp=$!
-    for _ in $(seq 1 100); do
-        curl -sf "http://127.0.0.1:$plain_admin/metrics" | grep -q '^refproxy_cpu_profile_active 1' && break
-        sleep 0.02
-    done
+    start_profile
     wrk -t1 -c32 -d"$((secs + 1))s" "http://127.0.0.1:$plain_svc/" > /dev/null 2>&1 &
     wp=$!
     sleep 0.5

@@ -662,6 +662,20 @@ static void test_sigterm_under_load_finishes_every_in_flight_request(void **stat
 
 /* ---- fd exhaustion ---- */
 
+/* GETs path until it answers 200 or ms pass; returns the last status (-1: no answer). */
+static int get_until_200(int port, const char *path, double ms)
+{
+    struct itest_resp r;
+    int got = -1;
+    double end = now_ms() + ms;
+    while (got != 200 && now_ms() < end) {
+        got = itest_get(port, path, &r);
+        if (got >= 0)
+            itest_resp_free(&r);
+    }
+    return got;
+}
+
 static void test_fd_exhaustion_does_not_spin_and_service_resumes(void **state)
 {
     enum { LIMIT = 64, EXTRA = 40 };
@@ -706,21 +720,8 @@ static void test_fd_exhaustion_does_not_spin_and_service_resumes(void **state)
     for (int i = 0; i < admin_opened; i++)
         close(admin_fds[i]);
     /* service resumes: the queued connections are accepted, see EOF, and go */
-    struct itest_resp r;
-    int got = -1;
-    end = now_ms() + 10000;
-    while (got != 200 && now_ms() < end) {
-        got = itest_get(port, "/after", &r);
-        if (got >= 0)
-            itest_resp_free(&r);
-    }
-    int admin_got = -1;
-    end = now_ms() + 10000;
-    while (admin_got != 200 && now_ms() < end) {
-        admin_got = itest_get(last_admin_port, "/healthz", &r);
-        if (admin_got >= 0)
-            itest_resp_free(&r);
-    }
+    int got = get_until_200(port, "/after", 10000);
+    int admin_got = get_until_200(last_admin_port, "/healthz", 10000);
     int status = itest_signal_wait(pid, SIGTERM, 10000);
     fprintf(stderr,
             "emfile: limit %d, %d fds in use before, %d client + %d admin connections, "
