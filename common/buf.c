@@ -11,21 +11,38 @@ void buf_init(struct buf *b, size_t max)
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+    b->skip = 0;
     b->max = max ? max : SIZE_MAX / 2;
+}
+
+/* Moves the bytes back to the start of the allocation, regaining skip bytes of room. */
+static void buf_compact(struct buf *b)
+{
+    if (!b->skip)
+        return;
+    char *base = b->data - b->skip;
+    memmove(base, b->data, b->len + 1); /* with the NUL */
+    b->data = base;
+    b->cap += b->skip;
+    b->skip = 0;
 }
 
 void buf_free(struct buf *b)
 {
-    free(b->data);
+    free(b->data ? b->data - b->skip : NULL);
     b->data = NULL;
-    b->len = b->cap = 0;
+    b->len = b->cap = b->skip = 0;
 }
 
 void buf_reset(struct buf *b)
 {
     b->len = 0;
-    if (b->data)
+    if (b->data) {
+        b->data -= b->skip;
+        b->cap += b->skip;
+        b->skip = 0;
         b->data[0] = '\0';
+    }
 }
 
 int buf_reserve(struct buf *b, size_t extra)
@@ -33,6 +50,9 @@ int buf_reserve(struct buf *b, size_t extra)
     if (extra > b->max - b->len)
         return -1;
     size_t need = b->len + extra + 1; /* +1 keeps room for the terminating NUL */
+    if (need <= b->cap)
+        return 0;
+    buf_compact(b);
     if (need <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 64;
@@ -90,17 +110,19 @@ void buf_consume(struct buf *b, size_t n)
         buf_reset(b);
         return;
     }
-    memmove(b->data, b->data + n, b->len - n);
+    b->data += n;
     b->len -= n;
-    b->data[b->len] = '\0';
+    b->cap -= n;
+    b->skip += n;
 }
 
 char *buf_detach(struct buf *b, size_t *len)
 {
+    buf_compact(b); /* the caller frees what we return */
     char *p = b->data;
     if (len)
         *len = b->len;
     b->data = NULL;
-    b->len = b->cap = 0;
+    b->len = b->cap = b->skip = 0;
     return p;
 }

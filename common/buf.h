@@ -3,9 +3,15 @@
  *
  * Invariants: data[0..len) holds the bytes; data[len] is always '\0' once the
  * buffer has allocated, so text can be passed to C string functions; len < cap
- * and len <= max. The buffer owns data; buf_free releases it. A buffer that
- * would grow past max refuses the append (returns -1, contents unchanged):
- * every buffer that grows from input has a limit and hitting it is an error.
+ * and len <= max, where cap counts the room from data onwards. The buffer owns
+ * the allocation, which starts skip bytes before data; buf_free releases it. A
+ * buffer that would grow past max refuses the append (returns -1, contents
+ * unchanged): every buffer that grows from input has a limit and hitting it is
+ * an error.
+ *
+ * buf_consume only advances data (skip grows), so sending a large buffer in
+ * many partial writes costs nothing per write; the bytes move to the front
+ * once, when an append needs the room (buf_reserve).
  */
 #ifndef SCALEPROF_BUF_H
 #define SCALEPROF_BUF_H
@@ -18,6 +24,7 @@ struct buf {
     size_t len;
     size_t cap;
     size_t max;
+    size_t skip; /* consumed bytes in front of data, reclaimed by buf_reserve */
 };
 
 /* max = 0 means "no cap beyond SIZE_MAX / 2". */
@@ -29,7 +36,7 @@ int buf_append(struct buf *b, const void *data, size_t len);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
-/* Drops the first n bytes (n <= len), moving the rest to the front. */
+/* Drops the first n bytes (n <= len) without moving the rest. */
 void buf_consume(struct buf *b, size_t n);
 /* Hands the allocation to the caller (NUL-terminated, possibly NULL when empty). */
 char *buf_detach(struct buf *b, size_t *len);
