@@ -43,4 +43,9 @@ void itest_resp_free(struct itest_resp *r);
 int itest_get(int port, const char *path, struct itest_resp *r);
 int itest_get_ip(const char *ip, int port, const char *path, struct itest_resp *r);
 
+/* The tcp_info of the other end of fd (an IPv4 loopback connection): the
+ * server's socket, as the kernel sees it (itest_tcpinfo.c). 0 or -1. */
+struct tcp_info;
+int itest_peer_tcp_info(int fd, struct tcp_info *out);
+
 #endif

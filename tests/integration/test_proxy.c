@@ -6,7 +6,10 @@
  * 1000 services, and SIGTERM letting a slow response finish.
  * Usage: test_proxy REFPROXY ORIGIN
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <linux/tcp.h> /* glibc's tcp_info lacks tcpi_notsent_bytes */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -483,6 +487,47 @@ static void test_sigterm_lets_slow_response_finish(void **state)
     assert_true(itest_connect(port) < 0); /* no longer accepting */
 }
 
+/* A client that stops reading a large response pins at most about one body
+ * window unsent in refproxy's socket (TCP_NOTSENT_LOWAT): the rest waits
+ * upstream, not in kernel memory. Reading on then gets every byte. */
+static void test_stalled_client_pins_one_window_in_the_kernel(void **state)
+{
+    const size_t total = 8u << 20;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    int rcv = 16384;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p_front)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    char req[128];
+    int n = snprintf(req, sizeof(req), "GET /gen?n=%zu HTTP/1.1\r\nHost: a\r\n\r\n", total);
+    assert_int_equal(itest_write_all(fd, req, (size_t)n), 0);
+    /* wait until the server's queue stops changing: that is where it settles */
+    struct tcp_info ti;
+    uint32_t last = UINT32_MAX, peak = 0;
+    int steady = 0;
+    for (int i = 0; i < 100 && steady < 5; i++) {
+        usleep(20000);
+        assert_int_equal(itest_peer_tcp_info(fd, &ti), 0);
+        peak = ti.tcpi_notsent_bytes > peak ? ti.tcpi_notsent_bytes : peak;
+        steady = ti.tcpi_notsent_bytes == last ? steady + 1 : 0;
+        last = ti.tcpi_notsent_bytes;
+    }
+    assert_true(steady >= 5);
+    assert_true(peak > 0); /* the client really is behind */
+    /* the limit (64 KiB) plus the one write that crossed it */
+    assert_true(peak <= 2 * 65536);
+    struct itest_resp r;
+    itest_reader_reset();
+    assert_int_equal(itest_read_response(fd, false, &r), 0);
+    assert_int_equal(r.body_len, total);
+    for (size_t i = 0; i < total; i += 4099)
+        assert_int_equal(r.body[i], (char)('a' + (i % 65536) % 26));
+    itest_resp_free(&r);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -508,6 +553,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_respond_service_answers_directly),
         cmocka_unit_test(test_1000_services_each_answer_with_their_own_body),
         cmocka_unit_test(test_sigterm_lets_slow_response_finish),
+        cmocka_unit_test(test_stalled_client_pins_one_window_in_the_kernel),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
