@@ -25,6 +25,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 cmdline="bench/peers.sh $*"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+clk=$(getconf CLK_TCK)
 rounds=5 dur=8 idlew=10 install=1 quick=0
 peers="refproxy nginx haproxy h2o caddy"
 idle_ns="10 100 1000 10000"
@@ -136,6 +137,9 @@ kill_tree() { # pid: SIGKILL it and its descendants (nginx's worker outlives a k
     local t; t=$(tree "$1"); kill -KILL $t 2>/dev/null || true; }
 ctxsw() { local p; for p in $(tree "$1"); do cat /proc/"$p"/task/*/status 2>/dev/null; done |
     awk '/^(voluntary|nonvoluntary)_ctxt_switches/ {s += $2} END {print s + 0}'; }
+cpu_ticks() { # pid -> user + system clock ticks used so far by the process tree
+    local p; for p in $(tree "$1"); do cat /proc/"$p"/stat 2>/dev/null; done |
+        awk '{sub(/^.*\) /, ""); s += $12 + $13} END {print s + 0}'; }
 mem_kb() { # pid -> "rss_kb pss_kb" summed over the process tree (PSS counts shared pages once)
     local p r s tr=0 ts=0
     for p in $(tree "$1"); do
@@ -325,6 +329,7 @@ profile_run() { # ROUND: refproxy with /debug/pprof/profile open during the wrk 
 
 throughput_phase() { # N ORIGIN_PORT BODY_BYTES TOOLS PROFILE(0/1) PHASE
     local n=$1 oport=$2 bytes=$3 tools=$4 prof=$5 phase=$6 up="" p r tool res i ports extra
+    local t0 t1 w0 w1 cpu_us busy
     local pd=$work/${phase//[^A-Za-z0-9=]/_}
     for p in $peers; do
         start_peer "$p" "$pd/$p" "$n" "${pbase[$p]}" "$oport" $R_ADMIN
@@ -349,14 +354,28 @@ throughput_phase() { # N ORIGIN_PORT BODY_BYTES TOOLS PROFILE(0/1) PHASE
                 else for i in 0 1 2 3; do
                     ports="$ports $((pbase[${p%+prof}] + (r * 7 + i * n / 4) % n))"; done
                 fi
+                # the proxy's own CPU over the run: per request, and how busy its core
+                # was. Below ~95% busy the proxy was not the bottleneck (the origin
+                # and the generators on CPU 1 were), and CPU per request is the
+                # figure that compares proxies.
+                t0=$(cpu_ticks "${PID[${p%+prof}]}"); w0=$(date +%s.%N)
                 if [[ $p = refproxy+prof ]]; then res=$(profile_run "$r")
                 else res=$(run_load "$tool" $ports); fi
+                t1=$(cpu_ticks "${PID[${p%+prof}]}"); w1=$(date +%s.%N)
                 read -r rps p50 p99 err <<< "$res"
-                echo "  round $r $tool $p: $rps req/s p50 $p50 ms p99 $p99 ms${err/#0/}"
+                read -r cpu_us busy <<< "$(awk -v t=$((t1 - t0)) -v hz="$clk" -v r="$rps" \
+                    -v d="$dur" -v w0="$w0" -v w1="$w1" 'BEGIN {
+                    c = (r > 0) ? t / hz * 1e6 / (r * d) : 0
+                    printf "%.2f %.1f\n", c, 100 * t / hz / (w1 - w0) }')"
+                echo "  round $r $tool $p: $rps req/s p50 $p50 ms p99 $p99 ms," \
+                    "CPU $cpu_us us/req, $busy% busy${err/#0/}"
                 [[ $err = 0 ]] || note "- $phase round $r $tool $p: errors or non-2xx responses"
                 record "$phase $tool" "req/s" "$p" "$r" "$rps"
                 record "$phase $tool" "p50 ms" "$p" "$r" "$p50"
                 record "$phase $tool" "p99 ms" "$p" "$r" "$p99"
+                record "$phase $tool" "CPU us/req" "$p" "$r" "$cpu_us"
+                # refproxy+prof's window includes the wait for the profile: not comparable
+                [[ $p = *+prof ]] || record "$phase $tool" "CPU busy %" "$p" "$r" "$busy"
             done
         done
     done

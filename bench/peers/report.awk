@@ -57,6 +57,9 @@ END {
     print ""
     print "Best = highest req/s, lowest everything else, among the other proxies (not the"
     print "origin candidates or refproxy+prof). refproxy+prof / refproxy is the profiler's cost."
+    print "CPU us/req is the proxy's own CPU time per request; where a proxy's core was not"
+    print "busy (CPU busy % well under 100) the run was limited by CPU 1 (origin and load"
+    print "generators), and CPU us/req, not req/s, is the figure that compares proxies."
     print ""
     print "| figure | refproxy | best peer | its value | refproxy / best | refproxy leads |"
     print "|---|---:|---|---:|---:|---|"
@@ -65,6 +68,7 @@ END {
         if (ph == "origin") continue
         for (m = 1; m <= nme[ph]; m++) {
             me = metrics[ph, m]
+            if (me ~ /busy/) continue # how saturated the core was: context, not a score
             r = median(ph SUBSEP me SUBSEP "refproxy")
             best = ""; bv = ""
             for (p = 1; p <= npe[ph]; p++) {
