@@ -173,9 +173,8 @@ int analysis_run(const char *root, double floor, struct analysis *an, struct buf
     }
     an->weighted = model_weights(an->n, an->y, an->nobs, an->w);
     an->design_ok = fit_prepare(&an->design, an->n, an->w, an->nobs) == 0;
-    fit_apply(&an->design, an->y, &an->fit);
-    if (an->weighted)
-        model_penalise_estimated_weights(&an->fit);
+    an->a_held_at_zero =
+        model_fit_total(&an->design, an->y, an->weighted, &an->fit, &an->free_a);
     model_judge(&an->fit, an->design.distinct, an->design.n_min, an->design.n_max, an->floor,
                 &an->verdict);
     build_levels(an);

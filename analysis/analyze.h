@@ -48,6 +48,8 @@ struct analysis {
     struct fit_design design;
     bool design_ok;
     struct fit_result fit;
+    bool a_held_at_zero;      /* the free fit's a was negative: refitted with a = 0 */
+    double free_a;            /* the free fit's a */
     struct model_verdict verdict;
     struct fit_exponent exponent;
     bool exponent_ok;

@@ -441,6 +441,10 @@ static int build(struct attribution *a, const struct attr_point *pts, size_t cou
             rc = -1;
         }
         a->own_design = true;
+        if (rc == 0 && d->zero_a && fit_fix_a_at_zero(&a->design) != 0) {
+            buf_printf(err, "attribution: the kept profiles cannot hold a at 0 like the total");
+            rc = -1;
+        }
         free(w);
     }
     free(keep);

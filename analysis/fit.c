@@ -137,12 +137,85 @@ void fit_design_free(struct fit_design *d)
     d->ok = false;
 }
 
+int fit_fix_a_at_zero(struct fit_design *d)
+{
+    if (!d->ok || !(d->n_max > 0))
+        return -1;
+    double m[2][2] = {{0}};
+    for (size_t i = 0; i < d->count; i++) {
+        if (!(d->w[i] > 0))
+            continue;
+        double u = d->n[i] / d->n_max, p[2] = {u, u * u};
+        for (int r = 0; r < 2; r++)
+            for (int c = 0; c < 2; c++)
+                m[r][c] += d->w[i] * p[r] * p[c];
+    }
+    double det = m[0][0] * m[1][1] - m[0][1] * m[1][0];
+    if (!(fabs(det) > 1e-12 * (m[0][0] * m[1][1])))
+        return -1;
+    d->inv_zero_a[0][0] = m[1][1] / det;
+    d->inv_zero_a[0][1] = -m[0][1] / det;
+    d->inv_zero_a[1][0] = -m[1][0] / det;
+    d->inv_zero_a[1][1] = m[0][0] / det;
+    d->zero_a = true;
+    return 0;
+}
+
+/* fit_apply for a design with a fixed at 0 (fit_fix_a_at_zero). */
+static void apply_zero_a(const struct fit_design *d, const double *y, struct fit_result *out)
+{
+    double g[2] = {0, 0};
+    size_t used = 0;
+    for (size_t i = 0; i < d->count; i++) {
+        if (!(d->w[i] > 0))
+            continue;
+        used++;
+        double u = d->n[i] / d->n_max;
+        g[0] += d->w[i] * u * y[i];
+        g[1] += d->w[i] * u * u * y[i];
+    }
+    double th[2];
+    for (int r = 0; r < 2; r++)
+        th[r] = d->inv_zero_a[r][0] * g[0] + d->inv_zero_a[r][1] * g[1];
+    double rss = 0;
+    for (size_t i = 0; i < d->count; i++) {
+        if (!(d->w[i] > 0))
+            continue;
+        double u = d->n[i] / d->n_max, r = y[i] - (th[0] * u + th[1] * u * u);
+        rss += d->w[i] * r * r;
+    }
+    double s = d->n_max;
+    out->a = out->a_se = 0;
+    out->b = th[0] / s;
+    out->c = th[1] / (s * s);
+    out->dof = (double)used - 2.0;
+    if (out->dof <= 0) {
+        out->sigma2 = NAN;
+        out->b_se = out->c_se = INFINITY;
+        out->t_crit = INFINITY;
+        return;
+    }
+    out->sigma2 = rss / out->dof;
+    out->b_se = sqrt(out->sigma2 * d->inv_zero_a[0][0]) / s;
+    out->c_se = sqrt(out->sigma2 * d->inv_zero_a[1][1]) / (s * s);
+    if (out->c_se > 0)
+        out->c_t = out->c / out->c_se;
+    else
+        out->c_t = out->c > 0 ? INFINITY : (out->c < 0 ? -INFINITY : 0);
+    out->t_crit = t_quantile(0.95, out->dof);
+    out->c_significant = out->c_t > out->t_crit;
+}
+
 void fit_apply(const struct fit_design *d, const double *y, struct fit_result *out)
 {
     memset(out, 0, sizeof(*out));
     if (!d->ok) {
         out->a_se = out->b_se = out->c_se = INFINITY;
         out->t_crit = INFINITY;
+        return;
+    }
+    if (d->zero_a) {
+        apply_zero_a(d, y, out);
         return;
     }
     double g[3] = {0, 0, 0};

@@ -23,6 +23,10 @@ struct fit_design {
     double inv_scaled[3][3]; /* (XₛᵀWXₛ)⁻¹ over [1, x, x²] */
     size_t distinct;     /* distinct N values */
     double n_min, n_max;
+    /* Set by fit_fix_a_at_zero: fit_apply then fits C(N) = b·N + c·N² over
+     * u = N / n_max, with (UᵀWU)⁻¹ over [u, u²] in inv_zero_a. */
+    bool zero_a;
+    double inv_zero_a[2][2];
 };
 
 struct fit_result {
@@ -41,6 +45,12 @@ int fit_prepare(struct fit_design *d, const double *n, const double *w, size_t c
 void fit_design_free(struct fit_design *d);
 /* Fits y over the prepared design. */
 void fit_apply(const struct fit_design *d, const double *y, struct fit_result *out);
+/* Switches a prepared design to the model with a = 0 (no fixed cost): the
+ * least-squares solution under the constraint a >= 0 when the free fit gives
+ * a < 0. Every later fit_apply uses it, so parts still add up to the total.
+ * a and a_se are then 0 and dof is count - 2. Returns 0, or -1 (design
+ * unchanged) when the two columns are singular. */
+int fit_fix_a_at_zero(struct fit_design *d);
 
 /* Student's t: one-sided upper quantile t_{p}(dof), e.g. p = 0.95.
  * Returns INFINITY for dof <= 0. */

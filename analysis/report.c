@@ -30,6 +30,8 @@ json_t *report_json(const struct analysis *an, json_t *functions, const struct p
     json_object_set_new(fit, "b", report_real(f->b));
     json_object_set_new(fit, "c", report_real(f->c));
     json_object_set_new(fit, "a_se", report_real(f->a_se));
+    json_object_set_new(fit, "a_held_at_zero", json_boolean(an->a_held_at_zero));
+    json_object_set_new(fit, "a_free", report_real(an->free_a));
     json_object_set_new(fit, "b_se", report_real(f->b_se));
     json_object_set_new(fit, "c_se", report_real(f->c_se));
     json_object_set_new(fit, "c_t", report_real(f->c_t));
@@ -143,6 +145,9 @@ int report_write_md(const struct analysis *an, const struct plot_set *plots,
                    "(%zu points usable of %zu).\n\n",
                an->weighted ? "weighted" : "unweighted", an->nobs, an->res.usable,
                an->res.count);
+    if (an->a_held_at_zero)
+        buf_printf(&b, "The free fit gave a negative fixed cost (a = %.3g), which no process "
+                       "has: a is held at 0 (least squares under a ≥ 0).\n\n", an->free_a);
     buf_printf(&b, "| a | b (per service) | c | t of c | exponent | 2cNmax/b |\n"
                    "|---|---|---|---|---|---|\n| %s | %s | %s | %.2f (crit %.2f) | ",
                sa, sb, sc, f->c_t, f->t_crit);
@@ -274,6 +279,10 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots,
     buf_puts(&b, "</p>\n<h2>Model</h2>\n<p>CPU%(N) = a + b·N + c·N², ");
     buf_printf(&b, "%s least squares over %zu observations; CPU in percent of one core.</p>\n",
                an->weighted ? "weighted" : "unweighted", an->nobs);
+    if (an->a_held_at_zero)
+        buf_printf(&b, "<p>The free fit gave a negative fixed cost (a = %.3g), which no "
+                       "process has: a is held at 0 (least squares under a ≥ 0).</p>\n",
+                   an->free_a);
     buf_printf(&b, "<table id=\"fit\"><tr><th>a</th><th>b</th><th>c</th><th>t of c</th>"
                    "<th>exponent</th><th>2cNmax/b</th></tr><tr><td>%.4g ± %.2g</td>"
                    "<td>%.4g ± %.2g</td><td>%.4g ± %.2g</td><td>%.2f (crit %.2f)</td>",
@@ -356,6 +365,8 @@ void report_print_table(const struct analysis *an, FILE *out)
     fprintf(out, "fit: a=%.4g±%.2g b=%.4g±%.2g c=%.4g±%.2g t=%.2f (crit %.2f)%s\n", f->a,
             f->a_se, f->b, f->b_se, f->c, f->c_se, f->c_t, f->t_crit,
             an->weighted ? " weighted" : "");
+    if (an->a_held_at_zero)
+        fprintf(out, "a held at 0: the free fit gave a=%.4g\n", an->free_a);
     for (size_t i = 0; i < an->res.count; i++) {
         const struct point *p = &an->res.points[i];
         if (!point_usable(p))

@@ -118,6 +118,22 @@ void model_penalise_estimated_weights(struct fit_result *r)
     r->c_significant = r->c_t > r->t_crit;
 }
 
+bool model_fit_total(struct fit_design *d, const double *y, bool weighted, struct fit_result *r,
+                     double *free_a)
+{
+    fit_apply(d, y, r);
+    if (free_a)
+        *free_a = r->a;
+    bool held = false;
+    if (d->ok && !d->zero_a && r->a < 0 && fit_fix_a_at_zero(d) == 0) {
+        fit_apply(d, y, r);
+        held = true;
+    }
+    if (weighted)
+        model_penalise_estimated_weights(r);
+    return held;
+}
+
 void model_judge(const struct fit_result *r, size_t distinct, double n_min, double n_max,
                  double floor, struct model_verdict *v)
 {
@@ -204,9 +220,7 @@ int model_fit_and_judge(const double *n, const double *y, size_t count, double f
     bool weighted = model_weights(n, y, count, w);
     struct fit_design d;
     int rc = fit_prepare(&d, n, w, count);
-    fit_apply(&d, y, r);
-    if (weighted)
-        model_penalise_estimated_weights(r);
+    model_fit_total(&d, y, weighted, r, NULL);
     model_judge(r, d.distinct, d.n_min, d.n_max, floor, v);
     fit_design_free(&d);
     free(w);

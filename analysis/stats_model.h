@@ -28,6 +28,16 @@ bool model_weights(const double *n, const double *y, size_t count, double *w);
  * weights came from model_weights: the variance exponent was estimated. */
 void model_penalise_estimated_weights(struct fit_result *r);
 
+/* Fits the total cost y over d: the free fit, and when its fixed cost a comes
+ * out negative — which no process has; over N = 10..50 the N and N² columns
+ * are nearly collinear and a negative a absorbs part of c — the fit with a
+ * held at 0, which is the least-squares solution under a >= 0. d is switched
+ * (fit_fix_a_at_zero) so later fits of parts of y use the same model and add
+ * up. Applies the estimated-weights penalty when weighted. Returns true when
+ * a was held at 0; *free_a (may be NULL) gets the free fit's a. */
+bool model_fit_total(struct fit_design *d, const double *y, bool weighted, struct fit_result *r,
+                     double *free_a);
+
 struct model_verdict {
     enum model_verdict_kind kind;
     const char *name;       /* "superlinear", "linear", "inconclusive" */

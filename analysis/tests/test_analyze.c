@@ -269,6 +269,43 @@ static void test_linear_sweep_reads_linear(void **state)
     synth_rmtree(root);
 }
 
+/* A sweep whose free fit puts the fixed cost below 0 is refitted with a = 0;
+ * the report says so, and the tasks' fits still add up to the total's. */
+static void test_negative_fixed_cost_is_held_at_zero(void **state)
+{
+    (void)state;
+    char *root = tmp_root("zeroa");
+    struct synth s = {.counts = counts5, .ncounts = 5, .repeats = 3, .a = -1.5, .b = 0.8,
+                      .c = 0.002, .cv = 0.005, .seed = 37, .failed_index = -1,
+                      .contaminated_index = -1, .missing_index = -1, .tasks = true};
+    synth_results(root, &s);
+    struct analysis an;
+    struct buf err;
+    buf_init(&err, 4096);
+    assert_int_equal(analysis_run(root, 0.2, &an, &err), 0);
+    assert_true(an.a_held_at_zero);
+    assert_true(an.free_a < -0.5);
+    assert_true(an.fit.a == 0 && an.fit.a_se == 0);
+    assert_true(an.fit.dof == 15 - 2);
+    double sum_c = 0;
+    for (size_t t = 0; t < an.ntasks; t++)
+        sum_c += an.tasks[t].fit.c;
+    assert_true(an.ntasks >= 2);
+    assert_true(fabs(sum_c - an.fit.c) < 1e-9 * fabs(an.fit.c) + 1e-15);
+    analysis_free(&an);
+    buf_free(&err);
+    char out[1100];
+    snprintf(out, sizeof(out), "%s/report", root);
+    assert_int_equal(run_analyze(root, out), 0);
+    char *md = slurp(out, "report.md");
+    assert_non_null(strstr(md, "a is held at 0"));
+    free(md);
+    json_t *j = load_json(out, "report.json");
+    assert_true(json_is_true(json_object_get(json_object_get(j, "fit"), "a_held_at_zero")));
+    json_decref(j);
+    synth_rmtree(root);
+}
+
 static void test_analyze_without_gnuplot_still_reports(void **state)
 {
     (void)state;
@@ -404,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_bad_points_are_excluded_and_named),
         cmocka_unit_test(test_analyze_writes_stable_report),
         cmocka_unit_test(test_linear_sweep_reads_linear),
+        cmocka_unit_test(test_negative_fixed_cost_is_held_at_zero),
         cmocka_unit_test(test_analyze_without_gnuplot_still_reports),
         cmocka_unit_test(test_unreadable_results_exit_2),
         cmocka_unit_test(test_index_html_renders_in_headless_chromium),
