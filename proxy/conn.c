@@ -9,9 +9,10 @@
  * turn into an RST that destroys our error response).
  *
  * Every event on either socket (and the timer) runs conn_pump, which moves
- * whatever can move: read the client, classify request-body bytes, write the
- * upstream, read the upstream, classify response bytes, write the client, and
- * finish the exchange when both messages are complete. Bodies are never held
+ * whatever can move (the steps, in conn_io.c): read the client, classify
+ * request-body bytes, write the upstream, read the upstream, classify
+ * response bytes, write the client, and finish the exchange when both
+ * messages are complete. Bodies are never held
  * whole: a direction's bytes sit in the reader's buffer (at most
  * CONN_BODY_BUF) until the other side takes them, and a full buffer stops
  * reading — that is the backpressure. Body bytes are relayed verbatim; the
@@ -31,69 +32,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "server_internal.h"
-
-enum cstate { CS_HEAD, CS_EXCHANGE, CS_TUNNEL, CS_CLOSING, CS_LINGER, CS_DEAD };
-enum tmo { T_NONE, T_IDLE, T_HEADER, T_BODY, T_CONNECT, T_RESPONSE, T_TUNNEL, T_FLUSH, T_LINGER };
-
-struct conn {
-    struct worker *w;
-    struct conn *prev, *next;
-    int fd;
-    uint32_t svc;
-    uint8_t state, tmo;
-    uint8_t cmask, umask; /* what the loop watches on each socket */
-    bool in_pump;
-    bool served; /* answered at least one request: idle timeout, not header timeout */
-    bool client_eof;
-    bool keep_alive; /* the client connection survives this exchange */
-    bool client_10;
-    bool is_head;
-    bool local; /* answered by refproxy itself: request body is discarded */
-    bool upgrade_req;
-    bool retryable; /* idempotent without a body: may be retried once */
-    bool retried;
-    bool req_classified; /* every request-body byte has been seen */
-    bool resp_started;   /* response bytes queued: no error status can follow */
-    bool resp_head_done;
-    bool resp_classified;
-    bool resp_keep;    /* upstream said keep-alive */
-    bool resp_dechunk; /* HTTP/1.0 client, chunked response: decode into out */
-    bool up_eof, up_bad;
-    bool shut_up, shut_client;
-    bool c_rd, u_rd; /* readable hints: an event said so and no short read since */
-    bool inflight;
-    uint8_t req_body, resp_body;
-    int status;
-    struct loop_timer timer;
-    uint64_t deadline;
-    uint64_t req_start;
-    struct buf in;    /* from the client: head, body bytes, pipelined requests */
-    struct buf out;   /* generated for the client: heads, local responses */
-    struct buf uhead; /* request head for the upstream, kept until a retry is impossible */
-    struct buf uin;   /* from the upstream */
-    size_t uhead_sent;
-    size_t req_fwd;  /* classified request-body bytes at the front of in */
-    size_t resp_fwd; /* classified response-body bytes at the front of uin */
-    uint64_t req_left, resp_left;
-    struct http_chunked req_ch, resp_ch;
-    struct upstream *up;
-    char client_ip[INET6_ADDRSTRLEN];
-};
+#include "conn_internal.h"
 
 static void conn_pump(struct conn *c);
 static void on_client_event(struct loop *loop, int fd, unsigned events, void *data);
 static void on_upstream_event(struct loop *loop, int fd, unsigned events, void *data);
-
-static const struct service_config *svc_of(const struct conn *c)
-{
-    return &c->w->cfg->services[c->svc];
-}
-
-static struct svc_stats *stats_of(struct conn *c)
-{
-    return worker_stats(c->w, c->svc);
-}
 
 static uint64_t tmo_ms(const struct conn *c, int kind)
 {
@@ -141,7 +84,7 @@ static void drop_upstream(struct conn *c, bool reusable)
 }
 
 /* Closes both sockets now. Safe anywhere: the memory goes when the pump ends. */
-static void conn_close(struct conn *c)
+void conn_close(struct conn *c)
 {
     if (c->state == CS_DEAD)
         return;
@@ -176,7 +119,7 @@ static void conn_free(struct conn *c)
 }
 
 /* Queues the last bytes and closes once they are out. */
-static void start_closing(struct conn *c)
+void start_closing(struct conn *c)
 {
     drop_upstream(c, false);
     c->keep_alive = false;
@@ -185,7 +128,7 @@ static void start_closing(struct conn *c)
 }
 
 /* An error status before any response byte went out; otherwise just close. */
-static void conn_error(struct conn *c, int status, const char *reason)
+void conn_error(struct conn *c, int status, const char *reason)
 {
     if (c->resp_started) {
         conn_close(c);
@@ -202,8 +145,7 @@ static void conn_error(struct conn *c, int status, const char *reason)
     start_closing(c);
 }
 
-static void upstream_error(struct conn *c, enum upstream_error_kind kind, int status,
-                           const char *reason)
+void upstream_error(struct conn *c, enum upstream_error_kind kind, int status, const char *reason)
 {
     stat_add(&stats_of(c)->upstream_errors[kind], 1);
     conn_error(c, status, reason);
@@ -224,12 +166,12 @@ static int attach_upstream(struct conn *c, bool fresh)
         return -1;
     c->up = u;
     c->umask = 0xff; /* forces the first loop_watch in update_watches */
-    c->u_rd = false;  /* pooled connections are idle; fresh ones have said nothing yet */
+    c->u_rd = false; /* pooled connections are idle; fresh ones have said nothing yet */
     c->uhead_sent = 0;
     return 0;
 }
 
-static void start_request(struct conn *c, const struct http_request *req, size_t head_len)
+void start_request(struct conn *c, const struct http_request *req, size_t head_len)
 {
     struct worker *w = c->w;
     const struct service_config *sc = svc_of(c);
@@ -282,7 +224,7 @@ static void start_request(struct conn *c, const struct http_request *req, size_t
 
 /* A reused pooled connection failed before any response byte: retry once on a
  * fresh one when that cannot repeat a side effect; otherwise 502. */
-static void upstream_failed_early(struct conn *c, const char *reason)
+void upstream_failed_early(struct conn *c, const char *reason)
 {
     if (c->up && c->up->reused && c->retryable && !c->retried && c->uin.len == 0) {
         drop_upstream(c, false);
@@ -294,450 +236,6 @@ static void upstream_failed_early(struct conn *c, const char *reason)
         return;
     }
     upstream_error(c, UPERR_RESET, 502, reason);
-}
-
-/* ---- the steps of the pump; each returns whether it made progress ---- */
-
-static size_t client_read_limit(const struct conn *c)
-{
-    size_t head = (size_t)c->w->cfg->limits.max_header_bytes + 1;
-    switch (c->state) {
-    case CS_HEAD:
-        return c->out.len >= CONN_BODY_BUF ? 0
-                                           : (head > CONN_BODY_BUF - 1 ? head : CONN_BODY_BUF - 1);
-    case CS_EXCHANGE:
-    case CS_TUNNEL:
-        return CONN_BODY_BUF - 1;
-    case CS_LINGER:
-        return SIZE_MAX;
-    default:
-        return 0;
-    }
-}
-
-/* Reads into b up to limit bytes in total; returns bytes read, 0 on EOF, -1
- * with errno (EAGAIN when nothing is there). expect is how many bytes the
- * caller knows are coming (a body's remaining length): the buffer grows to
- * take them in one read, up to limit. Otherwise it grows 4 KiB at a time, so
- * a slow client's trickle cannot make it large. Before, a 1 MiB body went
- * through an 8 KiB buffer: 256 system calls per response, 0.4x HAProxy. */
-static ssize_t read_into(int fd, struct buf *b, size_t limit, uint64_t expect, bool *hint)
-{
-    size_t want = limit - b->len;
-    if (want > 4096 && expect < want)
-        want = expect > 4096 ? (size_t)expect : 4096;
-    if (buf_reserve(b, want) < 0) {
-        errno = ENOMEM;
-        return -1;
-    }
-    size_t room = b->cap - 1 - b->len;
-    if (room > limit - b->len)
-        room = limit - b->len;
-    ssize_t n;
-    do
-        n = read(fd, b->data + b->len, room);
-    while (n < 0 && errno == EINTR);
-    if (n > 0) {
-        b->len += (size_t)n;
-        b->data[b->len] = '\0';
-    }
-    /* A short read drained the socket: skip the read that would say EAGAIN
-     * until epoll reports it readable again (level-triggered, so none is lost). */
-    if ((n > 0 && (size_t)n < room) || (n < 0 && errno == EAGAIN))
-        *hint = false;
-    return n;
-}
-
-static void on_client_eof(struct conn *c)
-{
-    switch (c->state) {
-    case CS_HEAD:
-        if (c->out.len)
-            start_closing(c);
-        else
-            conn_close(c);
-        break;
-    case CS_EXCHANGE:
-        if (c->local && c->req_classified)
-            break;     /* the answer is queued; HEAD state decides */
-        conn_close(c); /* client gone mid-request: the upstream connection goes too */
-        break;
-    case CS_LINGER:
-        conn_close(c);
-        break;
-    default:
-        break; /* TUNNEL: half-close handled by the tunnel steps */
-    }
-}
-
-static bool step_client_read(struct conn *c)
-{
-    size_t limit = client_read_limit(c);
-    if (c->client_eof || c->in.len >= limit)
-        return false;
-    if (!c->c_rd)
-        return false;
-    if (c->state == CS_LINGER) {
-        char scratch[4096];
-        ssize_t n;
-        do
-            n = read(c->fd, scratch, sizeof(scratch));
-        while (n < 0 && errno == EINTR);
-        if (n == 0 || (n < 0 && errno != EAGAIN))
-            conn_close(c);
-        c->c_rd = n > 0;
-        return n > 0;
-    }
-    uint64_t expect = c->state == CS_EXCHANGE && c->req_body == HTTP_BODY_LENGTH ? c->req_left : 0;
-    ssize_t n = read_into(c->fd, &c->in, limit, expect, &c->c_rd);
-    if (n > 0) {
-        stat_add(&stats_of(c)->request_bytes, (uint64_t)n);
-        return true;
-    }
-    if (n == 0) {
-        c->client_eof = true;
-        on_client_eof(c);
-        return true;
-    }
-    if (errno != EAGAIN)
-        conn_close(c);
-    return false;
-}
-
-static bool classify_request_body(struct conn *c)
-{
-    size_t avail = c->in.len - c->req_fwd;
-    if (c->req_classified || !avail)
-        return false;
-    if (c->req_body == HTTP_BODY_LENGTH) {
-        size_t n = avail < c->req_left ? avail : (size_t)c->req_left;
-        c->req_fwd += n;
-        c->req_left -= n;
-        c->req_classified = c->req_left == 0;
-        return n > 0;
-    }
-    ssize_t r = http_chunked_feed(&c->req_ch, c->in.data + c->req_fwd, avail, NULL, NULL);
-    if (r < 0) {
-        conn_error(c, 400, c->req_ch.error_reason);
-        return true;
-    }
-    c->req_fwd += (size_t)r;
-    c->req_classified = c->req_ch.done;
-    return r > 0 || c->req_classified;
-}
-
-/* Body bytes that came in the same read as the request head are classified
- * at once, so step_upstream_write sends the head and them in one writev. A
- * framing error is left to the regular step (after the head went out), so
- * what either peer sees on bad input does not change. */
-static void classify_request_early(struct conn *c)
-{
-    if (c->state != CS_EXCHANGE || c->local || c->req_classified || !c->in.len)
-        return;
-    if (c->req_body == HTTP_BODY_CHUNKED) {
-        struct http_chunked probe = c->req_ch;
-        if (http_chunked_feed(&probe, c->in.data, c->in.len, NULL, NULL) < 0)
-            return;
-    }
-    classify_request_body(c);
-}
-
-static bool step_client_input(struct conn *c)
-{
-    if (c->state == CS_HEAD) {
-        if (!c->in.len || c->out.len >= CONN_BODY_BUF)
-            return false;
-        const struct limits_config *l = &c->w->cfg->limits;
-        struct http_limits lim = {l->max_header_bytes, l->max_request_line, l->max_headers};
-        struct http_request *req = &c->w->req;
-        ssize_t r = http_parse_request(c->in.data, c->in.len, &lim, req);
-        if (r == 0)
-            return false;
-        if (r < 0) {
-            c->client_10 = false;
-            conn_error(c, req->error_status ? req->error_status : 400, req->error_reason);
-            return true;
-        }
-        start_request(c, req, (size_t)r);
-        classify_request_early(c);
-        return true;
-    }
-    if (c->state != CS_EXCHANGE)
-        return false;
-    bool progress = classify_request_body(c);
-    if (c->state == CS_EXCHANGE && c->local && c->req_fwd) {
-        buf_consume(&c->in, c->req_fwd); /* local answers discard the body */
-        c->req_fwd = 0;
-        progress = true;
-    }
-    return progress;
-}
-
-static bool connect_done(struct conn *c)
-{
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (getsockopt(c->up->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    if (err) {
-        upstream_error(c, UPERR_CONNECT, 502, strerror(err));
-        return false;
-    }
-    c->up->connecting = false;
-    return true;
-}
-
-static bool step_upstream_write(struct conn *c)
-{
-    if (!c->up || c->up->connecting || (c->state != CS_EXCHANGE && c->state != CS_TUNNEL))
-        return false;
-    struct iovec iov[2];
-    int n = 0;
-    size_t head_left = c->uhead.len - c->uhead_sent;
-    if (head_left)
-        iov[n++] = (struct iovec){c->uhead.data + c->uhead_sent, head_left};
-    size_t body = c->state == CS_TUNNEL ? c->in.len : c->req_fwd;
-    if (body)
-        iov[n++] = (struct iovec){c->in.data, body};
-    if (!n) {
-        if (c->state == CS_TUNNEL && c->client_eof && !c->shut_up) {
-            shutdown(c->up->fd, SHUT_WR);
-            c->shut_up = true;
-        }
-        return false;
-    }
-    ssize_t w;
-    do
-        w = writev(c->up->fd, iov, n);
-    while (w < 0 && errno == EINTR);
-    if (w < 0) {
-        if (errno == EAGAIN)
-            return false;
-        if (c->state == CS_TUNNEL || c->resp_head_done)
-            conn_close(c);
-        else
-            upstream_failed_early(c, "upstream connection reset");
-        return true;
-    }
-    size_t k = (size_t)w;
-    size_t h = k < head_left ? k : head_left;
-    c->uhead_sent += h;
-    k -= h;
-    if (k) {
-        buf_consume(&c->in, k);
-        if (c->state == CS_EXCHANGE)
-            c->req_fwd -= k;
-    }
-    return true;
-}
-
-/* How much upstream input may be buffered: a whole head before it parses
- * (the parser rejects anything longer), one body window after. */
-static size_t upstream_read_limit(const struct conn *c)
-{
-    if (c->resp_dechunk && c->out.len >= CONN_BODY_BUF)
-        return 0;
-    size_t limit = CONN_BODY_BUF - 1;
-    if (!c->resp_head_done && c->state == CS_EXCHANGE) {
-        size_t head = (size_t)c->w->cfg->limits.max_header_bytes + 1;
-        limit = head > limit ? head : limit;
-    }
-    return limit;
-}
-
-static bool step_upstream_read(struct conn *c)
-{
-    if (!c->up || c->up->connecting || c->up_eof ||
-        (c->state != CS_EXCHANGE && c->state != CS_TUNNEL))
-        return false;
-    size_t limit = upstream_read_limit(c);
-    if (c->uin.len >= limit || !c->u_rd)
-        return false;
-    /* A body of known length: its remaining bytes. Chunked or close-delimited:
-     * unknown, so the whole window (given back when the connection is idle). */
-    uint64_t expect = 0;
-    if (c->state == CS_EXCHANGE && c->resp_head_done)
-        expect = c->resp_body == HTTP_BODY_LENGTH ? c->resp_left : UINT64_MAX;
-    ssize_t n = read_into(c->up->fd, &c->uin, limit, expect, &c->u_rd);
-    if (n > 0)
-        return true;
-    if (n == 0 || errno != EAGAIN) {
-        c->up_eof = true;
-        c->up_bad = true;
-        return true;
-    }
-    return false;
-}
-
-static void dechunk_data(void *arg, const char *data, size_t len)
-{
-    struct conn *c = arg;
-    if (buf_append(&c->out, data, len) < 0)
-        c->up_bad = true;
-}
-
-static bool classify_response_body(struct conn *c)
-{
-    size_t avail = c->uin.len - c->resp_fwd;
-    if (c->resp_classified)
-        return false;
-    if (c->resp_body == HTTP_BODY_CLOSE) {
-        c->resp_fwd += avail;
-        c->resp_classified = c->up_eof;
-        return avail > 0 || c->resp_classified;
-    }
-    if (!avail) {
-        if (c->up_eof) { /* truncated: the client cannot be told, only closed */
-            stat_add(&stats_of(c)->upstream_errors[UPERR_RESET], 1);
-            conn_close(c);
-            return true;
-        }
-        return false;
-    }
-    if (c->resp_body == HTTP_BODY_LENGTH) {
-        size_t n = avail < c->resp_left ? avail : (size_t)c->resp_left;
-        c->resp_fwd += n;
-        c->resp_left -= n;
-        c->resp_classified = c->resp_left == 0;
-        return n > 0;
-    }
-    ssize_t r;
-    if (c->resp_dechunk) {
-        r = http_chunked_feed(&c->resp_ch, c->uin.data, c->uin.len, dechunk_data, c);
-        if (r > 0)
-            buf_consume(&c->uin, (size_t)r);
-    } else {
-        r = http_chunked_feed(&c->resp_ch, c->uin.data + c->resp_fwd, avail, NULL, NULL);
-        if (r > 0)
-            c->resp_fwd += (size_t)r;
-    }
-    if (r < 0) {
-        stat_add(&stats_of(c)->upstream_errors[UPERR_MALFORMED], 1);
-        conn_close(c);
-        return true;
-    }
-    c->resp_classified = c->resp_ch.done;
-    return r > 0 || c->resp_classified;
-}
-
-/* Body bytes that came in the same read as the response head are classified
- * at once, so step_client_write sends the rewritten head and them in one
- * writev (one segment, one client wakeup) instead of two. Only when that
- * cannot fail: truncation and framing errors are left to the regular step,
- * after the head went out, as before. Dechunking (HTTP/1.0 clients) appends
- * to out as it goes, so it stays on the regular path. */
-static void classify_response_early(struct conn *c)
-{
-    if (c->resp_classified || c->resp_dechunk || !c->uin.len)
-        return;
-    if (c->resp_body == HTTP_BODY_CHUNKED) {
-        struct http_chunked probe = c->resp_ch;
-        if (http_chunked_feed(&probe, c->uin.data, c->uin.len, NULL, NULL) < 0)
-            return;
-    }
-    classify_response_body(c);
-}
-
-static bool step_upstream_input(struct conn *c)
-{
-    if (c->state != CS_EXCHANGE || !c->up)
-        return false;
-    if (c->resp_head_done)
-        return classify_response_body(c);
-    if (!c->uin.len) {
-        if (c->up_eof)
-            upstream_failed_early(c, "upstream closed the connection before responding");
-        return c->up_eof;
-    }
-    const struct limits_config *l = &c->w->cfg->limits;
-    struct http_limits lim = {l->max_header_bytes, l->max_request_line, l->max_headers};
-    struct http_response *resp = &c->w->resp;
-    const char *m = c->is_head ? "HEAD" : "GET";
-    ssize_t r = http_parse_response(c->uin.data, c->uin.len, &lim, m, strlen(m), resp);
-    if (r == 0) {
-        if (c->up_eof)
-            upstream_error(c, UPERR_RESET, 502, "upstream closed mid-response");
-        return c->up_eof;
-    }
-    if (r < 0 || (resp->status == 101 && !c->upgrade_req)) {
-        upstream_error(c, UPERR_MALFORMED, 502, r < 0 ? resp->error_reason : "unexpected 101");
-        return true;
-    }
-    if (resp->status < 200 && resp->status != 101) {
-        /* Interim (100 Continue, 103): relay to 1.1 clients, keep waiting. */
-        if (!c->client_10)
-            rewrite_response(&c->out, resp, false, false);
-        buf_consume(&c->uin, (size_t)r);
-        return true;
-    }
-    c->status = resp->status;
-    c->resp_started = c->resp_head_done = true;
-    if (resp->status == 101) {
-        rewrite_response(&c->out, resp, false, c->client_10);
-        buf_consume(&c->uin, (size_t)r);
-        c->state = CS_TUNNEL;
-        c->shut_up = c->shut_client = false;
-        return true;
-    }
-    c->resp_dechunk = c->client_10 && resp->body == HTTP_BODY_CHUNKED;
-    if (resp->body == HTTP_BODY_CLOSE || c->resp_dechunk || c->w->draining)
-        c->keep_alive = false;
-    c->resp_keep = resp->keep_alive;
-    c->resp_body = (uint8_t)resp->body;
-    c->resp_left = resp->content_length;
-    http_chunked_init(&c->resp_ch);
-    c->resp_classified = resp->body == HTTP_BODY_NONE ||
-                         (resp->body == HTTP_BODY_LENGTH && resp->content_length == 0);
-    rewrite_response(&c->out, resp, !c->keep_alive, c->client_10);
-    buf_consume(&c->uin, (size_t)r);
-    classify_response_early(c);
-    return true;
-}
-
-static bool step_client_write(struct conn *c)
-{
-    if (c->state == CS_HEAD && !c->out.len)
-        return false;
-    if (c->state == CS_LINGER || c->state == CS_DEAD)
-        return false;
-    struct iovec iov[2];
-    int n = 0;
-    if (c->out.len)
-        iov[n++] = (struct iovec){c->out.data, c->out.len};
-    size_t body = 0;
-    if (c->state == CS_TUNNEL)
-        body = c->uin.len;
-    else if (c->state == CS_EXCHANGE && c->up && c->resp_head_done && !c->resp_dechunk)
-        body = c->resp_fwd;
-    if (body)
-        iov[n++] = (struct iovec){c->uin.data, body};
-    if (!n) {
-        if (c->state == CS_TUNNEL && c->up_eof && !c->shut_client) {
-            shutdown(c->fd, SHUT_WR);
-            c->shut_client = true;
-        }
-        return false;
-    }
-    ssize_t w;
-    do
-        w = writev(c->fd, iov, n);
-    while (w < 0 && errno == EINTR);
-    if (w < 0) {
-        if (errno != EAGAIN)
-            conn_close(c);
-        return false;
-    }
-    stat_add(&stats_of(c)->response_bytes, (uint64_t)w);
-    size_t k = (size_t)w;
-    size_t o = k < c->out.len ? k : c->out.len;
-    buf_consume(&c->out, o);
-    k -= o;
-    if (k) {
-        buf_consume(&c->uin, k);
-        if (c->state == CS_EXCHANGE)
-            c->resp_fwd -= k;
-    }
-    return true;
 }
 
 static void finish_exchange(struct conn *c)

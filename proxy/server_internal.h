@@ -1,8 +1,9 @@
 /*
  * server_internal: the data plane's private types, shared by server.c
- * (workers, listeners, shutdown), conn.c (client connection state machine),
- * rewrite.c (head rewriting), upstream.c (upstream connections and pools),
- * respond.c (locally generated responses) and svc_metrics.c (counters).
+ * (workers, listeners, shutdown), conn.c and conn_io.c (the client
+ * connection state machine), rewrite.c (head rewriting), upstream.c
+ * (upstream connections and pools), respond.c (locally generated responses)
+ * and svc_metrics.c (counters).
  *
  * Threading: a worker (shared architecture) or node (per-service
  * architecture) owns its loop, listeners, connections, pools and counters;

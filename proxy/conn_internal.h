@@ -1,0 +1,94 @@
+/*
+ * conn_internal.h: what conn.c (the state machine: requests, teardown, the
+ * pump, watches and timers) and conn_io.c (the pump's steps: reading,
+ * classifying and writing bytes on both sockets) share: the connection
+ * itself and the functions each calls in the other.
+ */
+#ifndef REFPROXY_CONN_INTERNAL_H
+#define REFPROXY_CONN_INTERNAL_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server_internal.h"
+
+enum cstate { CS_HEAD, CS_EXCHANGE, CS_TUNNEL, CS_CLOSING, CS_LINGER, CS_DEAD };
+enum tmo { T_NONE, T_IDLE, T_HEADER, T_BODY, T_CONNECT, T_RESPONSE, T_TUNNEL, T_FLUSH, T_LINGER };
+
+struct conn {
+    struct worker *w;
+    struct conn *prev, *next;
+    int fd;
+    uint32_t svc;
+    uint8_t state, tmo;
+    uint8_t cmask, umask; /* what the loop watches on each socket */
+    bool in_pump;
+    bool served; /* answered at least one request: idle timeout, not header timeout */
+    bool client_eof;
+    bool keep_alive; /* the client connection survives this exchange */
+    bool client_10;
+    bool is_head;
+    bool local; /* answered by refproxy itself: request body is discarded */
+    bool upgrade_req;
+    bool retryable; /* idempotent without a body: may be retried once */
+    bool retried;
+    bool req_classified; /* every request-body byte has been seen */
+    bool resp_started;   /* response bytes queued: no error status can follow */
+    bool resp_head_done;
+    bool resp_classified;
+    bool resp_keep;    /* upstream said keep-alive */
+    bool resp_dechunk; /* HTTP/1.0 client, chunked response: decode into out */
+    bool up_eof, up_bad;
+    bool shut_up, shut_client;
+    bool c_rd, u_rd; /* readable hints: an event said so and no short read since */
+    bool inflight;
+    uint8_t req_body, resp_body;
+    int status;
+    struct loop_timer timer;
+    uint64_t deadline;
+    uint64_t req_start;
+    struct buf in;    /* from the client: head, body bytes, pipelined requests */
+    struct buf out;   /* generated for the client: heads, local responses */
+    struct buf uhead; /* request head for the upstream, kept until a retry is impossible */
+    struct buf uin;   /* from the upstream */
+    size_t uhead_sent;
+    size_t req_fwd;  /* classified request-body bytes at the front of in */
+    size_t resp_fwd; /* classified response-body bytes at the front of uin */
+    uint64_t req_left, resp_left;
+    struct http_chunked req_ch, resp_ch;
+    struct upstream *up;
+    char client_ip[INET6_ADDRSTRLEN];
+};
+
+static inline const struct service_config *svc_of(const struct conn *c)
+{
+    return &c->w->cfg->services[c->svc];
+}
+
+static inline struct svc_stats *stats_of(struct conn *c)
+{
+    return worker_stats(c->w, c->svc);
+}
+
+/* conn.c: teardown, errors and starting a request */
+void conn_close(struct conn *c);
+void start_closing(struct conn *c);
+void conn_error(struct conn *c, int status, const char *reason);
+void upstream_error(struct conn *c, enum upstream_error_kind kind, int status, const char *reason);
+void start_request(struct conn *c, const struct http_request *req, size_t head_len);
+void upstream_failed_early(struct conn *c, const char *reason);
+
+/* conn_io.c: the steps of the pump; each returns whether it made progress */
+size_t client_read_limit(const struct conn *c);
+bool step_client_read(struct conn *c);
+bool step_client_input(struct conn *c);
+bool connect_done(struct conn *c);
+bool step_upstream_write(struct conn *c);
+size_t upstream_read_limit(const struct conn *c);
+bool step_upstream_read(struct conn *c);
+bool step_upstream_input(struct conn *c);
+bool step_client_write(struct conn *c);
+
+#endif
