@@ -14,7 +14,9 @@
 #   small responses, keep-alive: wrk -t1 -c32 and h2load --h1 -c32, N=1 and N=100;
 #   a 1 MiB response (wrk); refproxy with a CPU profile running (pseudo-peer
 #   "refproxy+prof", N=1 wrk); idle wakeups/s and memory per idle service at N in
-#   --idle-ns; start-up time at the largest N.
+#   --idle-ns; start-up time at the largest N. With every throughput figure, the
+#   proxy's own CPU per request and how busy its core was (below ~95% busy the
+#   run was limited by CPU 1, and CPU per request is the figure that compares).
 # CPU placement: every proxy is pinned to CPU 0, the origin and the load generators to
 # CPU 1, so each proxy has one core to itself. Writes bench/RESULTS.md (tables made by
 # bench/peers/report.awk from the raw figures this run printed). --quick: 3 s per
@@ -40,7 +42,7 @@ while [[ $# -gt 0 ]]; do
     --idle-ns) idle_ns=$2; shift ;;
     --no-install) install=0 ;;
     --out) out=$2; shift ;;
-    *) sed -n '2,22p' "$0"; exit 2 ;;
+    *) sed -n '2,24p' "$0"; exit 2 ;;
     esac
     shift
 done
