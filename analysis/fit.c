@@ -137,6 +137,17 @@ void fit_design_free(struct fit_design *d)
     d->ok = false;
 }
 
+/* The one-sided test of c > 0 once c, its standard error and dof are set. */
+static void test_c(struct fit_result *out)
+{
+    if (out->c_se > 0)
+        out->c_t = out->c / out->c_se;
+    else
+        out->c_t = out->c > 0 ? INFINITY : (out->c < 0 ? -INFINITY : 0);
+    out->t_crit = t_quantile(0.95, out->dof);
+    out->c_significant = out->c_t > out->t_crit;
+}
+
 int fit_fix_a_at_zero(struct fit_design *d)
 {
     if (!d->ok || !(d->n_max > 0))
@@ -198,12 +209,7 @@ static void apply_zero_a(const struct fit_design *d, const double *y, struct fit
     out->sigma2 = rss / out->dof;
     out->b_se = sqrt(out->sigma2 * d->inv_zero_a[0][0]) / s;
     out->c_se = sqrt(out->sigma2 * d->inv_zero_a[1][1]) / (s * s);
-    if (out->c_se > 0)
-        out->c_t = out->c / out->c_se;
-    else
-        out->c_t = out->c > 0 ? INFINITY : (out->c < 0 ? -INFINITY : 0);
-    out->t_crit = t_quantile(0.95, out->dof);
-    out->c_significant = out->c_t > out->t_crit;
+    test_c(out);
 }
 
 void fit_apply(const struct fit_design *d, const double *y, struct fit_result *out)
@@ -262,12 +268,7 @@ void fit_apply(const struct fit_design *d, const double *y, struct fit_result *o
     out->a_se = sqrt(out->sigma2 * cov[0][0]);
     out->b_se = sqrt(out->sigma2 * cov[1][1]);
     out->c_se = sqrt(out->sigma2 * cov[2][2]);
-    if (out->c_se > 0)
-        out->c_t = out->c / out->c_se;
-    else
-        out->c_t = out->c > 0 ? INFINITY : (out->c < 0 ? -INFINITY : 0);
-    out->t_crit = t_quantile(0.95, out->dof);
-    out->c_significant = out->c_t > out->t_crit;
+    test_c(out);
 }
 
 /* Continued fraction for the incomplete beta (modified Lentz). */

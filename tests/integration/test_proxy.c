@@ -197,6 +197,14 @@ static long rss_hwm_kb(pid_t pid)
     return kb;
 }
 
+/* The body of the origin's /gen?n=TOTAL: TOTAL bytes of its pattern, sampled. */
+static void assert_gen_body(const struct itest_resp *r, size_t total)
+{
+    assert_int_equal(r->body_len, total);
+    for (size_t i = 0; i < total; i += 4099)
+        assert_int_equal(r->body[i], (char)('a' + (i % 65536) % 26));
+}
+
 static void test_64mib_upload_and_download_stream_with_bounded_memory(void **state)
 {
     const size_t total = 64u << 20;
@@ -225,9 +233,7 @@ static void test_64mib_upload_and_download_stream_with_bounded_memory(void **sta
     n = snprintf(req, sizeof(req), "GET /gen?n=%zu HTTP/1.1\r\nHost: a\r\n\r\n", total);
     assert_int_equal(itest_write_all(fd, req, (size_t)n), 0);
     assert_int_equal(itest_read_response(fd, false, &r), 0);
-    assert_int_equal(r.body_len, total);
-    for (size_t i = 0; i < total; i += 4099)
-        assert_int_equal(r.body[i], (char)('a' + (i % 65536) % 26));
+    assert_gen_body(&r, total);
     itest_resp_free(&r);
     close(fd);
     /* A proxy that buffered a whole body would have peaked above 64 MiB. */
@@ -521,9 +527,7 @@ static void test_stalled_client_pins_one_window_in_the_kernel(void **state)
     struct itest_resp r;
     itest_reader_reset();
     assert_int_equal(itest_read_response(fd, false, &r), 0);
-    assert_int_equal(r.body_len, total);
-    for (size_t i = 0; i < total; i += 4099)
-        assert_int_equal(r.body[i], (char)('a' + (i % 65536) % 26));
+    assert_gen_body(&r, total);
     itest_resp_free(&r);
     close(fd);
 }
