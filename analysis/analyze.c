@@ -96,6 +96,7 @@ static void fit_tasks(struct analysis *an)
             memcpy(y, rem, an->nobs * sizeof(double));
         }
         fit_apply(&an->design, y, &tf->fit);
+        fit_set_confidence(&tf->fit, an->confidence);
         if (an->weighted)
             model_penalise_estimated_weights(&tf->fit);
         tf->share = an->fit.c != 0 ? tf->fit.c / an->fit.c : NAN;
@@ -148,10 +149,12 @@ static void write_sentence(struct analysis *an)
     }
 }
 
-int analysis_run(const char *root, double floor, struct analysis *an, struct buf *err)
+int analysis_run(const char *root, double floor, double confidence, struct analysis *an,
+                 struct buf *err)
 {
     memset(an, 0, sizeof(*an));
     an->floor = floor > 0 ? floor : MODEL_DEFAULT_FLOOR;
+    an->confidence = confidence > 0 && confidence < 1 ? confidence : FIT_DEFAULT_CONFIDENCE;
     if (results_load(root, &an->res, err) != 0)
         return -1;
     struct results *r = &an->res;
@@ -175,6 +178,7 @@ int analysis_run(const char *root, double floor, struct analysis *an, struct buf
     an->design_ok = fit_prepare(&an->design, an->n, an->w, an->nobs) == 0;
     an->a_held_at_zero =
         model_fit_total(&an->design, an->y, an->weighted, &an->fit, &an->free_a);
+    fit_set_confidence(&an->fit, an->confidence);
     model_judge(&an->fit, an->design.distinct, an->design.n_min, an->design.n_max, an->floor,
                 &an->verdict);
     build_levels(an);
@@ -242,15 +246,16 @@ static int write_json_file(json_t *doc, const char *dir, const char *name, struc
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: scaleprof analyze RESULTS [--out DIR] [--floor X]\n"
-                    "  --out DIR   where the report goes (default RESULTS/report)\n"
-                    "  --floor X   materiality floor of 2cNmax/b (default 0.2)\n");
+    fprintf(stderr, "usage: scaleprof analyze RESULTS [--out DIR] [--floor X] [--confidence P]\n"
+                    "  --out DIR         where the report goes (default RESULTS/report)\n"
+                    "  --floor X         materiality floor of 2cNmax/b (default 0.2)\n"
+                    "  --confidence P    one-sided level of the test of c (default 0.95)\n");
 }
 
 int cmd_analyze(int argc, char **argv)
 {
     const char *root = NULL, *out = NULL;
-    double floor = MODEL_DEFAULT_FLOOR;
+    double floor = MODEL_DEFAULT_FLOOR, confidence = FIT_DEFAULT_CONFIDENCE;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
             out = argv[++i];
@@ -259,6 +264,13 @@ int cmd_analyze(int argc, char **argv)
             floor = strtod(argv[++i], &end);
             if (*end || !(floor > 0)) {
                 fprintf(stderr, "analyze: --floor needs a positive number\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--confidence") == 0 && i + 1 < argc) {
+            char *end;
+            confidence = strtod(argv[++i], &end);
+            if (*end || !(confidence >= 0.5 && confidence < 1)) {
+                fprintf(stderr, "analyze: --confidence needs a level in [0.5, 1), e.g. 0.99\n");
                 return 2;
             }
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -282,7 +294,7 @@ int cmd_analyze(int argc, char **argv)
     struct analysis an;
     int rc = 0;
     char outdir[4096];
-    if (analysis_run(root, floor, &an, &err) != 0) {
+    if (analysis_run(root, floor, confidence, &an, &err) != 0) {
         fprintf(stderr, "analyze: %s\n", err.data ? err.data : "cannot read results");
         rc = 2;
         goto done;

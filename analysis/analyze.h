@@ -40,6 +40,7 @@ struct task_fit {
 struct analysis {
     struct results res;
     double floor;
+    double confidence;        /* one-sided level of the test of c (0.95; the gate's 0.99) */
     /* observations: usable points in sweep order */
     size_t nobs;
     double *n, *y, *w;
@@ -65,7 +66,8 @@ struct analysis {
 /* Loads root and computes everything. Returns 0, or -1 when the results
  * folder is unreadable (message in err). Too few usable points is not an
  * error: the verdict is then inconclusive and says why. */
-int analysis_run(const char *root, double floor, struct analysis *an, struct buf *err);
+int analysis_run(const char *root, double floor, double confidence, struct analysis *an,
+                 struct buf *err);
 void analysis_free(struct analysis *an);
 
 /* Writers (report.c, plot.c). outdir exists. Return 0 or -1 (message in err). */

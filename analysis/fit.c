@@ -144,8 +144,15 @@ static void test_c(struct fit_result *out)
         out->c_t = out->c / out->c_se;
     else
         out->c_t = out->c > 0 ? INFINITY : (out->c < 0 ? -INFINITY : 0);
-    out->t_crit = t_quantile(0.95, out->dof);
-    out->c_significant = out->c_t > out->t_crit;
+    out->t_dof = out->dof;
+    fit_set_confidence(out, FIT_DEFAULT_CONFIDENCE);
+}
+
+void fit_set_confidence(struct fit_result *r, double confidence)
+{
+    r->confidence = confidence;
+    r->t_crit = t_quantile(confidence, r->t_dof);
+    r->c_significant = r->c_t > r->t_crit;
 }
 
 int fit_fix_a_at_zero(struct fit_design *d)
@@ -215,6 +222,7 @@ static void apply_zero_a(const struct fit_design *d, const double *y, struct fit
 void fit_apply(const struct fit_design *d, const double *y, struct fit_result *out)
 {
     memset(out, 0, sizeof(*out));
+    out->confidence = FIT_DEFAULT_CONFIDENCE;
     if (!d->ok) {
         out->a_se = out->b_se = out->c_se = INFINITY;
         out->t_crit = INFINITY;

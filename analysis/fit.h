@@ -35,9 +35,13 @@ struct fit_result {
     double c_t;          /* c / c_se */
     double dof;          /* residual degrees of freedom: count - 3 */
     double sigma2;       /* residual variance (weighted) */
-    double t_crit;       /* one-sided 95% critical value of t at dof */
+    double confidence;   /* one-sided level of the test of c: 0.95 unless set */
+    double t_dof;        /* the dof its critical value uses (dof, or fewer) */
+    double t_crit;       /* one-sided critical value of t at t_dof */
     bool c_significant;  /* c_t > t_crit */
 };
+
+#define FIT_DEFAULT_CONFIDENCE 0.95
 
 /* Returns 0, or -1 when fewer than 3 distinct N (design->ok false). w may be
  * NULL (all 1). The design owns copies of n and w; fit_design_free releases. */
@@ -51,6 +55,9 @@ void fit_apply(const struct fit_design *d, const double *y, struct fit_result *o
  * a and a_se are then 0 and dof is count - 2. Returns 0, or -1 (design
  * unchanged) when the two columns are singular. */
 int fit_fix_a_at_zero(struct fit_design *d);
+/* Re-decides the test of c at another one-sided level (e.g. 0.99 for a CI
+ * gate): t_crit at r->t_dof, and c_significant. */
+void fit_set_confidence(struct fit_result *r, double confidence);
 
 /* Student's t: one-sided upper quantile t_{p}(dof), e.g. p = 0.95.
  * Returns INFINITY for dof <= 0. */

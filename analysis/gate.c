@@ -1,6 +1,7 @@
 /*
  * gate: `scaleprof gate RESULTS [--baseline FILE|DIR] [--max-ratio X]
- * [--junit FILE] [--floor X] [--min-change X] [--write-baseline FILE]`.
+ * [--junit FILE] [--floor X] [--min-change X] [--confidence P]
+ * [--write-baseline FILE]`.
  * The CI regression gate on CPU per service. Exit 0 pass, 1 regression,
  * 2 unusable input. The rules and the baseline format are in
  * analysis/README.md.
@@ -16,6 +17,10 @@
 #include "commands.h"
 
 #define GATE_MAX_CHECKS 64
+/* A gate runs on every change, so it asks for stronger evidence than the
+ * report's 95%: a target whose per-service cost is too small to weigh c
+ * against (b <= 0) fails a 95% test one sweep in twenty by chance alone. */
+#define GATE_DEFAULT_CONFIDENCE 0.99
 
 struct check {
     char name[64];
@@ -181,7 +186,8 @@ static int baseline_load_file(const char *path, struct baseline *bl, struct buf 
  * Bonferroni over the N compared) and by more than min_change? Then: did c
  * grow significantly and materially? Returns -1 when no noise estimate exists. */
 static int compare_baseline(const struct baseline *cur, const struct baseline *base,
-                            double min_change, double floor, struct gate *g, struct buf *err)
+                            double min_change, double floor, double confidence, struct gate *g,
+                            struct buf *err)
 {
     double dof = cur->log_dof + base->log_dof;
     if (!(dof > 0)) {
@@ -197,7 +203,7 @@ static int compare_baseline(const struct baseline *cur, const struct baseline *b
         buf_puts(err, "the baseline has none of this sweep's service counts");
         return -1;
     }
-    double crit = t_quantile(1.0 - 0.05 / (double)shared, dof);
+    double crit = t_quantile(1.0 - (1.0 - confidence) / (double)shared, dof);
     for (size_t i = 0; i < cur->count; i++) {
         const struct base_level *c = &cur->lv[i], *b = NULL;
         for (size_t j = 0; j < base->count; j++)
@@ -221,7 +227,7 @@ static int compare_baseline(const struct baseline *cur, const struct baseline *b
     if (isfinite(base->c) && isfinite(base->c_se) && isfinite(cur->c_se) && base->b > 0) {
         double dc = cur->c - base->c, se = sqrt(cur->c_se * cur->c_se + base->c_se * base->c_se);
         double fdof = fmin(cur->fit_dof, base->fit_dof);
-        double tc = fdof > 0 ? t_quantile(0.95, fdof) : INFINITY;
+        double tc = fdof > 0 ? t_quantile(confidence, fdof) : INFINITY;
         double t = se > 0 ? dc / se : 0;
         double share = 2 * dc * cur->n_max / base->b;
         struct check *ck = gate_add(g, "baseline_c", t > tc && share > floor);
@@ -284,7 +290,9 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: scaleprof gate RESULTS [--baseline FILE|DIR] [--max-ratio X] [--junit FILE]\n"
-            "                      [--floor X] [--min-change X] [--write-baseline FILE]\n"
+            "                      [--floor X] [--min-change X] [--confidence P]\n"
+            "                      [--write-baseline FILE]\n"
+            "  --confidence P  one-sided level of every test (default 0.99)\n"
             "exit 0 pass, 1 regression, 2 unusable input\n");
 }
 
@@ -292,6 +300,7 @@ int cmd_gate(int argc, char **argv)
 {
     const char *root = NULL, *baseline = NULL, *junit = NULL, *write_bl = NULL;
     double max_ratio = NAN, floor = MODEL_DEFAULT_FLOOR, min_change = 0.10;
+    double confidence = GATE_DEFAULT_CONFIDENCE;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has = i + 1 < argc;
@@ -315,6 +324,12 @@ int cmd_gate(int argc, char **argv)
                 floor = v;
             else
                 min_change = v;
+        } else if (strcmp(a, "--confidence") == 0 && has) {
+            confidence = strtod(argv[++i], &end);
+            if (*end || !(confidence >= 0.5 && confidence < 1)) {
+                fprintf(stderr, "gate: --confidence needs a level in [0.5, 1), e.g. 0.99\n");
+                return 2;
+            }
         } else if (a[0] != '-' && !root)
             root = a;
         else {
@@ -333,7 +348,7 @@ int cmd_gate(int argc, char **argv)
     struct analysis an, ban;
     memset(&ban, 0, sizeof(ban));
     int rc = 0;
-    if (analysis_run(root, floor, &an, &err) != 0) {
+    if (analysis_run(root, floor, confidence, &an, &err) != 0) {
         buf_printf(&why, "cannot read %s: %s", root, err.data ? err.data : "?");
         rc = 2;
         goto report;
@@ -364,13 +379,14 @@ int cmd_gate(int argc, char **argv)
         struct stat st;
         int lrc;
         if (stat(baseline, &st) == 0 && S_ISDIR(st.st_mode)) {
-            lrc = analysis_run(baseline, floor, &ban, &err);
+            lrc = analysis_run(baseline, floor, confidence, &ban, &err);
             if (lrc == 0)
                 baseline_from(&ban, &base);
         } else {
             lrc = baseline_load_file(baseline, &base, &err);
         }
-        if (lrc != 0 || compare_baseline(&cur, &base, min_change, floor, &g, &err) != 0) {
+        if (lrc != 0 ||
+            compare_baseline(&cur, &base, min_change, floor, confidence, &g, &err) != 0) {
             buf_printf(&why, "baseline %s unusable: %s", baseline, err.data ? err.data : "?");
             rc = 2;
             goto report;

@@ -43,6 +43,7 @@ json_t *report_json(const struct analysis *an, json_t *functions, const struct p
                                                             : "total_cost"));
     json_object_set_new(fit, "material_share", report_real(v->material_share));
     json_object_set_new(fit, "t_crit", report_real(f->t_crit));
+    json_object_set_new(fit, "confidence", report_real(f->confidence));
     json_object_set_new(fit, "dof", report_real(f->dof));
     json_object_set_new(fit, "weighted", json_boolean(an->weighted));
     json_object_set_new(fit, "floor", report_real(v->floor));
@@ -149,8 +150,8 @@ int report_write_md(const struct analysis *an, const struct plot_set *plots,
         buf_printf(&b, "The free fit gave a negative fixed cost (a = %.3g), which no process "
                        "has: a is held at 0 (least squares under a ≥ 0).\n\n", an->free_a);
     buf_printf(&b, "| a | b (per service) | c | t of c | exponent | 2cNmax/b |\n"
-                   "|---|---|---|---|---|---|\n| %s | %s | %s | %.2f (crit %.2f) | ",
-               sa, sb, sc, f->c_t, f->t_crit);
+                   "|---|---|---|---|---|---|\n| %s | %s | %s | %.2f (crit %.2f at %g%%) | ",
+               sa, sb, sc, f->c_t, f->t_crit, 100 * f->confidence);
     if (an->exponent_ok)
         buf_printf(&b, "%.2f [%.2f, %.2f] |", an->exponent.k, an->exponent.k_lo,
                    an->exponent.k_hi);
@@ -285,8 +286,9 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots,
                    an->free_a);
     buf_printf(&b, "<table id=\"fit\"><tr><th>a</th><th>b</th><th>c</th><th>t of c</th>"
                    "<th>exponent</th><th>2cNmax/b</th></tr><tr><td>%.4g ± %.2g</td>"
-                   "<td>%.4g ± %.2g</td><td>%.4g ± %.2g</td><td>%.2f (crit %.2f)</td>",
-               f->a, f->a_se, f->b, f->b_se, f->c, f->c_se, f->c_t, f->t_crit);
+                   "<td>%.4g ± %.2g</td><td>%.4g ± %.2g</td><td>%.2f (crit %.2f at %g%%)</td>",
+               f->a, f->a_se, f->b, f->b_se, f->c, f->c_se, f->c_t, f->t_crit,
+               100 * f->confidence);
     if (an->exponent_ok)
         buf_printf(&b, "<td>%.2f [%.2f, %.2f]</td>", an->exponent.k, an->exponent.k_lo,
                    an->exponent.k_hi);
@@ -362,9 +364,9 @@ void report_print_table(const struct analysis *an, FILE *out)
         fprintf(out, "%-6g %8zu %12.4f %12.5f %12.5f\n", lv->n, lv->repeats, lv->cpu_mean,
                 lv->cpu_per_service, lv->marginal);
     }
-    fprintf(out, "fit: a=%.4g±%.2g b=%.4g±%.2g c=%.4g±%.2g t=%.2f (crit %.2f)%s\n", f->a,
-            f->a_se, f->b, f->b_se, f->c, f->c_se, f->c_t, f->t_crit,
-            an->weighted ? " weighted" : "");
+    fprintf(out, "fit: a=%.4g±%.2g b=%.4g±%.2g c=%.4g±%.2g t=%.2f (crit %.2f at %g%%)%s\n",
+            f->a, f->a_se, f->b, f->b_se, f->c, f->c_se, f->c_t, f->t_crit,
+            100 * f->confidence, an->weighted ? " weighted" : "");
     if (an->a_held_at_zero)
         fprintf(out, "a held at 0: the free fit gave a=%.4g\n", an->free_a);
     for (size_t i = 0; i < an->res.count; i++) {

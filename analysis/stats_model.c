@@ -114,8 +114,8 @@ void model_penalise_estimated_weights(struct fit_result *r)
      * nominal 5% instead of ~5.5% (measured over 20,000 seeded sweeps). */
     if (!(r->dof > 1) || !isfinite(r->c_se))
         return;
-    r->t_crit = t_quantile(0.95, r->dof - 1.0);
-    r->c_significant = r->c_t > r->t_crit;
+    r->t_dof = r->dof - 1.0;
+    fit_set_confidence(r, r->confidence);
 }
 
 bool model_fit_total(struct fit_design *d, const double *y, bool weighted, struct fit_result *r,
@@ -178,12 +178,14 @@ void model_judge(const struct fit_result *r, size_t distinct, double n_min, doub
         v->kind = MODEL_SUPERLINEAR;
         if (v->material_defined)
             snprintf(v->reason, sizeof(v->reason),
-                     "c significant (t=%.2f > %.2f) and material (2cNmax/b=%.2f > %.2f)", r->c_t,
-                     r->t_crit, v->material_share, v->floor);
+                     "c significant (t=%.2f > %.2f, one-sided %g%%) and material "
+                     "(2cNmax/b=%.2f > %.2f)",
+                     r->c_t, r->t_crit, 100 * r->confidence, v->material_share, v->floor);
         else
             snprintf(v->reason, sizeof(v->reason),
-                     "c significant (t=%.2f > %.2f) with b <= 0: all growth is super-linear",
-                     r->c_t, r->t_crit);
+                     "c significant (t=%.2f > %.2f, one-sided %g%%) with b <= 0: all growth is "
+                     "super-linear",
+                     r->c_t, r->t_crit, 100 * r->confidence);
     } else if (r->b > 0 && v->c_hi_share <= v->floor) {
         /* The data exclude a material c: linear, whether or not a small c is
          * statistically significant (with enough data every tiny c is). */
@@ -198,12 +200,15 @@ void model_judge(const struct fit_result *r, size_t distinct, double n_min, doub
     } else {
         if (r->b <= 0)
             snprintf(v->reason, sizeof(v->reason),
-                     "b <= 0 (%.3g): no linear part to weigh c against; c t=%.2f", r->b, r->c_t);
+                     "b <= 0 (%.3g): no linear part to weigh c against; c t=%.2f (critical "
+                     "%.2f, one-sided %g%%)",
+                     r->b, r->c_t, r->t_crit, 100 * r->confidence);
         else
             snprintf(v->reason, sizeof(v->reason),
-                     "c t=%.2f (critical %.2f); its upper bound would be material "
-                     "(2cNmax/b=%.2f); smallest detectable c=%.3g (%.0f%% of cost at Nmax)",
-                     r->c_t, r->t_crit, v->c_hi_share, v->detectable_c,
+                     "c t=%.2f (critical %.2f, one-sided %g%%); its upper bound would be "
+                     "material (2cNmax/b=%.2f); smallest detectable c=%.3g (%.0f%% of cost at "
+                     "Nmax)",
+                     r->c_t, r->t_crit, 100 * r->confidence, v->c_hi_share, v->detectable_c,
                      100.0 * v->detectable_share);
     }
     v->name = v->kind == MODEL_SUPERLINEAR ? "superlinear"
@@ -212,7 +217,7 @@ void model_judge(const struct fit_result *r, size_t distinct, double n_min, doub
 }
 
 int model_fit_and_judge(const double *n, const double *y, size_t count, double floor,
-                        struct fit_result *r, struct model_verdict *v)
+                        double confidence, struct fit_result *r, struct model_verdict *v)
 {
     double *w = malloc((count ? count : 1) * sizeof(double));
     if (!w)
@@ -221,6 +226,7 @@ int model_fit_and_judge(const double *n, const double *y, size_t count, double f
     struct fit_design d;
     int rc = fit_prepare(&d, n, w, count);
     model_fit_total(&d, y, weighted, r, NULL);
+    fit_set_confidence(r, confidence);
     model_judge(r, d.distinct, d.n_min, d.n_max, floor, v);
     fit_design_free(&d);
     free(w);

@@ -49,7 +49,7 @@ struct model_verdict {
     double material_share;
     bool material_defined;
     bool material;
-    double c_hi;            /* one-sided 95% upper bound of c */
+    double c_hi;            /* one-sided upper bound of c at the fit's confidence */
     double c_hi_share;      /* 2·c_hi·Nmax / b (NAN when b <= 0) */
     /* The smallest c this sweep would have called significant (t_crit·c_se),
      * as a share of the fitted cost at Nmax and as a material share. */
@@ -64,9 +64,10 @@ struct model_verdict {
 void model_judge(const struct fit_result *r, size_t distinct, double n_min, double n_max,
                  double floor, struct model_verdict *out);
 
-/* Convenience for tests and gate: weights, fit and verdict in one call.
+/* Convenience for tests: weights, fit and verdict in one call, c tested at
+ * the one-sided confidence given (FIT_DEFAULT_CONFIDENCE for the report's).
  * Returns 0, or -1 when the design is unusable (verdict is then inconclusive). */
 int model_fit_and_judge(const double *n, const double *y, size_t count, double floor,
-                        struct fit_result *r, struct model_verdict *v);
+                        double confidence, struct fit_result *r, struct model_verdict *v);
 
 #endif

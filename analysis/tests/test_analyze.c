@@ -98,7 +98,7 @@ static void test_bad_points_are_excluded_and_named(void **state)
     struct analysis an;
     struct buf err;
     buf_init(&err, 4096);
-    assert_int_equal(analysis_run(root, 0.2, &an, &err), 0);
+    assert_int_equal(analysis_run(root, 0.2, FIT_DEFAULT_CONFIDENCE, &an, &err), 0);
     assert_int_equal(an.res.count, 15);
     assert_int_equal(an.res.usable, 11);
     assert_int_equal(an.nobs, 11);
@@ -260,7 +260,7 @@ static void test_linear_sweep_reads_linear(void **state)
     struct analysis an;
     struct buf err;
     buf_init(&err, 4096);
-    assert_int_equal(analysis_run(root, 0.2, &an, &err), 0);
+    assert_int_equal(analysis_run(root, 0.2, FIT_DEFAULT_CONFIDENCE, &an, &err), 0);
     assert_string_equal(an.verdict.name, "linear");
     assert_true(an.cpu_ratio < 1.0); /* overhead: CPU/N falls */
     assert_non_null(strstr(an.sentence, "linearly"));
@@ -282,7 +282,7 @@ static void test_negative_fixed_cost_is_held_at_zero(void **state)
     struct analysis an;
     struct buf err;
     buf_init(&err, 4096);
-    assert_int_equal(analysis_run(root, 0.2, &an, &err), 0);
+    assert_int_equal(analysis_run(root, 0.2, FIT_DEFAULT_CONFIDENCE, &an, &err), 0);
     assert_true(an.a_held_at_zero);
     assert_true(an.free_a < -0.5);
     assert_true(an.fit.a == 0 && an.fit.a_se == 0);
