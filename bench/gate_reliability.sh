@@ -36,12 +36,23 @@ for ((i = 1; i <= runs; i++)); do
     grep -E '^gate case' "$dir/gate.log"
 done
 
-# One row per run and case: the gate's exit, then the fit from report.json.
+# final_sweep DIR: the sweep whose verdict stood (a case without a verdict is
+# measured again as DIR-attempt2, DIR-attempt3; older runs named it DIR-again).
+final_sweep() {
+    local d=$1 s
+    for s in "$1-again" "$1-attempt2" "$1-attempt3"; do
+        [[ -d $s ]] && d=$s
+    done
+    echo "$d"
+}
+
+# One row per run and case: the gate's exit, then the fit from report.json
+# (analysed at the gate's one-sided 99%, so the verdict is the gate's).
 row() { # DIR CASE BASELINE
-    local d=$1/$2 rc fields
-    [[ -d $1/$2-again ]] && d=$1/$2-again
+    local d rc fields
+    d=$(final_sweep "$1/$2")
     rc=$(sed -n "s/^gate case $2: exit \([0-9]*\).*/\1/p" "$1/gate.log" | head -1)
-    "$sp" analyze "$d/results" --out "$d/results/report" >/dev/null 2>&1
+    "$sp" analyze "$d/results" --out "$d/results/report" --confidence 0.99 >/dev/null 2>&1
     # Numbers to 3 significant figures; a missing report gives dashes.
     fields=$(jq -r '[.verdict, .fit.c_t, .fit.material_share, .fit.b, .fit.c,
                      .per_service_cpu_ratio] | map(. // "-" | tostring) | @tsv' \
@@ -60,8 +71,8 @@ row() { # DIR CASE BASELINE
     echo "Started $started, finished $(date -u +%FT%TZ) on $(nproc) CPUs, $(uname -sr)."
     echo "Command: \`bench/gate_reliability.sh $runs $out\`. Each run: N=${GATE_COUNTS:-10,20,30,40,50},"
     echo "${GATE_REPEAT:-3} interleaved repeats (per-service-default: ${GATE_REPEAT_SUPERLINEAR:-$((${GATE_REPEAT:-3} + 2))}), ${GATE_WARMUP:-2} s warm-up,"
-    echo "${GATE_DURATION:-5} s window per point. A case whose first sweep reached no verdict (exit 2) is"
-    echo "measured once more (its log says so); the row is the final sweep."
+    echo "${GATE_DURATION:-5} s window per point. A case whose sweep reached no verdict (exit 2) is"
+    echo "measured again, up to twice (its log says so); the row is the final sweep."
     echo "b and c are in CPU % per service and per service²; c t is the one-sided t of c."
     for c in "${cases[@]}"; do
         echo
@@ -72,9 +83,7 @@ row() { # DIR CASE BASELINE
         for ((i = 1; i <= runs; i++)); do
             base=-
             if ((i > 1)) && [[ $c != per-service-default ]]; then
-                cur=$out/run$i/$c base1=$out/run1/$c
-                [[ -d $cur-again ]] && cur=$cur-again
-                [[ -d $base1-again ]] && base1=$base1-again
+                cur=$(final_sweep "$out/run$i/$c") base1=$(final_sweep "$out/run1/$c")
                 "$sp" gate "$cur/results" --baseline "$base1/results" \
                     >"$cur/baseline.log" 2>&1
                 case $? in 0) base=pass ;; 1) base=FAIL ;; *) base=unusable ;; esac

@@ -5,10 +5,10 @@
 #   2. per-service with portlist and netmon shared (the fixes)       → must pass
 #   3. per-service default (portlist per service, the tsnsrv shape)  → the gate must FAIL it
 # The step fails when a fixed variant is flagged or the known super-linear case is not caught.
-# A case without a verdict (exit 2: a contaminated or failed point) is measured once more.
+# A case without a verdict (exit 2: a contaminated or failed point) is measured again, up to twice.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
+cd "$root" || exit 2
 build_dir=${BUILD_DIR:-build}
 sp=$build_dir/harness/scaleprof
 # GATE_KEEP=DIR keeps every case's configs, results and JUnit in DIR (for
@@ -58,26 +58,31 @@ sweep_and_gate() {
 
 # run_case NAME EXPECTED_EXIT REPEAT [gen --set …] [-- sweep flags…]
 # Exit 2 means no verdict was reached (a point contaminated by other load on
-# this shared machine, or failed): the case is measured once more, in a
-# fresh sweep, and that second verdict stands. Neither a pass nor a failure
-# is ever retried.
+# this shared machine, or failed): the case is measured again, in a fresh
+# sweep, up to twice (2 of 13 shared-load sweeps had no verdict in
+# bench/gate_reliability.sh: one retry would still leave ~2% of CI runs
+# failing on it). The first verdict stands. Neither a pass nor a failure is
+# ever retried.
 run_case() {
     local name=$1 expected=$2 rep=$3
     shift 3
     echo "---- gate case: $name (expect exit $expected, $rep repeats)"
-    sweep_and_gate "$name" "$work/$name" "$rep" "$@"
-    local rc=$?
-    if ((rc == 2)); then
-        echo "gate case $name: no verdict (exit 2); measuring it once more"
-        sweep_and_gate "$name" "$work/$name-again" "$rep" "$@"
+    local dir=$work/$name
+    sweep_and_gate "$name" "$dir" "$rep" "$@"
+    local rc=$? attempt
+    for attempt in 2 3; do
+        ((rc == 2)) || break
+        echo "gate case $name: no verdict (exit 2); measuring it again (attempt $attempt of 3)"
+        dir=$work/$name-attempt$attempt
+        sweep_and_gate "$name" "$dir" "$rep" "$@"
         rc=$?
-    fi
+    done
     if ((rc == expected)); then
         echo "gate case $name: exit $rc as expected"
         return 0
     fi
     echo "gate case $name: exit $rc, expected $expected"
-    [[ -f $work/$name/results/report/report.md ]] && cat "$work/$name/results/report/report.md"
+    [[ -f $dir/results/report/report.md ]] && cat "$dir/results/report/report.md"
     return 1
 }
 
