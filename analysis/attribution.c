@@ -384,6 +384,8 @@ static void compact(struct attribution *a, const bool *keep)
     a->count = k;
 }
 
+static int fit_and_rank(struct attribution *a, const struct fit_design *d);
+
 static int build(struct attribution *a, const struct attr_point *pts, size_t count,
                  const struct fit_design *d, const char *binary, bool heap,
                  struct buf *skipped, struct buf *err)
@@ -454,6 +456,18 @@ static int build(struct attribution *a, const struct attr_point *pts, size_t cou
     }
     if (a->own_design)
         d = &a->design;
+    if (fit_and_rank(a, d) != 0) {
+        buf_printf(err, "attribution: out of memory");
+        attribution_free(a);
+        return -1;
+    }
+    return 0;
+}
+
+/* Fits the total, every function and every path over d, ranks them by their
+ * share of c, groups the functions and finds the culprit. Safe to repeat. */
+static int fit_and_rank(struct attribution *a, const struct fit_design *d)
+{
     fit_apply(d, a->total, &a->total_fit);
     double tc = a->total_fit.c;
     for (size_t i = 0; i < a->nfuncs; i++) {
@@ -477,6 +491,8 @@ static int build(struct attribution *a, const struct attr_point *pts, size_t cou
     /* Groups, greedily in rank order: join the first leader whose curve
      * correlates above the bar, else lead a new group. */
     int groups = 0;
+    for (size_t i = 0; i < a->nfuncs; i++)
+        a->funcs[i].group = 0;
     for (size_t i = 0; i < a->nfuncs; i++) {
         struct attr_func *f = &a->funcs[i];
         for (size_t j = 0; j < i && !f->group; j++) {
@@ -490,9 +506,25 @@ static int build(struct attribution *a, const struct attr_point *pts, size_t cou
         if (!f->group)
             f->group = ++groups;
     }
-    if (find_culprit(a)) {
+    free(a->culprit_path);
+    free(a->culprit);
+    free(a->culprit_leaf);
+    a->culprit_path = a->culprit = a->culprit_leaf = NULL;
+    a->culprit_share = 0;
+    return find_culprit(a);
+}
+
+int attribution_refit(struct attribution *a, const struct fit_design *d, struct buf *err)
+{
+    if (a->own_design) {
+        if (d->zero_a && !a->design.zero_a && fit_fix_a_at_zero(&a->design) != 0) {
+            buf_printf(err, "attribution: the kept profiles cannot hold a at 0 like the total");
+            return -1;
+        }
+        d = &a->design;
+    }
+    if (fit_and_rank(a, d) != 0) {
         buf_printf(err, "attribution: out of memory");
-        attribution_free(a);
         return -1;
     }
     return 0;

@@ -98,6 +98,13 @@ int attribution_build_skipping(struct attribution *a, const struct attr_point *p
                                const struct fit_design *d, const char *binary,
                                struct buf *skipped, struct buf *err);
 
+/* Refits everything over d (the design a was built over, since switched by
+ * the caller, e.g. with fit_fix_a_at_zero once the total's free fit gave
+ * a < 0): the fits, ranks, groups and culprit. When a has a design of its own
+ * (profiles were skipped), that one is switched the same way and used.
+ * Returns 0, or -1 with a message. */
+int attribution_refit(struct attribution *a, const struct fit_design *d, struct buf *err);
+
 /* Sum of the self c of every function whose name contains substr: to compare
  * a /metrics task's fitted c with the functions that implement it. */
 double attribution_c_matching(const struct attribution *a, const char *substr);

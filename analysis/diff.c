@@ -21,6 +21,7 @@
 #include "attribution.h"
 #include "commands.h"
 #include "results.h"
+#include "stats_model.h"
 
 struct sweep {
     const char *root;
@@ -31,6 +32,8 @@ struct sweep {
     bool measured;         /* totals from stats.json cpu_ns (results.h) */
     double *cpu;           /* total CPU s/s per attribution observation */
     struct fit_result cpu_fit;
+    bool a_held_at_zero;   /* the free fit's a < 0: every fit refitted with a = 0 */
+    double free_a;
 };
 
 static double fit_at(const struct fit_result *r, double n)
@@ -149,8 +152,14 @@ static int sweep_load(struct sweep *s, const char *root, const char *binary)
             rc = -1;
         for (size_t k = 0; s->cpu && k < s->a.count; k++)
             s->cpu[k] = cpu ? cpu[s->a.obs[k]] : s->a.total[k];
-        if (s->cpu)
-            fit_apply(s->a.own_design ? &s->a.design : &s->d, s->cpu, &s->cpu_fit);
+        /* The same rule as analyze: a fixed cost below 0 is held at 0, for
+         * the total and (refitted) every function, so they still add up. */
+        struct fit_design *d = s->a.own_design ? &s->a.design : &s->d;
+        if (s->cpu) {
+            s->a_held_at_zero = model_fit_total(d, s->cpu, false, &s->cpu_fit, &s->free_a);
+            if (s->a_held_at_zero && attribution_refit(&s->a, d, &err) != 0)
+                rc = -1;
+        }
     }
     free(cpu);
     if (rc) {
@@ -222,6 +231,11 @@ static void diff_print(const struct sweep *A, const struct sweep *B, double at)
         nmax = fmax(nmax, A->a.n[i]);
     printf("diff: A = %s, B = %s (%s CPU, seconds per second)\n", A->root, B->root,
            A->measured && B->measured ? "measured process" : "profile");
+    const struct sweep *both[2] = {A, B};
+    for (int k = 0; k < 2; k++)
+        if (both[k]->a_held_at_zero)
+            printf("%c: the free fit gave a negative fixed cost (a = %.4g), which no process "
+                   "has: a is held at 0 in every fit\n", "AB"[k], both[k]->free_a);
     printf("%8s %10s %10s %10s %18s %12s %12s\n", "N", "A cpu", "B cpu", "B-A", "95% interval",
            "A cpu/svc", "B cpu/svc");
     for (size_t i = 0; i < A->a.count; i++) {

@@ -353,7 +353,7 @@ static void write_heap(const char *path, int n)
  * cpu_ns = the profile's CPU, heap.prof (write_heap), threads.txt (2
  * "svcI/idleJ" threads per service, workers w0 w1, main), metrics.prom (a
  * mapped and an unmapped task). */
-static void make_results(const char *name, bool failed0)
+static void make_results(const char *name, bool failed0, double less_cpu_ns)
 {
     char root[512], path[900];
     snprintf(root, sizeof(root), "%s/%s", tmpdir, name);
@@ -378,7 +378,7 @@ static void make_results(const char *name, bool failed0)
             struct profile p;
             char err[256];
             assert_int_equal(profile_read(src, &p, err, sizeof(err)), 0);
-            double cpu_ns = (double)p.total[0] * (double)p.period_us * 1e3;
+            double cpu_ns = (double)p.total[0] * (double)p.period_us * 1e3 - less_cpu_ns;
             profile_free(&p);
             snprintf(path, sizeof(path), "%s/stats.json", dir);
             FILE *f = fopen(path, "w");
@@ -452,7 +452,7 @@ static int run_quiet(int (*cmd)(int, char **), int argc, char **argv, const char
  * role come out per service; the task cross-check marks the unmapped task. */
 static void test_analyze_names_truncated_profile_and_goes_on(void **state)
 {
-    make_results("res_cut", false);
+    make_results("res_cut", false, 0);
     char root[512], prof[700], out[700], log[700];
     snprintf(root, sizeof(root), "%s/res_cut", tmpdir);
     snprintf(prof, sizeof(prof), "%s/30_services/run-2/cpu.prof", root);
@@ -532,7 +532,7 @@ static void test_analyze_names_truncated_profile_and_goes_on(void **state)
  * written, the bad points named, and analyze exits 2. */
 static void test_analyze_too_few_points_exit_2(void **state)
 {
-    make_results("res_few", false);
+    make_results("res_few", false, 0);
     char root[512], path[800], out[700], log[700];
     snprintf(root, sizeof(root), "%s/res_few", tmpdir);
     for (int r = 1; r <= REPEATS; r++)
@@ -562,7 +562,7 @@ static void test_analyze_too_few_points_exit_2(void **state)
  * left out even though its profile is truncated; the cause is still named. */
 static void test_diff_reads_results_and_skips_failed_points(void **state)
 {
-    make_results("res_failed", true);
+    make_results("res_failed", true, 0);
     char a[512], b[512], prof[700], out[700], line[512];
     snprintf(a, sizeof(a), "%s/res_failed", tmpdir);
     snprintf(b, sizeof(b), "%s/quad_off", tmpdir);
@@ -580,6 +580,58 @@ static void test_diff_reads_results_and_skips_failed_points(void **state)
     }
     fclose(f);
     assert_true(cause && header);
+}
+
+/* A sweep whose measured CPU has a negative fixed cost when fitted freely
+ * (here: each point's profile CPU less a constant bigger than the profile's
+ * own fixed cost) is fitted with a held at 0, like analyze does: refitting
+ * the attribution keeps the functions adding up to the total, and diff says
+ * it held a and still names the cause. */
+static void test_diff_holds_a_negative_fixed_cost_at_zero(void **state)
+{
+    struct loaded l;
+    load("quad_on", &l);
+    double a_prof = l.a.total_fit.a, ymin = INFINITY;
+    for (size_t i = 0; i < l.a.count; i++)
+        ymin = fmin(ymin, l.a.total[i]);
+    assert_true(a_prof > 0 && ymin > a_prof); /* the constant function, then more */
+    double less = a_prof + 0.5 * (ymin - a_prof); /* free fit's a: about -(ymin - a_prof)/2 */
+
+    struct buf err;
+    buf_init(&err, 1024);
+    assert_int_equal(fit_fix_a_at_zero(&l.d), 0);
+    assert_int_equal(attribution_refit(&l.a, &l.d, &err), 0);
+    buf_free(&err);
+    assert_true(l.a.total_fit.a == 0 && l.a.total_fit.a_se == 0);
+    double sum_c = 0;
+    for (size_t i = 0; i < l.a.nfuncs; i++) {
+        assert_true(l.a.funcs[i].fit.a == 0);
+        sum_c += l.a.funcs[i].fit.c;
+    }
+    assert_true(fabs(sum_c - l.a.total_fit.c) <= 1e-9 * fabs(l.a.total_fit.c));
+    assert_string_equal(l.a.funcs[0].name, "work_quad");
+    assert_string_equal(l.a.culprit, "work_quad");
+    unload(&l);
+
+    make_results("res_neg", false, less * 1e9);
+    char a[512], b[512], out[700], line[512];
+    snprintf(a, sizeof(a), "%s/res_neg", tmpdir);
+    snprintf(b, sizeof(b), "%s/quad_off", tmpdir);
+    snprintf(out, sizeof(out), "%s/diff_neg.txt", tmpdir);
+    char *argv[] = {"diff", a, b, NULL};
+    assert_int_equal(run_quiet(cmd_diff, 3, argv, out), 0);
+    FILE *f = fopen(out, "r");
+    assert_non_null(f);
+    bool held = false, held_b = false, cause = false;
+    while (fgets(line, sizeof(line), f)) {
+        held |= strncmp(line, "A: the free fit gave a negative fixed cost", 42) == 0;
+        held_b |= strncmp(line, "B: ", 3) == 0;
+        cause |= strcmp(line, "cause: work_quad\n") == 0;
+    }
+    fclose(f);
+    assert_true(held);
+    assert_false(held_b); /* quad_off keeps its positive fixed cost */
+    assert_true(cause);
 }
 
 /* When the N² time is in a system call (libc's read), the culprit is the
@@ -635,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_analyze_too_few_points_exit_2),
         cmocka_unit_test(test_diff_reads_results_and_skips_failed_points),
         cmocka_unit_test(test_culprit_is_the_own_caller_of_a_system_call),
+        cmocka_unit_test(test_diff_holds_a_negative_fixed_cost_at_zero),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
