@@ -203,7 +203,8 @@ void start_request(struct conn *c, const struct http_request *req, size_t head_l
         respond_error(&c->out, 404, "no route for this path", !c->keep_alive);
     } else if (sc->upstream_kind == UPSTREAM_RESPOND) {
         c->local = c->resp_started = true;
-        respond_service(&c->out, sc, c->is_head, !c->keep_alive, c->client_10, &c->status);
+        respond_service(&c->out, sc, c->is_head, !c->keep_alive, c->client_10, &c->status,
+                        &c->body_src, &c->body_left);
     } else {
         buf_reset(&c->uhead);
         if (rewrite_request(&c->uhead, sc, req, strip, c->client_ip) < 0) {
@@ -254,7 +255,7 @@ static void finish_exchange(struct conn *c)
         return;
     }
     c->state = CS_HEAD;
-    if (!c->in.len && !c->out.len) { /* idle: give the memory back */
+    if (!c->in.len && !out_pending(c)) { /* idle: give the memory back */
         buf_free(&c->in);
         buf_free(&c->out);
         buf_free(&c->uin);
@@ -275,13 +276,13 @@ static bool step_complete(struct conn *c)
         finish_exchange(c);
         return true;
     case CS_TUNNEL:
-        if (c->client_eof && c->up_eof && !c->in.len && !c->uin.len && !c->out.len) {
+        if (c->client_eof && c->up_eof && !c->in.len && !c->uin.len && !out_pending(c)) {
             conn_close(c);
             return true;
         }
         return false;
     case CS_CLOSING:
-        if (c->out.len)
+        if (out_pending(c))
             return false;
         shutdown(c->fd, SHUT_WR);
         c->state = CS_LINGER;
@@ -337,7 +338,7 @@ static void update_watches(struct conn *c)
     unsigned cm = 0;
     if (!c->client_eof && c->in.len < client_read_limit(c))
         cm |= LOOP_READABLE;
-    if (c->out.len || (c->state == CS_TUNNEL && c->uin.len) ||
+    if (out_pending(c) || (c->state == CS_TUNNEL && c->uin.len) ||
         (c->state == CS_EXCHANGE && c->resp_head_done && c->resp_fwd))
         cm |= LOOP_WRITABLE;
     if (cm != c->cmask) {
@@ -530,7 +531,7 @@ void conn_drain_all(struct worker *w)
     struct conn *next;
     for (struct conn *c = w->conns; c; c = next) {
         next = c->next;
-        if (c->state == CS_HEAD && !c->in.len && !c->out.len)
+        if (c->state == CS_HEAD && !c->in.len && !out_pending(c))
             conn_close(c);
         else if (c->state == CS_HEAD)
             c->keep_alive = false;

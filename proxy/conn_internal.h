@@ -51,6 +51,11 @@ struct conn {
     uint64_t req_start;
     struct buf in;    /* from the client: head, body bytes, pipelined requests */
     struct buf out;   /* generated for the client: heads, local responses */
+    /* A respond service's body goes out from the config, after out: no copy
+     * (at 1 MiB the copy was ~10% of an origin's CPU) and no buffer of its
+     * size per connection. Nothing is queued behind it until it is sent. */
+    const char *body_src;
+    size_t body_left;
     struct buf uhead; /* request head for the upstream, kept until a retry is impossible */
     struct buf uin;   /* from the upstream */
     size_t uhead_sent;
@@ -61,6 +66,12 @@ struct conn {
     struct upstream *up;
     char client_ip[INET6_ADDRSTRLEN];
 };
+
+/* Bytes queued for the client that are refproxy's own: out, then body_src. */
+static inline size_t out_pending(const struct conn *c)
+{
+    return c->out.len + c->body_left;
+}
 
 static inline const struct service_config *svc_of(const struct conn *c)
 {

@@ -24,7 +24,7 @@ size_t client_read_limit(const struct conn *c)
     size_t head = (size_t)c->w->cfg->limits.max_header_bytes + 1;
     switch (c->state) {
     case CS_HEAD:
-        return c->out.len >= CONN_BODY_BUF ? 0
+        return out_pending(c) >= CONN_BODY_BUF ? 0
                                            : (head > CONN_BODY_BUF - 1 ? head : CONN_BODY_BUF - 1);
     case CS_EXCHANGE:
     case CS_TUNNEL:
@@ -73,7 +73,7 @@ static void on_client_eof(struct conn *c)
 {
     switch (c->state) {
     case CS_HEAD:
-        if (c->out.len)
+        if (out_pending(c))
             start_closing(c);
         else
             conn_close(c);
@@ -166,7 +166,9 @@ static void classify_request_early(struct conn *c)
 bool step_client_input(struct conn *c)
 {
     if (c->state == CS_HEAD) {
-        if (!c->in.len || c->out.len >= CONN_BODY_BUF)
+        /* a pipelined request waits while a respond body is still going out:
+         * its answer must not overtake the body */
+        if (!c->in.len || c->out.len >= CONN_BODY_BUF || c->body_left)
             return false;
         const struct limits_config *l = &c->w->cfg->limits;
         struct http_limits lim = {l->max_header_bytes, l->max_request_line, l->max_headers};
@@ -417,7 +419,7 @@ bool step_upstream_input(struct conn *c)
 
 bool step_client_write(struct conn *c)
 {
-    if (c->state == CS_HEAD && !c->out.len)
+    if (c->state == CS_HEAD && !out_pending(c))
         return false;
     if (c->state == CS_LINGER || c->state == CS_DEAD)
         return false;
@@ -426,7 +428,9 @@ bool step_client_write(struct conn *c)
     if (c->out.len)
         iov[n++] = (struct iovec){c->out.data, c->out.len};
     size_t body = 0;
-    if (c->state == CS_TUNNEL)
+    if (c->body_left)
+        iov[n++] = (struct iovec){(void *)c->body_src, c->body_left};
+    else if (c->state == CS_TUNNEL)
         body = c->uin.len;
     else if (c->state == CS_EXCHANGE && c->up && c->resp_head_done && !c->resp_dechunk)
         body = c->resp_fwd;
@@ -453,7 +457,10 @@ bool step_client_write(struct conn *c)
     size_t o = k < c->out.len ? k : c->out.len;
     buf_consume(&c->out, o);
     k -= o;
-    if (k) {
+    if (k && c->body_left) {
+        c->body_src += k;
+        c->body_left -= k;
+    } else if (k) {
         buf_consume(&c->uin, k);
         if (c->state == CS_EXCHANGE)
             c->resp_fwd -= k;

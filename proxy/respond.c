@@ -77,8 +77,10 @@ static bool status_has_body(int status)
 }
 
 int respond_service(struct buf *out, const struct service_config *sc, bool head_only, bool close,
-                    bool client_10, int *status)
+                    bool client_10, int *status, const char **body_src, size_t *body_len)
 {
+    if (body_len)
+        *body_len = 0;
     int st = sc->respond_status ? sc->respond_status : 200;
     *status = st;
     int rc = buf_printf(out, "HTTP/1.1 %d %s\r\n", st, respond_reason_phrase(st));
@@ -103,8 +105,14 @@ int respond_service(struct buf *out, const struct service_config *sc, bool head_
     else if (client_10)
         rc |= buf_puts(out, "Connection: keep-alive\r\n");
     rc |= buf_puts(out, "\r\n");
-    if (body && !head_only && sc->respond_body_len)
-        rc |= buf_append(out, sc->respond_body, sc->respond_body_len);
+    if (body && !head_only && sc->respond_body_len) {
+        if (body_src && body_len) {
+            *body_src = sc->respond_body;
+            *body_len = sc->respond_body_len;
+        } else {
+            rc |= buf_append(out, sc->respond_body, sc->respond_body_len);
+        }
+    }
     return rc ? -1 : 0;
 }
 

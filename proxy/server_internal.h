@@ -172,8 +172,11 @@ int rewrite_response(struct buf *out, const struct http_response *resp, bool clo
 
 /* ---- local responses (respond.c) ---- */
 
+/* Appends a respond service's head to out. Its body is appended too, unless
+ * body_src and body_len are given: they then get the config's body (which
+ * lives as long as the config) for the caller to send after out. */
 int respond_service(struct buf *out, const struct service_config *sc, bool head_only, bool close,
-                    bool client_10, int *status);
+                    bool client_10, int *status, const char **body_src, size_t *body_len);
 int respond_error(struct buf *out, int status, const char *reason, bool close);
 const char *respond_reason_phrase(int status);
 

@@ -32,7 +32,9 @@
 static const char *refproxy_bin, *origin_bin;
 static char dir[256];
 static int origin_port, admin_port;
-static int p_front, p_pfx, p_unix, p_down, p_silent, p_respond;
+static int p_front, p_pfx, p_unix, p_down, p_silent, p_respond, p_bigresp;
+/* the body of the bigresp service: larger than the socket buffers of a slow client */
+#define BIG_RESPOND_BYTES (512u << 10)
 static pid_t origin_pid, proxy_pid;
 static char origin_sock[300], marker[300];
 
@@ -42,6 +44,13 @@ static void write_file(const char *path, const char *text)
     assert_non_null(f);
     fputs(text, f);
     fclose(f);
+}
+
+/* Byte i of the bigresp body: a position-dependent pattern, so a byte out of
+ * place or a repeated stretch shows. */
+static char big_byte(size_t i)
+{
+    return "0123456789abcdefghijklmnopqrstuv"[(i ^ (i >> 5) ^ (i >> 11)) & 31];
 }
 
 static pid_t start_refproxy(const char *config, int ready_port, const char *log)
@@ -73,10 +82,14 @@ static int group_setup(void **state)
     admin_port = itest_free_port();
     p_front = itest_free_port(), p_pfx = itest_free_port(), p_unix = itest_free_port();
     p_down = itest_free_port(), p_silent = itest_free_port(), p_respond = itest_free_port();
+    p_bigresp = itest_free_port();
     int dead_port = itest_free_port(); /* nothing listens there */
-    char cfg[4096], path[300];
-    snprintf(
-        cfg, sizeof(cfg),
+    size_t cap = 4096 + BIG_RESPOND_BYTES;
+    char *cfg = malloc(cap), path[300];
+    if (!cfg)
+        return -1;
+    int len = snprintf(
+        cfg, cap,
         "prometheusAddr: \"127.0.0.1:%d\"\n"
         "limits: {upstreamIdlePerService: 4, shutdownGrace: 5s}\n"
         "services:\n"
@@ -92,8 +105,15 @@ static int group_setup(void **state)
         "     respond: {status: 200, body: \"fixed\", headers: {X-R: one}}}\n",
         admin_port, p_front, origin_port, p_pfx, origin_port, p_unix, origin_sock, p_down,
         dead_port, p_silent, origin_port, p_respond);
+    len += snprintf(cfg + len, cap - (size_t)len,
+                    "  - {name: bigresp, listenAddr: \"127.0.0.1:%d\", respond: {body: \"",
+                    p_bigresp);
+    for (size_t i = 0; i < BIG_RESPOND_BYTES; i++)
+        cfg[len++] = big_byte(i);
+    snprintf(cfg + len, cap - (size_t)len, "\"}}\n");
     snprintf(path, sizeof(path), "%s/proxy.yaml", dir);
     write_file(path, cfg);
+    free(cfg);
     snprintf(log, sizeof(log), "%s/proxy.log", dir);
     proxy_pid = start_refproxy(path, p_respond, log);
     return proxy_pid < 0 ? -1 : 0;
@@ -421,6 +441,52 @@ static void test_respond_service_answers_directly(void **state)
     itest_resp_free(&r);
 }
 
+static void assert_big_body(const struct itest_resp *r)
+{
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->body_len, BIG_RESPOND_BYTES);
+    for (size_t i = 0; i < BIG_RESPOND_BYTES; i++)
+        if (r->body[i] != big_byte(i))
+            fail_msg("respond body byte %zu is '%c', not '%c'", i, r->body[i], big_byte(i));
+}
+
+/* A respond body goes out from the config after its head. Requests pipelined
+ * behind it (a HEAD and another GET) wait their turn: every byte arrives, in
+ * order, while the client reads slowly through a small receive buffer. */
+static void test_large_respond_body_stays_ahead_of_pipelined_answers(void **state)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    int rcv = 16384;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p_bigresp)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    const char *reqs = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
+                       "HEAD /2 HTTP/1.1\r\nHost: a\r\n\r\n"
+                       "GET /3 HTTP/1.1\r\nHost: a\r\n\r\n";
+    assert_int_equal(itest_write_all(fd, reqs, strlen(reqs)), 0);
+    usleep(100000); /* refproxy fills the client's window and has to wait */
+    struct itest_resp r;
+    itest_reader_reset();
+    assert_int_equal(itest_read_response(fd, false, &r), 0);
+    assert_big_body(&r);
+    itest_resp_free(&r);
+    assert_int_equal(itest_read_response(fd, true, &r), 0);
+    assert_int_equal(r.status, 200);
+    char want[64];
+    snprintf(want, sizeof(want), "Content-Length: %u", BIG_RESPOND_BYTES);
+    const char *cl = strstr(r.head, want);
+    if (!cl || (cl[strlen(want)] >= '0' && cl[strlen(want)] <= '9'))
+        fail_msg("HEAD answer without \"%s\": %s", want, r.head);
+    assert_int_equal(r.body_len, 0);
+    itest_resp_free(&r);
+    assert_int_equal(itest_read_response(fd, false, &r), 0);
+    assert_big_body(&r);
+    itest_resp_free(&r);
+    close(fd);
+}
+
 static void test_1000_services_each_answer_with_their_own_body(void **state)
 {
     enum { N = 1000 };
@@ -555,6 +621,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_prefix_is_matched_and_stripped),
         cmocka_unit_test(test_unix_socket_upstream),
         cmocka_unit_test(test_respond_service_answers_directly),
+        cmocka_unit_test(test_large_respond_body_stays_ahead_of_pipelined_answers),
         cmocka_unit_test(test_1000_services_each_answer_with_their_own_body),
         cmocka_unit_test(test_sigterm_lets_slow_response_finish),
         cmocka_unit_test(test_stalled_client_pins_one_window_in_the_kernel),
