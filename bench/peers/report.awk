@@ -1,7 +1,9 @@
 # report.awk: bench/peers.sh's raw figures -> the markdown tables of RESULTS.md.
 # Input (tab-separated): phase, metric, peer, round, value — one line per measurement.
 # Output: per phase a table of medians (rows = peers, a "x ref" = peer / refproxy column
-# after each metric), then a summary of refproxy / best peer for every figure.
+# after each metric), then a summary of refproxy / best peer for every figure, with the
+# number of rounds in which refproxy beat that peer (paired by round: both ran in the same
+# round, minutes apart, so slow drifts of the shared machine cancel).
 # Written for mawk too (no asort): medians by insertion sort.
 function fmt(v) {
     if (v == "") return "—"
@@ -28,6 +30,21 @@ function higher_better(metric) { return metric ~ /req\/s/ }
     if (!((ph, pe) in seenpe)) { seenpe[ph, pe] = 1; npe[ph]++; peers[ph, npe[ph]] = pe }
     k = ph SUBSEP me SUBSEP pe
     val[k, ++cnt[k]] = $5
+    inround[k, $4] = $5
+    if (!((ph, $4) in seenround)) { seenround[ph, $4] = 1; rounds[ph, ++nround[ph]] = $4 }
+}
+# "k/n": of the n rounds where both have a value, in how many refproxy was better.
+function rounds_better(ph, me, pe,    i, r, a, b, k, n) {
+    k = n = 0
+    for (i = 1; i <= nround[ph]; i++) {
+        r = rounds[ph, i]
+        a = ph SUBSEP me SUBSEP "refproxy"; b = ph SUBSEP me SUBSEP pe
+        if (!((a, r) in inround) || !((b, r) in inround)) continue
+        n++
+        if (higher_better(me) ? inround[a, r] + 0 > inround[b, r] + 0 \
+                              : inround[a, r] + 0 < inround[b, r] + 0) k++
+    }
+    return k "/" n
 }
 END {
     print "## Medians"
@@ -60,9 +77,13 @@ END {
     print "CPU us/req is the proxy's own CPU time per request; where a proxy's core was not"
     print "busy (CPU busy % well under 100) the run was limited by CPU 1 (origin and load"
     print "generators), and CPU us/req, not req/s, is the figure that compares proxies."
+    print "Rounds better: in how many rounds refproxy beat that peer, round by round. Two"
+    print "equal proxies split the rounds; with 5 rounds, 5/5 or 0/5 happens by chance 1 time"
+    print "in 16 (two-sided sign test), 4/5 or 1/5 in 3 of 8: only the extremes say more than"
+    print "the medians do."
     print ""
-    print "| figure | refproxy | best peer | its value | refproxy / best | refproxy leads |"
-    print "|---|---:|---|---:|---:|---|"
+    print "| figure | refproxy | best peer | its value | refproxy / best | refproxy leads | rounds better |"
+    print "|---|---:|---|---:|---:|---|---:|"
     for (i = 1; i <= nph; i++) {
         ph = phases[i]
         if (ph == "origin") continue
@@ -82,7 +103,8 @@ END {
             if (r == "" || bv == "") continue
             ratio = (bv + 0 != 0) ? sprintf("%.2f", r / bv) : "—"
             lead = (higher_better(me) ? r + 0 >= bv + 0 : r + 0 <= bv + 0) ? "yes" : "**no**"
-            print "| " ph ": " me " | " fmt(r) " | " best " | " fmt(bv) " | " ratio " | " lead " |"
+            print "| " ph ": " me " | " fmt(r) " | " best " | " fmt(bv) " | " ratio " | " lead \
+                " | " rounds_better(ph, me, best) " |"
         }
     }
     if (("small N=1 wrk" SUBSEP "req/s" SUBSEP "refproxy+prof") in cnt) {
