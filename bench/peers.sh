@@ -12,7 +12,8 @@
 # (A B C … A B C …) for R rounds (default 5), reporting medians and each peer's ratio
 # to refproxy:
 #   small responses, keep-alive: wrk -t1 -c32 and h2load --h1 -c32, N=1 and N=100;
-#   a 1 MiB response (wrk); refproxy with a CPU profile running (pseudo-peer
+#   a 1 MiB response (wrk); p50/p99 and CPU per request at one offered load for all
+#   (h2load --rps: small at 24,000 req/s, 1 MiB at 800 req/s); refproxy with a CPU profile running (pseudo-peer
 #   "refproxy+prof", N=1 wrk); idle wakeups/s and memory per idle service at N in
 #   --idle-ns; start-up time at the largest N. With every throughput figure, the
 #   proxy's own CPU per request and how busy its core was (below ~95% busy the
@@ -222,16 +223,20 @@ h2_parse() { # h2load output, log file(s) -> "req/s p50_ms p99_ms errors"
 # run_load TOOL PORTS... -> "req/s p50 p99 errors". With several ports, one generator per
 # port (c32 split evenly), all at once; req/s summed; h2load percentiles are exact over
 # all requests, wrk's p50 is the mean and p99 the max of the per-process figures.
+# TOOL h2load@R: h2load at R requests per second in all (--rps R/32 per connection):
+# the same offered load for every peer, so latency and CPU per request compare like
+# with like (closed-loop runs give each proxy the load its own speed allows).
 run_load() {
     local tool=$1; shift
-    local k=$# c=$((32 / $#)) i=0 port pids=()
+    local k=$# c=$((32 / $#)) i=0 port pids=() rate=()
+    [[ $tool = h2load@* ]] && rate=(--rps=$(( ${tool#h2load@} / 32 )))
     for port in "$@"; do
         if [[ $tool = wrk ]]; then
             timeout $((dur + 30)) taskset -c 1 wrk -t1 -c"$c" -d"${dur}s" --latency \
                 "http://$ADDR:$port/" \
                 > "$work/load.$i" 2>&1 &
         else
-            timeout $((dur + 30)) taskset -c 1 h2load --h1 -c"$c" -D "$dur" \
+            timeout $((dur + 30)) taskset -c 1 h2load --h1 -c"$c" -D "$dur" "${rate[@]}" \
                 --log-file="$work/h2log.$i" \
                 "http://$ADDR:$port/" > "$work/load.$i" 2>&1 &
         fi
@@ -385,9 +390,9 @@ throughput_phase() { # N ORIGIN_PORT BODY_BYTES TOOLS PROFILE(0/1) PHASE
 }
 
 t_start=$(date +%s)
-throughput_phase 1 $O_SMALL 12 "wrk h2load" 1 "small N=1"
-throughput_phase 100 $O_SMALL 12 "wrk h2load" 0 "small N=100"
-throughput_phase 1 $O_BIG 1048576 "wrk" 0 "1MiB N=1"
+throughput_phase 1 $O_SMALL 12 "wrk h2load h2load@24000" 1 "small N=1"
+throughput_phase 100 $O_SMALL 12 "wrk h2load h2load@24000" 0 "small N=100"
+throughput_phase 1 $O_BIG 1048576 "wrk h2load@800" 0 "1MiB N=1"
 stop_origin
 
 # ---- phase: idle cost and start-up ---------------------------------------------------
@@ -476,6 +481,12 @@ vers() {
     echo "  h2o: N hosts."
     echo "- Small body: 12 bytes. Load: wrk -t1 -c32 --latency and h2load --h1 -c32 (-m1, no"
     echo "  pipelining), ${dur} s each. Peers interleaved per round; medians of $rounds rounds."
+    echo "- At one offered load: h2load --h1 -c32 --rps R/32 (R = 24,000 req/s small, 800 req/s"
+    echo "  1 MiB; about half of what the fastest proxies sustain here), the same for every peer."
+    echo "  The closed-loop runs give each proxy the load its own speed allows, so their p99s"
+    echo "  mix speed and tail; at one load, p99 and CPU us/req compare like with like. A peer"
+    echo "  whose req/s stays under R did not keep up. h2load starts the 32 connections' requests"
+    echo "  together, so the load arrives in bursts of 32."
     echo "- N=100: one generator per port on 4 of the 100 ports (8 connections each, 32 in all),"
     echo "  a different 4 each round ((7r + 25i) mod 100). req/s is the sum; h2load p50/p99"
     echo "  are exact over all requests (from --log-file); wrk p50 is the mean and p99 the max"

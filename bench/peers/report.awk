@@ -33,18 +33,20 @@ function higher_better(metric) { return metric ~ /req\/s/ }
     inround[k, $4] = $5
     if (!((ph, $4) in seenround)) { seenround[ph, $4] = 1; rounds[ph, ++nround[ph]] = $4 }
 }
-# "k/n": of the n rounds where both have a value, in how many refproxy was better.
-function rounds_better(ph, me, pe,    i, r, a, b, k, n) {
-    k = n = 0
+# "k/n": of the n rounds where both have a value, in how many refproxy was better
+# (", t tied" when some were equal, as req/s is at a fixed offered load).
+function rounds_better(ph, me, pe,    i, r, a, b, k, n, t) {
+    k = n = t = 0
     for (i = 1; i <= nround[ph]; i++) {
         r = rounds[ph, i]
         a = ph SUBSEP me SUBSEP "refproxy"; b = ph SUBSEP me SUBSEP pe
         if (!((a, r) in inround) || !((b, r) in inround)) continue
         n++
-        if (higher_better(me) ? inround[a, r] + 0 > inround[b, r] + 0 \
-                              : inround[a, r] + 0 < inround[b, r] + 0) k++
+        if (inround[a, r] + 0 == inround[b, r] + 0) t++
+        else if (higher_better(me) ? inround[a, r] + 0 > inround[b, r] + 0 \
+                                   : inround[a, r] + 0 < inround[b, r] + 0) k++
     }
-    return k "/" n
+    return k "/" n (t ? ", " t " tied" : "")
 }
 END {
     print "## Medians"
