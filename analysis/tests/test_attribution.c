@@ -447,6 +447,21 @@ static int run_quiet(int (*cmd)(int, char **), int argc, char **argv, const char
     return rc;
 }
 
+/* Runs `scaleprof diff A B` on the sweeps <tmpdir>/a and <tmpdir>/b, which must
+ * exit 0, and opens what it printed (kept in <tmpdir>/out). */
+static FILE *diff_output(const char *a, const char *b, const char *out)
+{
+    char A[512], B[512], path[512];
+    snprintf(A, sizeof(A), "%s/%s", tmpdir, a);
+    snprintf(B, sizeof(B), "%s/%s", tmpdir, b);
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, out);
+    char *argv[] = {"diff", A, B, NULL};
+    assert_int_equal(run_quiet(cmd_diff, 3, argv, path), 0);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    return f;
+}
+
 /* analyze over a results folder with one truncated cpu.prof: the profile is
  * named and left out, the rest are attributed (work_quad first); threads by
  * role come out per service; the task cross-check marks the unmapped task. */
@@ -563,16 +578,10 @@ static void test_analyze_too_few_points_exit_2(void **state)
 static void test_diff_reads_results_and_skips_failed_points(void **state)
 {
     make_results("res_failed", true, 0);
-    char a[512], b[512], prof[700], out[700], line[512];
-    snprintf(a, sizeof(a), "%s/res_failed", tmpdir);
-    snprintf(b, sizeof(b), "%s/quad_off", tmpdir);
-    snprintf(prof, sizeof(prof), "%s/10_services/run-1/cpu.prof", a); /* sequence 0 */
+    char prof[700], line[512];
+    snprintf(prof, sizeof(prof), "%s/res_failed/10_services/run-1/cpu.prof", tmpdir); /* seq 0 */
     truncate_copy(prof, 60);
-    snprintf(out, sizeof(out), "%s/diff_res.txt", tmpdir);
-    char *argv[] = {"diff", a, b, NULL};
-    assert_int_equal(run_quiet(cmd_diff, 3, argv, out), 0);
-    FILE *f = fopen(out, "r");
-    assert_non_null(f);
+    FILE *f = diff_output("res_failed", "quad_off", "diff_res.txt");
     bool cause = false, header = false;
     while (fgets(line, sizeof(line), f)) {
         cause |= strcmp(line, "cause: work_quad\n") == 0;
@@ -614,14 +623,8 @@ static void test_diff_holds_a_negative_fixed_cost_at_zero(void **state)
     unload(&l);
 
     make_results("res_neg", false, less * 1e9);
-    char a[512], b[512], out[700], line[512];
-    snprintf(a, sizeof(a), "%s/res_neg", tmpdir);
-    snprintf(b, sizeof(b), "%s/quad_off", tmpdir);
-    snprintf(out, sizeof(out), "%s/diff_neg.txt", tmpdir);
-    char *argv[] = {"diff", a, b, NULL};
-    assert_int_equal(run_quiet(cmd_diff, 3, argv, out), 0);
-    FILE *f = fopen(out, "r");
-    assert_non_null(f);
+    char line[512];
+    FILE *f = diff_output("res_neg", "quad_off", "diff_neg.txt");
     bool held = false, held_b = false, cause = false;
     while (fgets(line, sizeof(line), f)) {
         held |= strncmp(line, "A: the free fit gave a negative fixed cost", 42) == 0;
@@ -660,14 +663,8 @@ static void test_culprit_is_the_own_caller_of_a_system_call(void **state)
     snprintf(want, sizeof(want), "cause: work_quad_read (its time in %s)\n", rd->name);
     unload(&l);
 
-    char A[512], B[512], out[512], line[512];
-    snprintf(A, sizeof(A), "%s/quad_read", tmpdir);
-    snprintf(B, sizeof(B), "%s/quad_off", tmpdir);
-    snprintf(out, sizeof(out), "%s/diff_read.txt", tmpdir);
-    char *argv[] = {"diff", A, B, NULL};
-    assert_int_equal(run_quiet(cmd_diff, 3, argv, out), 0);
-    FILE *f = fopen(out, "r");
-    assert_non_null(f);
+    char line[512];
+    FILE *f = diff_output("quad_read", "quad_off", "diff_read.txt");
     bool cause = false;
     while (fgets(line, sizeof(line), f))
         cause |= strcmp(line, want) == 0;

@@ -441,6 +441,20 @@ static void test_respond_service_answers_directly(void **state)
     itest_resp_free(&r);
 }
 
+/* A loopback connection to port whose 16 KiB receive buffer makes the client
+ * fall behind a large response. */
+static int connect_slow_reader(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    int rcv = 16384;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
 static void assert_big_body(const struct itest_resp *r)
 {
     assert_int_equal(r->status, 200);
@@ -455,13 +469,7 @@ static void assert_big_body(const struct itest_resp *r)
  * order, while the client reads slowly through a small receive buffer. */
 static void test_large_respond_body_stays_ahead_of_pipelined_answers(void **state)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    int rcv = 16384;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p_bigresp)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    int fd = connect_slow_reader(p_bigresp);
     const char *reqs = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
                        "HEAD /2 HTTP/1.1\r\nHost: a\r\n\r\n"
                        "GET /3 HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -565,13 +573,7 @@ static void test_sigterm_lets_slow_response_finish(void **state)
 static void test_stalled_client_pins_one_window_in_the_kernel(void **state)
 {
     const size_t total = 8u << 20;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    int rcv = 16384;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p_front)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    int fd = connect_slow_reader(p_front);
     char req[128];
     int n = snprintf(req, sizeof(req), "GET /gen?n=%zu HTTP/1.1\r\nHost: a\r\n\r\n", total);
     assert_int_equal(itest_write_all(fd, req, (size_t)n), 0);
