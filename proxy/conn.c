@@ -18,6 +18,12 @@
  * reading — that is the backpressure. Body bytes are relayed verbatim; the
  * framing (Content-Length count or http_chunked_feed) only finds the end.
  *
+ * Writes to the client wait for the end of the loop iteration (conn_flush,
+ * a loop_deferred): the answers one batch of events produced leave together,
+ * so a client or load generator holding many connections wakes once for
+ * them. A socket whose last write did not take everything writes as soon as
+ * it has room, on EPOLLOUT.
+ *
  * One timer per connection, re-armed lazily: conn_retime moves c->deadline
  * and only re-arms the loop timer when the deadline moved earlier; a timer
  * that fires early re-arms itself to the current deadline.
@@ -91,6 +97,7 @@ void conn_close(struct conn *c)
     struct worker *w = c->w;
     account_done(c);
     drop_upstream(c, false);
+    loop_defer_cancel(w->loop, &c->flush);
     loop_unwatch(w->loop, c->fd);
     close(c->fd);
     loop_timer_cancel(w->loop, &c->timer);
@@ -255,7 +262,14 @@ static void finish_exchange(struct conn *c)
         return;
     }
     c->state = CS_HEAD;
-    if (!c->in.len && !out_pending(c)) { /* idle: give the memory back */
+    release_idle_buffers(c);
+}
+
+/* An idle keep-alive connection gives its buffers back (they are allocated
+ * again by the next request). */
+void release_idle_buffers(struct conn *c)
+{
+    if (c->state == CS_HEAD && !c->in.len && !out_pending(c)) {
         buf_free(&c->in);
         buf_free(&c->out);
         buf_free(&c->uin);
@@ -338,8 +352,9 @@ static void update_watches(struct conn *c)
     unsigned cm = 0;
     if (!c->client_eof && c->in.len < client_read_limit(c))
         cm |= LOOP_READABLE;
-    if (out_pending(c) || (c->state == CS_TUNNEL && c->uin.len) ||
-        (c->state == CS_EXCHANGE && c->resp_head_done && c->resp_fwd))
+    if (!loop_deferred_queued(&c->flush) &&
+        (out_pending(c) || (c->state == CS_TUNNEL && c->uin.len) ||
+         (c->state == CS_EXCHANGE && c->resp_head_done && c->resp_fwd)))
         cm |= LOOP_WRITABLE;
     if (cm != c->cmask) {
         if (loop_watch(c->w->loop, c->fd, cm, on_client_event, c) < 0) {
@@ -398,8 +413,16 @@ static void conn_pump(struct conn *c)
     if (c->state != CS_DEAD)
         update_watches(c);
     c->in_pump = false;
+    c->flushing = false;
     if (c->state == CS_DEAD)
         conn_free(c);
+}
+
+static void conn_flush(struct loop *loop, struct loop_deferred *d, void *data)
+{
+    struct conn *c = data;
+    c->flushing = true;
+    conn_pump(c);
 }
 
 static void on_client_event(struct loop *loop, int fd, unsigned events, void *data)
@@ -495,6 +518,7 @@ void conn_accept(struct worker *w, uint32_t svc, int fd)
     buf_init(&c->uhead, 0);
     buf_init(&c->uin, 0);
     loop_timer_init(&c->timer, on_timer, c);
+    loop_deferred_init(&c->flush, conn_flush, c);
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     strcpy(c->client_ip, "unknown");

@@ -44,9 +44,12 @@ struct conn {
     bool shut_up, shut_client;
     bool c_rd, u_rd; /* readable hints: an event said so and no short read since */
     bool inflight;
+    bool flushing;    /* in conn_flush: write the client now */
+    bool client_full; /* the last client write did not take everything */
     uint8_t req_body, resp_body;
     int status;
     struct loop_timer timer;
+    struct loop_deferred flush; /* client bytes wait here for the end of the iteration */
     uint64_t deadline;
     uint64_t req_start;
     struct buf in;    /* from the client: head, body bytes, pipelined requests */
@@ -90,6 +93,7 @@ void conn_error(struct conn *c, int status, const char *reason);
 void upstream_error(struct conn *c, enum upstream_error_kind kind, int status, const char *reason);
 void start_request(struct conn *c, const struct http_request *req, size_t head_len);
 void upstream_failed_early(struct conn *c, const char *reason);
+void release_idle_buffers(struct conn *c);
 
 /* conn_io.c: the steps of the pump; each returns whether it made progress */
 size_t client_read_limit(const struct conn *c);

@@ -443,6 +443,10 @@ bool step_client_write(struct conn *c)
         }
         return false;
     }
+    if (!c->flushing && !c->client_full) {
+        loop_defer(c->w->loop, &c->flush); /* see conn.c: answers leave together */
+        return false;
+    }
     ssize_t w;
     do
         w = writev(c->fd, iov, n);
@@ -450,8 +454,13 @@ bool step_client_write(struct conn *c)
     if (w < 0) {
         if (errno != EAGAIN)
             conn_close(c);
+        c->client_full = true;
         return false;
     }
+    size_t offered = 0;
+    for (int i = 0; i < n; i++)
+        offered += iov[i].iov_len;
+    c->client_full = (size_t)w < offered;
     stat_add(&stats_of(c)->response_bytes, (uint64_t)w);
     size_t k = (size_t)w;
     size_t o = k < c->out.len ? k : c->out.len;
@@ -465,5 +474,6 @@ bool step_client_write(struct conn *c)
         if (c->state == CS_EXCHANGE)
             c->resp_fwd -= k;
     }
+    release_idle_buffers(c); /* a local answer finished its exchange before it was sent */
     return true;
 }

@@ -52,6 +52,9 @@ struct loop {
     struct loop_timer **heap;
     size_t heap_len, heap_cap;
 
+    struct loop_deferred *deferred_head, *deferred_tail; /* FIFO */
+    size_t deferred_len;
+
     uint64_t now_ns;
     uint64_t wakeups;
     atomic_bool stop;
@@ -313,6 +316,8 @@ void loop_timer_arm(struct loop *loop, struct loop_timer *t, uint64_t delay_ms)
 
 static int next_timeout_ms(struct loop *loop)
 {
+    if (loop->deferred_head)
+        return 0;
     if (!loop->heap_len)
         return -1;
     uint64_t d = loop->heap[0]->deadline_ns;
@@ -331,6 +336,57 @@ static void run_timers(struct loop *loop)
         struct loop_timer *t = loop->heap[0];
         loop_timer_cancel(loop, t);
         t->fn(loop, t, t->data);
+    }
+}
+
+/* ---- deferred work ---- */
+
+void loop_deferred_init(struct loop_deferred *d, loop_deferred_fn *fn, void *data)
+{
+    *d = (struct loop_deferred){.fn = fn, .data = data};
+}
+
+void loop_defer(struct loop *loop, struct loop_deferred *d)
+{
+    if (d->queued)
+        return;
+    d->queued = true;
+    d->next = NULL;
+    d->prev = loop->deferred_tail;
+    if (loop->deferred_tail)
+        loop->deferred_tail->next = d;
+    else
+        loop->deferred_head = d;
+    loop->deferred_tail = d;
+    loop->deferred_len++;
+}
+
+void loop_defer_cancel(struct loop *loop, struct loop_deferred *d)
+{
+    if (!d->queued)
+        return;
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        loop->deferred_head = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+    else
+        loop->deferred_tail = d->prev;
+    d->prev = d->next = NULL;
+    d->queued = false;
+    loop->deferred_len--;
+}
+
+static void run_deferred(struct loop *loop)
+{
+    /* Only what was queued before this call runs now, so a callback that
+     * defers again cannot keep the loop from polling. */
+    size_t budget = loop->deferred_len;
+    while (budget-- && loop->deferred_head) {
+        struct loop_deferred *d = loop->deferred_head;
+        loop_defer_cancel(loop, d);
+        d->fn(loop, d, d->data);
     }
 }
 
@@ -463,6 +519,7 @@ int loop_run(struct loop *loop)
                 w->fn(loop, w->fd, ev, w->data);
         }
         run_timers(loop);
+        run_deferred(loop);
         free_dead(loop);
     }
     atomic_store(&loop->stop, false);

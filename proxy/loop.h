@@ -63,6 +63,29 @@ static inline bool loop_timer_armed(const struct loop_timer *t)
     return t->heap_index != SIZE_MAX;
 }
 
+/* Work put off until the loop has dispatched every event and timer of this
+ * iteration; it runs just before the loop waits again. Redis writes its
+ * replies from beforeSleep for the same reason: answers made by one batch of
+ * events leave together, so the peers reading them wake once per batch, not
+ * once per answer. Embedded in its owner; the loop never allocates it. */
+struct loop_deferred;
+typedef void loop_deferred_fn(struct loop *loop, struct loop_deferred *d, void *data);
+struct loop_deferred {
+    struct loop_deferred *prev, *next;
+    loop_deferred_fn *fn;
+    void *data;
+    bool queued;
+};
+void loop_deferred_init(struct loop_deferred *d, loop_deferred_fn *fn, void *data);
+/* Queues d once (a no-op while it is queued). Deferring from a deferred
+ * callback runs in the next iteration, which then does not sleep. */
+void loop_defer(struct loop *loop, struct loop_deferred *d);
+void loop_defer_cancel(struct loop *loop, struct loop_deferred *d);
+static inline bool loop_deferred_queued(const struct loop_deferred *d)
+{
+    return d->queued;
+}
+
 /* Cached CLOCK_MONOTONIC time of this iteration, in ns (refreshed after every
  * epoll_wait), so hot paths do not call clock_gettime per event. */
 uint64_t loop_now_ns(const struct loop *loop);

@@ -106,7 +106,7 @@ int respond_service(struct buf *out, const struct service_config *sc, bool head_
         rc |= buf_puts(out, "Connection: keep-alive\r\n");
     rc |= buf_puts(out, "\r\n");
     if (body && !head_only && sc->respond_body_len) {
-        if (body_src && body_len) {
+        if (body_src && body_len && sc->respond_body_len > RESPOND_COPY_MAX) {
             *body_src = sc->respond_body;
             *body_len = sc->respond_body_len;
         } else {

@@ -173,8 +173,11 @@ int rewrite_response(struct buf *out, const struct http_response *resp, bool clo
 /* ---- local responses (respond.c) ---- */
 
 /* Appends a respond service's head to out. Its body is appended too, unless
- * body_src and body_len are given: they then get the config's body (which
- * lives as long as the config) for the caller to send after out. */
+ * body_src and body_len are given and it is over RESPOND_COPY_MAX: they then
+ * get the config's body (which lives as long as the config) for the caller to
+ * send after out. Copying a small body costs less than sending it apart, and
+ * lets the answers to pipelined requests leave in one write. */
+#define RESPOND_COPY_MAX 4096
 int respond_service(struct buf *out, const struct service_config *sc, bool head_only, bool close,
                     bool client_10, int *status, const char **body_src, size_t *body_len);
 int respond_error(struct buf *out, int status, const char *reason, bool close);

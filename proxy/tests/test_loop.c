@@ -1,5 +1,6 @@
 /* test_loop: the event loop's contract (loop.h): timer order, re-arm, cancel,
- * cross-thread posts, unwatch from inside callbacks, and no wakeups at idle. */
+ * cross-thread posts, unwatch from inside callbacks, deferred work, and no
+ * wakeups at idle. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -407,6 +408,153 @@ static void test_heap_keeps_order_under_random_arms_and_cancels(void **state)
     loop_destroy(loop);
 }
 
+/* Deferred work: runs once per queueing, after every event and timer of the
+ * iteration that queued it, in FIFO order; cancelled work never runs. */
+struct defer_log {
+    char seen[32]; /* one letter per callback, in order */
+    int n;
+    uint64_t wakeups[32]; /* loop_wakeups() when each ran: same value = same iteration */
+    struct loop_deferred d[3];
+    int redefer; /* times d[0] queues itself again */
+    struct loop_timer stop, guard;
+    bool guard_fired;
+};
+
+static void log_step(struct loop *loop, struct defer_log *g, char what)
+{
+    g->wakeups[g->n] = loop_wakeups(loop);
+    g->seen[g->n++] = what;
+}
+
+static void on_deferred(struct loop *loop, struct loop_deferred *d, void *data)
+{
+    struct defer_log *g = data;
+    int k = (int)(d - g->d);
+    log_step(loop, g, (char)('A' + k));
+    if (k == 0 && g->redefer > 0) {
+        g->redefer--;
+        loop_defer(loop, d);
+        assert_true(loop_deferred_queued(d));
+    }
+}
+
+static void on_defer_fd(struct loop *loop, int fd, unsigned events, void *data)
+{
+    struct defer_log *g = data;
+    char c;
+    assert_int_equal(read(fd, &c, 1), 1);
+    log_step(loop, g, c);
+    /* each event queues the same work: it must still run once */
+    loop_defer(loop, &g->d[0]);
+    loop_defer(loop, &g->d[1]);
+}
+
+static void on_defer_timer(struct loop *loop, struct loop_timer *t, void *data)
+{
+    struct defer_log *g = data;
+    log_step(loop, g, 't');
+    loop_defer(loop, &g->d[2]);
+}
+
+static void on_defer_stop(struct loop *loop, struct loop_timer *t, void *data)
+{
+    loop_stop(loop);
+}
+
+static void on_defer_guard(struct loop *loop, struct loop_timer *t, void *data)
+{
+    ((struct defer_log *)data)->guard_fired = true;
+    loop_stop(loop);
+}
+
+static void defer_log_init(struct loop *loop, struct defer_log *g)
+{
+    memset(g, 0, sizeof(*g));
+    for (int i = 0; i < 3; i++)
+        loop_deferred_init(&g->d[i], on_deferred, g);
+    loop_timer_init(&g->stop, on_defer_stop, g);
+    loop_timer_init(&g->guard, on_defer_guard, g);
+    loop_timer_arm(loop, &g->guard, 5000); /* a loop that slept on queued work */
+}
+
+static void test_deferred_runs_after_the_events_and_timers_of_its_iteration(void **state)
+{
+    struct loop *loop = loop_create();
+    struct defer_log g;
+    defer_log_init(loop, &g);
+    int a[2], b[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+    assert_int_equal(write(a[1], "x", 1), 1);
+    assert_int_equal(write(b[1], "y", 1), 1);
+    assert_int_equal(loop_watch(loop, a[0], LOOP_READABLE, on_defer_fd, &g), 0);
+    assert_int_equal(loop_watch(loop, b[0], LOOP_READABLE, on_defer_fd, &g), 0);
+    struct loop_timer t;
+    loop_timer_init(&t, on_defer_timer, &g);
+    loop_timer_arm(loop, &t, 0); /* due in the first iteration */
+    loop_timer_arm(loop, &g.stop, 50);
+    loop_run(loop);
+    assert_false(g.guard_fired);
+    /* both events (epoll's order), the timer, then the work each queued, once */
+    assert_int_equal(g.n, 6);
+    assert_true((g.seen[0] == 'x' && g.seen[1] == 'y') || (g.seen[0] == 'y' && g.seen[1] == 'x'));
+    assert_memory_equal(g.seen + 2, "tABC", 4);
+    for (int i = 1; i < 6; i++)
+        assert_true(g.wakeups[i] == g.wakeups[0]); /* all in one iteration */
+    for (int i = 0; i < 3; i++)
+        assert_false(loop_deferred_queued(&g.d[i]));
+    loop_unwatch(loop, a[0]), loop_unwatch(loop, b[0]);
+    close(a[0]), close(a[1]), close(b[0]), close(b[1]);
+    loop_destroy(loop);
+}
+
+static void test_cancelled_deferred_work_never_runs(void **state)
+{
+    struct loop *loop = loop_create();
+    struct defer_log g;
+    defer_log_init(loop, &g);
+    for (int i = 0; i < 3; i++)
+        loop_defer(loop, &g.d[i]);
+    loop_defer_cancel(loop, &g.d[1]); /* the middle one */
+    loop_defer_cancel(loop, &g.d[1]); /* twice is harmless */
+    assert_false(loop_deferred_queued(&g.d[1]));
+    loop_timer_arm(loop, &g.stop, 30);
+    loop_run(loop);
+    assert_false(g.guard_fired);
+    assert_int_equal(g.n, 2);
+    assert_memory_equal(g.seen, "AC", 2);
+    /* the tail was cancelled: the list still works */
+    loop_defer(loop, &g.d[2]);
+    loop_defer(loop, &g.d[1]);
+    loop_defer_cancel(loop, &g.d[1]);
+    loop_timer_arm(loop, &g.stop, 30);
+    loop_run(loop);
+    assert_int_equal(g.n, 3);
+    assert_int_equal(g.seen[2], 'C');
+    loop_destroy(loop);
+}
+
+/* Work that queues itself again runs in the next iteration, and the loop does
+ * not sleep in between: no fd is ready and the only timer is seconds away. */
+static void test_work_deferred_by_deferred_work_runs_next_iteration_without_sleeping(void **state)
+{
+    struct loop *loop = loop_create();
+    struct defer_log g;
+    defer_log_init(loop, &g);
+    g.redefer = 3;
+    loop_defer(loop, &g.d[0]);
+    loop_timer_arm(loop, &g.stop, 200);
+    loop_run(loop);
+    assert_false(g.guard_fired);
+    /* Had the loop slept with work queued, it would have woken for the stop
+     * timer, run one more A and returned: two, not four. */
+    assert_int_equal(g.n, 4);
+    assert_memory_equal(g.seen, "AAAA", 4);
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(g.wakeups[i], g.wakeups[i - 1] + 1); /* one iteration each */
+    loop_destroy(loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +568,9 @@ int main(void)
         cmocka_unit_test(test_watch_again_replaces_mask),
         cmocka_unit_test(test_idle_loop_with_watched_fds_makes_no_wakeups),
         cmocka_unit_test(test_heap_keeps_order_under_random_arms_and_cancels),
+        cmocka_unit_test(test_deferred_runs_after_the_events_and_timers_of_its_iteration),
+        cmocka_unit_test(test_cancelled_deferred_work_never_runs),
+        cmocka_unit_test(test_work_deferred_by_deferred_work_runs_next_iteration_without_sleeping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -441,6 +441,35 @@ static void test_respond_service_answers_directly(void **state)
     itest_resp_free(&r);
 }
 
+/* Answers made from one batch of events leave together (conn.c defers client
+ * writes to the end of the loop iteration): eight pipelined requests that
+ * arrive in one segment are answered in one segment, not eight. */
+static void test_pipelined_answers_leave_in_one_write(void **state)
+{
+    enum { K = 8 };
+    int fd = itest_connect(p_respond);
+    assert_true(fd >= 0);
+    char reqs[K * 64];
+    size_t len = 0;
+    for (int i = 0; i < K; i++)
+        len += (size_t)snprintf(reqs + len, sizeof(reqs) - len,
+                                "GET /%d HTTP/1.1\r\nHost: a\r\n\r\n", i);
+    assert_int_equal(itest_write_all(fd, reqs, len), 0);
+    struct itest_resp r;
+    itest_reader_reset();
+    for (int i = 0; i < K; i++) {
+        assert_int_equal(itest_read_response(fd, false, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(r.body, "fixed");
+        itest_resp_free(&r);
+    }
+    struct tcp_info ti;
+    socklen_t tl = sizeof(ti);
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+    assert_int_equal(ti.tcpi_data_segs_in, 1);
+    close(fd);
+}
+
 /* A loopback connection to port whose 16 KiB receive buffer makes the client
  * fall behind a large response. */
 static int connect_slow_reader(int port)
@@ -623,6 +652,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_prefix_is_matched_and_stripped),
         cmocka_unit_test(test_unix_socket_upstream),
         cmocka_unit_test(test_respond_service_answers_directly),
+        cmocka_unit_test(test_pipelined_answers_leave_in_one_write),
         cmocka_unit_test(test_large_respond_body_stays_ahead_of_pipelined_answers),
         cmocka_unit_test(test_1000_services_each_answer_with_their_own_body),
         cmocka_unit_test(test_sigterm_lets_slow_response_finish),
