@@ -443,7 +443,10 @@ bool step_client_write(struct conn *c)
         }
         return false;
     }
-    if (!c->flushing && !c->client_full) {
+    size_t offered = 0;
+    for (int i = 0; i < n; i++)
+        offered += iov[i].iov_len;
+    if (!c->flushing && !c->client_full && offered < CONN_DEFER_MAX) {
         loop_defer(c->w->loop, &c->flush); /* see conn.c: answers leave together */
         return false;
     }
@@ -457,9 +460,6 @@ bool step_client_write(struct conn *c)
         c->client_full = true;
         return false;
     }
-    size_t offered = 0;
-    for (int i = 0; i < n; i++)
-        offered += iov[i].iov_len;
     c->client_full = (size_t)w < offered;
     stat_add(&stats_of(c)->response_bytes, (uint64_t)w);
     size_t k = (size_t)w;
