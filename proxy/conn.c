@@ -18,11 +18,12 @@
  * reading — that is the backpressure. Body bytes are relayed verbatim; the
  * framing (Content-Length count or http_chunked_feed) only finds the end.
  *
- * Small writes to the client (under CONN_DEFER_MAX) wait for the end of the
- * loop iteration (conn_flush, a loop_deferred): the answers one batch of
- * events produced leave together, so a client or load generator holding many
- * connections wakes once for them. A socket whose last write did not take
- * everything writes as soon as it has room, on EPOLLOUT.
+ * Whole answers under CONN_DEFER_MAX wait for the end of the loop iteration
+ * before they are written (conn_flush, a loop_deferred): the answers one
+ * batch of events produced leave together, so a client or load generator
+ * holding many connections wakes once for them. Streamed responses and
+ * tunnels are written at once, and a socket whose last write did not take
+ * everything is written as soon as it has room, on EPOLLOUT.
  *
  * One timer per connection, re-armed lazily: conn_retime moves c->deadline
  * and only re-arms the loop timer when the deadline moved earlier; a timer

@@ -70,9 +70,8 @@ struct conn {
     char client_ip[INET6_ADDRSTRLEN];
 };
 
-/* Client writes smaller than this wait for the end of the loop iteration (see
- * conn.c); a larger one is a batch by itself and goes at once: deferring 64 KiB
- * chunks of a 1 MiB body cost 5% more proxy CPU per request for nothing. */
+/* Whole answers smaller than this wait for the end of the loop iteration (see
+ * conn.c); a larger one is a batch by itself and goes at once. */
 #define CONN_DEFER_MAX (16 * 1024)
 
 /* Bytes queued for the client that are refproxy's own: out, then body_src. */
