@@ -133,22 +133,30 @@ int rewrite_request(struct buf *out, const struct service_config *sc,
                 rc |= buf_append(out, req->fields[j].value, req->fields[j].value_len);
                 first = false;
             }
-            rc |= buf_printf(out, ", %s\r\n", client_ip);
+            rc |= buf_puts(out, ", ");
+            rc |= buf_puts(out, client_ip);
+            rc |= buf_puts(out, "\r\n");
             continue;
         }
         rc |= put_field(out, f);
     }
-    if (!xff)
-        rc |= buf_printf(out, "X-Forwarded-For: %s\r\n", client_ip);
+    if (!xff) {
+        rc |= buf_puts(out, "X-Forwarded-For: ");
+        rc |= buf_puts(out, client_ip);
+        rc |= buf_puts(out, "\r\n");
+    }
     rc |= buf_puts(out, "X-Forwarded-Proto: http\r\n");
     if (req->host) {
         rc |= buf_puts(out, "X-Forwarded-Host: ");
         rc |= buf_append(out, req->host, req->host_len);
         rc |= buf_puts(out, "\r\n");
     }
-    for (size_t i = 0; i < sc->num_upstream_headers; i++)
-        rc |= buf_printf(out, "%s: %s\r\n", sc->upstream_headers[i].name,
-                         sc->upstream_headers[i].value);
+    for (size_t i = 0; i < sc->num_upstream_headers; i++) {
+        rc |= buf_puts(out, sc->upstream_headers[i].name);
+        rc |= buf_puts(out, ": ");
+        rc |= buf_puts(out, sc->upstream_headers[i].value);
+        rc |= buf_puts(out, "\r\n");
+    }
     if (req->body == HTTP_BODY_CHUNKED)
         rc |= buf_puts(out, "Transfer-Encoding: chunked\r\n");
     if (req->upgrade && upgrade) {
@@ -162,7 +170,13 @@ int rewrite_request(struct buf *out, const struct service_config *sc,
 
 int rewrite_response(struct buf *out, const struct http_response *resp, bool close, bool client_10)
 {
-    int rc = buf_printf(out, "HTTP/1.1 %d ", resp->status);
+    /* No printf on the per-response path: it was 2% of the proxy's CPU under load.
+     * The parser admits statuses 100..599 only, so three digits always fit. */
+    char line[] = "HTTP/1.1 000 ";
+    line[9] = (char)('0' + resp->status / 100 % 10);
+    line[10] = (char)('0' + resp->status / 10 % 10);
+    line[11] = (char)('0' + resp->status % 10);
+    int rc = buf_append(out, line, sizeof(line) - 1);
     if (resp->reason_len)
         rc |= buf_append(out, resp->reason, resp->reason_len);
     else

@@ -162,6 +162,13 @@ static void test_get_forwards_with_x_forwarded_and_strips_hop_by_hop(void **stat
     assert_null(strstr(r.body, "Keep-Alive"));
     assert_false(r.closed);
     itest_resp_free(&r);
+    /* without an X-Forwarded-For of its own, the client's address is the whole list */
+    const char *plain = "GET /hdr HTTP/1.1\r\nHost: client.example\r\n\r\n";
+    assert_int_equal(itest_write_all(fd, plain, strlen(plain)), 0);
+    assert_int_equal(itest_read_response(fd, false, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\nX-Forwarded-For: 127.0.0.1\n"));
+    itest_resp_free(&r);
     close(fd);
 }
 
