@@ -3,24 +3,27 @@
 # when installed), to measure a change in how refproxy proxies.
 #
 #   bench/proxy_ab.sh OLD_BINARY NEW_BINARY [--services N] [--rounds R] [--duration S]
-#                     [--rate R] [--bytes B] [--no-haproxy]
+#                     [--rate R] [--bytes B] [--origin refproxy|nginx] [--no-haproxy]
 #
-# One origin (OLD_BINARY's `respond` service, a 12-byte body or B bytes) on CPU 1 with the load; every
+# One origin (OLD_BINARY's `respond` service, a 12-byte body or B bytes; or with --origin
+# nginx, bench/peers.sh's nginx origin: 12 bytes, or 1 MiB by sendfile when B is 1048576)
+# on CPU 1 with the load; every
 # proxy up at once on CPU 0 with N services (default 100) on 127.9.0.1. Each round drives
-# each proxy in turn (old new haproxy old new …): 4 generators with 8 connections each on
+# each proxy in turn, each round starting one later (old new haproxy, new haproxy old, …,
+# so none always runs first): 4 generators with 8 connections each on
 # 4 of the N ports, a different 4 each round, as bench/peers.sh does at N=100 (at N=1 all
 # 4 on the one port). Closed loop (wrk -c8 each) by default; with --rate R, h2load at R
 # req/s in all (exact p50/p99 over every request). Per run: req/s, p50, p99, the proxy's
 # CPU µs per request, and CPU 1's (origin + generators) µs per request. Then new/old,
-# haproxy/old and new/haproxy: the median over rounds of each round's ratio, and in how
-# many rounds the first was better.
+# haproxy/old and new/haproxy: the median over rounds of each round's ratio, in how many
+# rounds the first was better, and the two-sided sign test's p for that split.
 # HAProxy adds X-Forwarded-For/-Proto/-Host as refproxy does, so the origin's work per
 # request is the same behind all three.
 set -euo pipefail
-usage() { sed -n '2,18p' "$0"; exit 2; }
+usage() { sed -n '2,20p' "$0"; exit 2; }
 (($# >= 2)) || usage
 old=$1 new=$2; shift 2
-n=100 rounds=12 dur=4 rate=0 use_ha=1 bytes=0
+n=100 rounds=12 dur=4 rate=0 use_ha=1 bytes=0 origin_kind=refproxy
 while (($#)); do
     case $1 in
     --services) n=$2; shift ;;
@@ -28,6 +31,7 @@ while (($#)); do
     --duration) dur=$2; shift ;;
     --rate) rate=$2; shift ;;
     --bytes) bytes=$2; shift ;;
+    --origin) origin_kind=$2; shift ;;
     --no-haproxy) use_ha=0 ;;
     *) usage ;;
     esac
@@ -44,12 +48,32 @@ work=$(mktemp -d /tmp/proxy_ab.XXXXXX)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 
-body='hello world\n'
-((bytes > 0)) && body=$(head -c "$bytes" /dev/zero | tr '\0' x)
-printf 'prometheusAddr: "%s:%d"\nworkers: 1\nservices:\n  - {name: o, listenAddr: "%s:%d", respond: {body: "%s"}}\n' \
-    $ADDR $ORIGIN_ADMIN $ADDR $ORIGIN "$body" > "$work/origin.yaml"
-taskset -c 1 "$old" --config "$work/origin.yaml" > "$work/origin.log" 2>&1 &
-origin_pid=$!; pids+=($!)
+case $origin_kind in
+refproxy)
+    body='hello world\n'
+    ((bytes > 0)) && body=$(head -c "$bytes" /dev/zero | tr '\0' x)
+    printf 'prometheusAddr: "%s:%d"\nworkers: 1\nservices:\n  - {name: o, listenAddr: "%s:%d", respond: {body: "%s"}}\n' \
+        $ADDR $ORIGIN_ADMIN $ADDR $ORIGIN "$body" > "$work/origin.yaml"
+    taskset -c 1 "$old" --config "$work/origin.yaml" > "$work/origin.log" 2>&1 &
+    origin_pid=$!; pids+=($!)
+    ;;
+nginx)
+    command -v nginx > /dev/null || { echo "--origin nginx: nginx is not installed" >&2; exit 2; }
+    ((bytes == 0 || bytes == 1048576)) || { echo "--origin nginx serves 12 bytes or 1048576" >&2; exit 2; }
+    source "$(dirname "$0")/peers/configs.sh"
+    small=$ORIGIN big=$ORIGIN
+    ((bytes > 0)) && small=$ORIGIN_ADMIN || big=$ORIGIN_ADMIN # the unused one on the spare port
+    conf_origin_nginx "$work" $small $big
+    taskset -c 1 nginx -e "$work/error.log" -c "$work/nginx.conf" -p "$work" > "$work/origin.log" 2>&1 &
+    pids+=($!)
+    for ((i = 0; i < 500; i++)); do # the worker does the work: measure it, not the master
+        origin_pid=$(pgrep -P $! nginx | head -1) && [[ -n $origin_pid ]] && break
+        sleep 0.01
+    done
+    [[ -n ${origin_pid:-} ]] || { echo "nginx origin did not start" >&2; exit 2; }
+    ;;
+*) usage ;;
+esac
 declare -A pid=()
 for v in old new; do
     {
@@ -91,7 +115,9 @@ done
 task_clock() { awk -F, '$3 ~ /task-clock/ {s += $1} END {print s + 0}' "$@"; } # ms
 : > "$work/runs.txt"
 for ((r = 1; r <= rounds; r++)); do
-    for v in $variants; do
+    vs=($variants)
+    for ((k = 0; k < ${#vs[@]}; k++)); do
+        v=${vs[(k + r - 1) % ${#vs[@]}]}
         rm -f "$work"/g.* "$work"/s.*
         perf stat -x, -e task-clock -p "${pid[$v]}" -o "$work/s.proxy" -- sleep $((dur + 1)) &
         sp=$!
@@ -129,11 +155,14 @@ for ((r = 1; r <= rounds; r++)); do
     done
 done | tee -a "$work/runs.txt" |
     awk '{printf "round %s %-7s %7s req/s  p50 %s ms  p99 %s ms  proxy %s us/req  CPU 1 %s us/req\n", $1, $2, $3, $4, $5, $6, $7}'
-echo "$gen, $n services, $rounds rounds of $dur s$( ((rate > 0)) && echo ", $rate req/s offered")$( ((bytes > 0)) && echo ", $bytes-byte body"):"
+echo "$gen, $n services, $rounds rounds of $dur s$( ((rate > 0)) && echo ", $rate req/s offered")$( ((bytes > 0)) && echo ", $bytes-byte body"), $origin_kind origin:"
 awk -v variants="$variants" '
     function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]
             for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
         return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    function sign_p(k, w,   n, m, i, c, t) { n = k + w; m = k < w ? k : w; c = 1; t = 0
+        for (i = 0; i <= m; i++) { t += c; c = c * (n - i) / (i + 1) }
+        return n ? (2 * t / 2 ^ n > 1 ? 1 : 2 * t / 2 ^ n) : 1 }
     { for (f = 3; f <= 7; f++) x[$1, $2, f] = $f; rounds[$1] = 1 }
     END { split("req/s p50_ms p99_ms proxy_us/req cpu1_us/req", name, " ")
         nv = split(variants, vs, " ")
@@ -145,10 +174,11 @@ awk -v variants="$variants" '
             }
             np = split(nv == 3 ? "new old haproxy old new haproxy" : "new old", pr, " ")
             for (k = 1; k < np; k += 2) {
-                m = 0; better = 0
+                m = 0; better = 0; worse = 0
                 for (r in rounds) { q = x[r, pr[k], f] / x[r, pr[k + 1], f]; a[++m] = q
-                    if (f == 3 ? q > 1 : q < 1) better++ }
-                line = line sprintf("  %s/%s %.3f (%d/%d)", pr[k], pr[k + 1], med(a, m), better, m)
+                    if (f == 3 ? q > 1 : q < 1) better++; else if (q != 1) worse++ }
+                line = line sprintf("  %s/%s %.3f (%d/%d, p %.2f)", pr[k], pr[k + 1], med(a, m),
+                    better, m, sign_p(better, worse))
             }
             print line
         } }' "$work/runs.txt"
