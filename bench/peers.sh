@@ -3,21 +3,24 @@
 #
 #   bench/peers.sh [--quick] [--rounds R] [--duration S] [--idle-window S]
 #                  [--peers "refproxy nginx haproxy h2o caddy"] [--idle-ns "10 100 1000 10000"]
-#                  [--origin nginx|refproxy] [--no-install] [--out FILE]
+#                  [--phases "n1 n100 1mib idle start"] [--origin nginx|refproxy]
+#                  [--no-install] [--out FILE]
 #
 # Installs the Debian packages it needs when missing, builds refproxy in build-bench
 # (release), writes each peer's config for N services (one port each, all proxying to
 # one origin; 1 worker/thread, access log off, upstream keep-alive) into a temp dir,
 # starts everything on 127.9.0.1 (loopback) and measures, interleaving the peers
-# (A B C … A B C …) for R rounds (default 5), reporting medians and each peer's ratio
-# to refproxy:
+# (A B C … B C A … C A B …: each round starts one peer later, so no peer always runs
+# first, straight after the previous figure's heaviest load) for R rounds (default 8),
+# reporting medians, each peer's ratio to refproxy, and a sign test over the rounds:
 #   small responses, keep-alive: wrk -t1 -c32 and h2load --h1 -c32, N=1 and N=100;
 #   a 1 MiB response (wrk); p50/p99 and CPU per request at one offered load for all
 #   (h2load --rps: small at 24,000 req/s, 1 MiB at 800 req/s); refproxy with a CPU profile running (pseudo-peer
 #   "refproxy+prof", N=1 wrk); idle wakeups/s and memory per idle service at N in
 #   --idle-ns; start-up time at the largest N. With every throughput figure, the
-#   proxy's own CPU per request and how busy its core was (below ~95% busy the
-#   run was limited by CPU 1, and CPU per request is the figure that compares).
+#   proxy's own CPU per request, how busy its core was and how busy CPU 1 was (a
+#   proxy under ~95% busy with CPU 1 near 100% was held back by CPU 1, and CPU per
+#   request is the figure that compares).
 # The origin is nginx (`return` for the small body, sendfile for 1 MiB) unless --origin
 # refproxy: a program that is not under test, and the same one every run. (Picking the
 # faster of the two each run was a coin toss, 0.06% apart in one run, and moved figures
@@ -25,15 +28,17 @@
 # CPU placement: every proxy is pinned to CPU 0, the origin and the load generators to
 # CPU 1, so each proxy has one core to itself. Writes bench/RESULTS.md (tables made by
 # bench/peers/report.awk from the raw figures this run printed). --quick: 3 s per
-# measurement, 3 rounds, 3 s idle windows (about 6 minutes); default 5 rounds of 8 s,
-# 10 s idle windows (about 25 minutes).
+# measurement, 3 rounds, 3 s idle windows (about 6 minutes; too few rounds for the sign
+# test to call anything but a tie); default 8 rounds of 4 s, 5 s idle windows (about
+# 40 minutes). --phases runs only some: n1 and n100 (small body), 1mib, idle, start.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 cmdline="bench/peers.sh $*"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 clk=$(getconf CLK_TCK)
-rounds=5 dur=8 idlew=10 install=1 quick=0
+rounds=8 dur=4 idlew=5 install=1 quick=0
+phases="n1 n100 1mib idle start"
 peers="refproxy nginx haproxy h2o caddy"
 idle_ns="10 100 1000 10000"
 origin_kind=nginx
@@ -46,12 +51,17 @@ while [[ $# -gt 0 ]]; do
     --idle-window) idlew=$2; shift ;;
     --peers) peers=$2; shift ;;
     --idle-ns) idle_ns=$2; shift ;;
+    --phases) phases=$2; shift ;;
     --origin) origin_kind=$2; shift ;;
     --no-install) install=0 ;;
     --out) out=$2; shift ;;
-    *) sed -n '2,28p' "$0"; exit 2 ;;
+    *) sed -n '2,33p' "$0"; exit 2 ;;
     esac
     shift
+done
+for ph in $phases; do
+    case $ph in n1 | n100 | 1mib | idle | start) ;;
+    *) echo "peers: --phases: n1 n100 1mib idle start, not $ph" >&2; exit 2 ;; esac
 done
 # shellcheck source=bench/peers/configs.sh
 . "$here/peers/configs.sh"
@@ -146,6 +156,9 @@ kill_tree() { # pid: SIGKILL it and its descendants (nginx's worker outlives a k
     local t; t=$(tree "$1"); kill -KILL $t 2>/dev/null || true; }
 ctxsw() { local p; for p in $(tree "$1"); do cat /proc/"$p"/task/*/status 2>/dev/null; done |
     awk '/^(voluntary|nonvoluntary)_ctxt_switches/ {s += $2} END {print s + 0}'; }
+cpu1_ticks() { # -> "busy total" clock ticks of CPU 1 (origin + generators) so far
+    awk '$1 == "cpu1" {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' \
+        /proc/stat; }
 cpu_ticks() { # pid -> user + system clock ticks used so far by the process tree
     local p; for p in $(tree "$1"); do cat /proc/"$p"/stat 2>/dev/null; done |
         awk '{sub(/^.*\) /, ""); s += $12 + $13} END {print s + 0}'; }
@@ -342,9 +355,15 @@ profile_run() { # ROUND: refproxy with /debug/pprof/profile open during the wrk 
     [[ -s $f ]] && cp "$f" "$work/refproxy-wrk.prof"
 }
 
+round_order() { # ROUND PEERS... -> the peers, starting ROUND - 1 places later (rotated)
+    local r=$1; shift
+    local a=("$@") i
+    for ((i = 0; i < $#; i++)); do echo -n "${a[(i + r - 1) % $#]} "; done
+}
+
 throughput_phase() { # N ORIGIN_PORT BODY_BYTES TOOLS PROFILE(0/1) PHASE
-    local n=$1 oport=$2 bytes=$3 tools=$4 prof=$5 phase=$6 up="" p r tool res i ports extra
-    local t0 t1 w0 w1 cpu_us busy
+    local n=$1 oport=$2 bytes=$3 tools=$4 prof=$5 phase=$6 up="" p r tool res i ports order
+    local t0 t1 w0 w1 c0 c1 cpu_us busy busy1
     local pd=$work/${phase//[^A-Za-z0-9=]/_}
     for p in $peers; do
         start_peer "$p" "$pd/$p" "$n" "${pbase[$p]}" "$oport" $R_ADMIN
@@ -360,10 +379,15 @@ throughput_phase() { # N ORIGIN_PORT BODY_BYTES TOOLS PROFILE(0/1) PHASE
     for p in $up; do run_load wrk "${pbase[$p]}" > /dev/null; done # warm-up
     for ((r = 1; r <= rounds; r++)); do
         for tool in $tools; do
-            # N > 1: 4 generators on 4 of the N ports, a different 4 each round
-            extra=
-            ((prof)) && [[ " $up " = *" refproxy "* && $tool = wrk ]] && extra=refproxy+prof
-            for p in $up $extra; do
+            # N > 1: 4 generators on 4 of the N ports, a different 4 each round.
+            # refproxy+prof runs straight after refproxy: the pair the profiler's cost
+            # is read from.
+            order=
+            for p in $(round_order "$r" $up); do
+                order="$order $p"
+                ((prof)) && [[ $p = refproxy && $tool = wrk ]] && order="$order refproxy+prof"
+            done
+            for p in $order; do
                 ports=
                 if ((n == 1)); then ports=${pbase[${p%+prof}]}
                 else for i in 0 1 2 3; do
@@ -373,17 +397,20 @@ throughput_phase() { # N ORIGIN_PORT BODY_BYTES TOOLS PROFILE(0/1) PHASE
                 # was. Below ~95% busy the proxy was not the bottleneck (the origin
                 # and the generators on CPU 1 were), and CPU per request is the
                 # figure that compares proxies.
-                t0=$(cpu_ticks "${PID[${p%+prof}]}"); w0=$(date +%s.%N)
+                # CPU 1 near 100% busy: the generators and the origin set the pace
+                t0=$(cpu_ticks "${PID[${p%+prof}]}"); w0=$(date +%s.%N); c0=$(cpu1_ticks)
                 if [[ $p = refproxy+prof ]]; then res=$(profile_run "$r")
                 else res=$(run_load "$tool" $ports); fi
-                t1=$(cpu_ticks "${PID[${p%+prof}]}"); w1=$(date +%s.%N)
+                t1=$(cpu_ticks "${PID[${p%+prof}]}"); w1=$(date +%s.%N); c1=$(cpu1_ticks)
                 read -r rps p50 p99 err <<< "$res"
-                read -r cpu_us busy <<< "$(awk -v t=$((t1 - t0)) -v hz="$clk" -v r="$rps" \
-                    -v d="$dur" -v w0="$w0" -v w1="$w1" 'BEGIN {
+                read -r cpu_us busy busy1 <<< "$(awk -v t=$((t1 - t0)) -v hz="$clk" -v r="$rps" \
+                    -v d="$dur" -v w0="$w0" -v w1="$w1" -v c0="$c0" -v c1="$c1" 'BEGIN {
                     c = (r > 0) ? t / hz * 1e6 / (r * d) : 0
-                    printf "%.2f %.1f\n", c, 100 * t / hz / (w1 - w0) }')"
+                    split(c0, a, " "); split(c1, b, " ")
+                    printf "%.2f %.1f %.1f\n", c, 100 * t / hz / (w1 - w0),
+                        (b[2] > a[2]) ? 100 * (b[1] - a[1]) / (b[2] - a[2]) : 0 }')"
                 echo "  round $r $tool $p: $rps req/s p50 $p50 ms p99 $p99 ms," \
-                    "CPU $cpu_us us/req, $busy% busy${err/#0/}"
+                    "CPU $cpu_us us/req, $busy% busy, CPU 1 $busy1% busy${err/#0/}"
                 [[ $err = 0 ]] || note "- $phase round $r $tool $p: errors or non-2xx responses"
                 record "$phase $tool" "req/s" "$p" "$r" "$rps"
                 record "$phase $tool" "p50 ms" "$p" "$r" "$p50"
@@ -391,6 +418,7 @@ throughput_phase() { # N ORIGIN_PORT BODY_BYTES TOOLS PROFILE(0/1) PHASE
                 record "$phase $tool" "CPU us/req" "$p" "$r" "$cpu_us"
                 # refproxy+prof's window includes the wait for the profile: not comparable
                 [[ $p = *+prof ]] || record "$phase $tool" "CPU busy %" "$p" "$r" "$busy"
+                [[ $p = *+prof ]] || record "$phase $tool" "CPU 1 busy %" "$p" "$r" "$busy1"
             done
         done
     done
@@ -398,15 +426,16 @@ throughput_phase() { # N ORIGIN_PORT BODY_BYTES TOOLS PROFILE(0/1) PHASE
 }
 
 t_start=$(date +%s)
-throughput_phase 1 $O_SMALL 12 "wrk h2load h2load@24000" 1 "small N=1"
-throughput_phase 100 $O_SMALL 12 "wrk h2load h2load@24000" 0 "small N=100"
-throughput_phase 1 $O_BIG 1048576 "wrk h2load@800" 0 "1MiB N=1"
+want() { [[ " $phases " = *" $1 "* ]]; }
+want n1 && throughput_phase 1 $O_SMALL 12 "wrk h2load h2load@24000" 1 "small N=1"
+want n100 && throughput_phase 100 $O_SMALL 12 "wrk h2load h2load@24000" 0 "small N=100"
+want 1mib && throughput_phase 1 $O_BIG 1048576 "wrk h2load@800" 0 "1MiB N=1"
 stop_origin
 
 # ---- phase: idle cost and start-up ---------------------------------------------------
 # one peer at a time on IDLE_BASE…; the origin is down (idle proxies never dial it)
 declare -A base_pss=() base_n=()
-for n in $idle_ns; do
+for n in $(want idle && echo "$idle_ns"); do
     for p in $peers; do
         d=$work/idle-$n/$p
         t0=$(date +%s%N)
@@ -435,7 +464,8 @@ done
 
 # start-up at the largest N: exec until every port listens, interleaved, up to 3 rounds
 # (Caddy takes minutes for 10,000 sites)
-for ((r = 1; r <= (rounds < 3 ? rounds : 3); r++)); do
+start_rounds=0; want start && start_rounds=$((rounds < 3 ? rounds : 3))
+for ((r = 1; r <= start_rounds; r++)); do
     for p in $peers; do
         d=$work/start/$p
         t0=$(date +%s%N)
@@ -492,7 +522,15 @@ vers() {
     echo "  x-forwarded-for, x-forwarded-proto and via. The origin is one program every run"
     echo "  (--origin, default nginx), not the faster of two."
     echo "- Small body: 12 bytes. Load: wrk -t1 -c32 --latency and h2load --h1 -c32 (-m1, no"
-    echo "  pipelining), ${dur} s each. Peers interleaved per round; medians of $rounds rounds."
+    echo "  pipelining), ${dur} s each. Peers interleaved per round, each round starting one"
+    echo "  peer later (A B C, B C A, …) so none always runs first; medians of $rounds rounds."
+    echo "- CPU busy %: the proxy's own CPU time over the run's wall time (its core is CPU 0)."
+    echo "  CPU 1 busy %: all of CPU 1 (origin and load generators) from /proc/stat. Where CPU 1"
+    echo "  is near 100% and the proxy's core is not, the generators and the origin set req/s,"
+    echo "  not the proxy, and CPU us/req is the figure that compares proxies. Such a run also"
+    echo "  charges CPU 1 for the proxy's idle time: a proxy that sleeps in epoll_wait between"
+    echo "  requests has to be woken by the origin's and generators' writes, on CPU 1; one"
+    echo "  whose core is saturated never sleeps."
     echo "- At one offered load: h2load --h1 -c32 --rps R/32 (R = 24,000 req/s small, 800 req/s"
     echo "  1 MiB; about half of what the fastest proxies sustain here), the same for every peer."
     echo "  The closed-loop runs give each proxy the load its own speed allows, so their p99s"

@@ -3,7 +3,8 @@
 # Output: per phase a table of medians (rows = peers, a "x ref" = peer / refproxy column
 # after each metric), then a summary of refproxy / best peer for every figure, with the
 # number of rounds in which refproxy beat that peer (paired by round: both ran in the same
-# round, minutes apart, so slow drifts of the shared machine cancel).
+# round, minutes apart, so slow drifts of the shared machine cancel) and a two-sided sign
+# test over those rounds: the verdict.
 # Written for mawk too (no asort): medians by insertion sort.
 function fmt(v) {
     if (v == "") return "—"
@@ -34,7 +35,8 @@ function higher_better(metric) { return metric ~ /req\/s/ }
     if (!((ph, $4) in seenround)) { seenround[ph, $4] = 1; rounds[ph, ++nround[ph]] = $4 }
 }
 # "k/n": of the n rounds where both have a value, in how many refproxy was better
-# (", t tied" when some were equal, as req/s is at a fixed offered load).
+# (", t tied" when some were equal, as req/s is at a fixed offered load). Leaves the
+# counts in rb_k (better), rb_w (worse) and rb_n (rounds) for verdict().
 function rounds_better(ph, me, pe,    i, r, a, b, k, n, t) {
     k = n = t = 0
     for (i = 1; i <= nround[ph]; i++) {
@@ -46,7 +48,26 @@ function rounds_better(ph, me, pe,    i, r, a, b, k, n, t) {
         else if (higher_better(me) ? inround[a, r] + 0 > inround[b, r] + 0 \
                                    : inround[a, r] + 0 < inround[b, r] + 0) k++
     }
+    rb_k = k; rb_w = n - k - t; rb_n = n
     return k "/" n (t ? ", " t " tied" : "")
+}
+# two-sided sign test: the chance that two equal proxies split the untied rounds at
+# least as unevenly as k better against w worse
+function sign_p(k, w,    n, m, i, c, s) {
+    n = k + w; m = (k < w) ? k : w
+    if (n == 0) return 1
+    c = 1; s = 0
+    for (i = 0; i <= m; i++) { s += c; c = c * (n - i) / (i + 1) }
+    s = 2 * s / 2 ^ n
+    return (s > 1) ? 1 : s
+}
+# ahead / behind when the sign test says so at 5% (two-sided), else tie. A figure
+# measured once (idle memory, wakeups) is called by its one value.
+function verdict(k, w, n,    p) {
+    if (n == 1) return k ? "ahead (1 run)" : w ? "**behind** (1 run)" : "tie (1 run)"
+    p = sign_p(k, w)
+    if (p < 0.05) return (k > w ? "ahead" : "**behind**") sprintf(", p = %.3f", p)
+    return sprintf("tie, p = %.2f", p)
 }
 END {
     print "## Medians"
@@ -77,15 +98,19 @@ END {
     print "Best = highest req/s, lowest everything else, among the other proxies (not the"
     print "origin candidates or refproxy+prof). refproxy+prof / refproxy is the profiler's cost."
     print "CPU us/req is the proxy's own CPU time per request; where a proxy's core was not"
-    print "busy (CPU busy % well under 100) the run was limited by CPU 1 (origin and load"
-    print "generators), and CPU us/req, not req/s, is the figure that compares proxies."
-    print "Rounds better: in how many rounds refproxy beat that peer, round by round. Two"
-    print "equal proxies split the rounds; with 5 rounds, 5/5 or 0/5 happens by chance 1 time"
-    print "in 16 (two-sided sign test), 4/5 or 1/5 in 3 of 8: only the extremes say more than"
-    print "the medians do."
+    print "busy (CPU busy % well under 100) while CPU 1 was (CPU 1 busy % near 100), the run"
+    print "was limited by CPU 1 (origin and load generators), and CPU us/req, not req/s, is"
+    print "the figure that compares proxies."
+    print "Rounds better: in how many rounds refproxy beat that peer, round by round (both"
+    print "ran in the same round, so the shared machine's slow swings cancel). Verdict: a"
+    print "two-sided sign test over those rounds (ties left out). Two equal proxies split the"
+    print "rounds; \"ahead\" or \"behind\" only when a split that uneven would happen by chance"
+    print "less than 5% of the time (p). With 5 rounds even 5/5 is p = 0.06: fewer than 6"
+    print "rounds can only say tie. A target \"at or above\" / \"no worse\" is missed only where"
+    print "the verdict is behind; the ratio of medians alone does not decide it."
     print ""
-    print "| figure | refproxy | best peer | its value | refproxy / best | refproxy leads | rounds better |"
-    print "|---|---:|---|---:|---:|---|---:|"
+    print "| figure | refproxy | best peer | its value | refproxy / best | rounds better | verdict |"
+    print "|---|---:|---|---:|---:|---:|---|"
     for (i = 1; i <= nph; i++) {
         ph = phases[i]
         if (ph == "origin") continue
@@ -104,16 +129,38 @@ END {
             }
             if (r == "" || bv == "") continue
             ratio = (bv + 0 != 0) ? sprintf("%.2f", r / bv) : "—"
-            lead = (higher_better(me) ? r + 0 >= bv + 0 : r + 0 <= bv + 0) ? "yes" : "**no**"
-            print "| " ph ": " me " | " fmt(r) " | " best " | " fmt(bv) " | " ratio " | " lead \
-                " | " rounds_better(ph, me, best) " |"
+            rb = rounds_better(ph, me, best)
+            print "| " ph ": " me " | " fmt(r) " | " best " | " fmt(bv) " | " ratio " | " rb \
+                " | " verdict(rb_k, rb_w, rb_n) " |"
         }
     }
-    if (("small N=1 wrk" SUBSEP "req/s" SUBSEP "refproxy+prof") in cnt) {
-        a = median("small N=1 wrk" SUBSEP "req/s" SUBSEP "refproxy")
-        b = median("small N=1 wrk" SUBSEP "req/s" SUBSEP "refproxy+prof")
-        print ""
-        printf "CPU profile running (100 Hz) vs not, wrk N=1: %s vs %s req/s, cost %.1f%%" \
-            " (target < 3%%)\n", fmt(b), fmt(a), 100 * (1 - b / a)
+    profiler_cost("small N=1 wrk")
+}
+# refproxy with a CPU profile running against refproxy without, paired by round (they run
+# back to back): the median of the per-round ratios, and the rounds the profile cost
+function profiler_cost(ph,    me, i, r, a, b, n, q, slower, m) {
+    if (!((ph SUBSEP "req/s" SUBSEP "refproxy+prof") in cnt)) return
+    print ""
+    print "CPU profile running (100 Hz) against not, " ph ", run back to back each round" \
+        " (target < 3%; bench/profiler_overhead.sh measures the same with more precision):"
+    print ""
+    print "| figure | median of per-round refproxy+prof / refproxy | rounds the profile cost | sign test |"
+    print "|---|---:|---:|---|"
+    split("req/s|CPU us/req", m, "|")
+    for (i = 1; i <= 2; i++) {
+        me = m[i]; n = slower = 0
+        for (r = 1; r <= nround[ph]; r++) {
+            a = (ph SUBSEP me SUBSEP "refproxy") SUBSEP rounds[ph, r]
+            b = (ph SUBSEP me SUBSEP "refproxy+prof") SUBSEP rounds[ph, r]
+            if (!(a in inround) || !(b in inround) || inround[a] + 0 == 0) continue
+            q = inround[b] / inround[a]
+            val["prof", me, ++n] = q
+            if (higher_better(me) ? q < 1 : q > 1) slower++
+        }
+        cnt["prof" SUBSEP me] = n
+        if (n == 0) continue
+        printf "| %s | %.3f (cost %.1f%%) | %d/%d | %s |\n", me, median("prof" SUBSEP me),
+            100 * (higher_better(me) ? 1 - median("prof" SUBSEP me) : median("prof" SUBSEP me) - 1),
+            slower, n, sprintf("p = %.2f", sign_p(slower, n - slower))
     }
 }
