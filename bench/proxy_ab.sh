@@ -14,13 +14,16 @@
 # 4 of the N ports, a different 4 each round, as bench/peers.sh does at N=100 (at N=1 all
 # 4 on the one port). Closed loop (wrk -c8 each) by default; with --rate R, h2load at R
 # req/s in all (exact p50/p99 over every request). Per run: req/s, p50, p99, the proxy's
-# CPU µs per request, and CPU 1's (origin + generators) µs per request. Then new/old,
+# CPU µs per request, CPU 1's (origin + generators) µs per request, and per request the
+# proxy's context switches (how often it slept in epoll_wait) and the wakeups done on
+# CPU 1 (sched_waking: a proxy that sleeps is woken by the writes of the origin and the
+# generators, and CPU 1 pays for that; one whose core is saturated never sleeps). Then new/old,
 # haproxy/old and new/haproxy: the median over rounds of each round's ratio, in how many
 # rounds the first was better, and the two-sided sign test's p for that split.
 # HAProxy adds X-Forwarded-For/-Proto/-Host as refproxy does, so the origin's work per
 # request is the same behind all three.
 set -euo pipefail
-usage() { sed -n '2,20p' "$0"; exit 2; }
+usage() { sed -n '2,24p' "$0"; exit 2; }
 (($# >= 2)) || usage
 old=$1 new=$2; shift 2
 n=100 rounds=12 dur=4 rate=0 use_ha=1 bytes=0 origin_kind=refproxy
@@ -119,8 +122,11 @@ for ((r = 1; r <= rounds; r++)); do
     for ((k = 0; k < ${#vs[@]}; k++)); do
         v=${vs[(k + r - 1) % ${#vs[@]}]}
         rm -f "$work"/g.* "$work"/s.*
-        perf stat -x, -e task-clock -p "${pid[$v]}" -o "$work/s.proxy" -- sleep $((dur + 1)) &
+        perf stat -x, -e task-clock,context-switches -p "${pid[$v]}" -o "$work/s.proxy" \
+            -- sleep $((dur + 1)) &
         sp=$!
+        perf stat -x, -a -C 1 -e sched:sched_waking -o "$work/s.cpu1" -- sleep $((dur + 1)) &
+        sc=$!
         perf stat -x, -e task-clock -p $origin_pid -o "$work/s.origin" -- sleep $((dur + 1)) &
         so=$!
         sleep 0.2
@@ -138,7 +144,7 @@ for ((r = 1; r <= rounds; r++)); do
             fi
             ws+=($!)
         done
-        wait "${ws[@]}" $sp $so
+        wait "${ws[@]}" $sp $so $sc
         if ((rate > 0)); then
             cnt=$(cat "$work"/g.? | wc -l)
             lat=$(awk '{print $3}' "$work"/g.? | sort -n |
@@ -151,10 +157,14 @@ for ((r = 1; r <= rounds; r++)); do
         fi
         awk -v r=$r -v v=$v -v c="$cnt" -v d="$dur" -v lat="$lat" -v p="$(task_clock "$work/s.proxy")" \
             -v one="$(task_clock "$work/s.origin" "$work"/s.g?)" \
-            'BEGIN {printf "%d %s %.0f %s %.2f %.2f\n", r, v, c / d, lat, p * 1000 / c, one * 1000 / c}'
+            -v cs="$(awk -F, '$3 ~ /context-switches/ {print $1 + 0}' "$work/s.proxy")" \
+            -v wk="$(awk -F, '$3 ~ /sched_waking/ {print $1 + 0}' "$work/s.cpu1")" \
+            'BEGIN {printf "%d %s %.0f %s %.2f %.2f %.3f %.3f\n", r, v, c / d, lat, p * 1000 / c,
+                one * 1000 / c, cs / c, wk / c}'
     done
 done | tee -a "$work/runs.txt" |
-    awk '{printf "round %s %-7s %7s req/s  p50 %s ms  p99 %s ms  proxy %s us/req  CPU 1 %s us/req\n", $1, $2, $3, $4, $5, $6, $7}'
+    awk '{printf "round %s %-7s %7s req/s  p50 %s ms  p99 %s ms  proxy %s us/req  CPU 1 %s us/req" \
+        "  proxy sleeps %s/req  CPU 1 wakeups %s/req\n", $1, $2, $3, $4, $5, $6, $7, $8, $9}'
 echo "$gen, $n services, $rounds rounds of $dur s$( ((rate > 0)) && echo ", $rate req/s offered")$( ((bytes > 0)) && echo ", $bytes-byte body"), $origin_kind origin:"
 awk -v variants="$variants" '
     function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]
@@ -163,11 +173,11 @@ awk -v variants="$variants" '
     function sign_p(k, w,   n, m, i, c, t) { n = k + w; m = k < w ? k : w; c = 1; t = 0
         for (i = 0; i <= m; i++) { t += c; c = c * (n - i) / (i + 1) }
         return n ? (2 * t / 2 ^ n > 1 ? 1 : 2 * t / 2 ^ n) : 1 }
-    { for (f = 3; f <= 7; f++) x[$1, $2, f] = $f; rounds[$1] = 1 }
-    END { split("req/s p50_ms p99_ms proxy_us/req cpu1_us/req", name, " ")
+    { for (f = 3; f <= 9; f++) x[$1, $2, f] = $f; rounds[$1] = 1 }
+    END { split("req/s p50_ms p99_ms proxy_us/req cpu1_us/req sleeps/req cpu1_wakeups/req", name, " ")
         nv = split(variants, vs, " ")
-        for (f = 3; f <= 7; f++) {
-            line = sprintf("  %-13s", name[f - 2])
+        for (f = 3; f <= 9; f++) {
+            line = sprintf("  %-16s", name[f - 2])
             for (k = 1; k <= nv; k++) {
                 m = 0; for (r in rounds) a[++m] = x[r, vs[k], f]
                 line = line sprintf(" %s %9.2f", vs[k], med(a, m))
@@ -175,9 +185,10 @@ awk -v variants="$variants" '
             np = split(nv == 3 ? "new old haproxy old new haproxy" : "new old", pr, " ")
             for (k = 1; k < np; k += 2) {
                 m = 0; better = 0; worse = 0
-                for (r in rounds) { q = x[r, pr[k], f] / x[r, pr[k + 1], f]; a[++m] = q
+                for (r in rounds) { if (x[r, pr[k + 1], f] == 0) continue
+                    q = x[r, pr[k], f] / x[r, pr[k + 1], f]; a[++m] = q
                     if (f == 3 ? q > 1 : q < 1) better++; else if (q != 1) worse++ }
-                line = line sprintf("  %s/%s %.3f (%d/%d, p %.2f)", pr[k], pr[k + 1], med(a, m),
+                line = line sprintf("  %s/%s %.3f (%d/%d, p %.3f)", pr[k], pr[k + 1], med(a, m),
                     better, m, sign_p(better, worse))
             }
             print line
