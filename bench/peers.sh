@@ -30,7 +30,7 @@
 # bench/peers/report.awk from the raw figures this run printed). --quick: 3 s per
 # measurement, 3 rounds, 3 s idle windows (about 6 minutes; too few rounds for the sign
 # test to call anything but a tie); default 8 rounds of 4 s, 5 s idle windows (about
-# 40 minutes). --phases runs only some: n1 and n100 (small body), 1mib, idle, start.
+# 30 minutes). --phases runs only some: n1 and n100 (small body), 1mib, idle, start.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
