@@ -66,7 +66,8 @@ function sign_p(k, w,    n, m, i, c, s) {
 function verdict(k, w, n,    p) {
     if (n == 1) return k ? "ahead (1 run)" : w ? "**behind** (1 run)" : "tie (1 run)"
     p = sign_p(k, w)
-    if (p < 0.05) return (k > w ? "ahead" : "**behind**") sprintf(", p = %.3f", p)
+    if (p < 0.05)
+        return (k > w ? "ahead" : "**behind**") (p < 0.001 ? ", p < 0.001" : sprintf(", p = %.3f", p))
     return sprintf("tie, p = %.2f", p)
 }
 END {
