@@ -417,8 +417,10 @@ throughput_phase() { # N ORIGIN_PORT BODY_BYTES TOOLS PROFILE(0/1) PHASE
                 record "$phase $tool" "p99 ms" "$p" "$r" "$p99"
                 record "$phase $tool" "CPU us/req" "$p" "$r" "$cpu_us"
                 # refproxy+prof's window includes the wait for the profile: not comparable
-                [[ $p = *+prof ]] || record "$phase $tool" "CPU busy %" "$p" "$r" "$busy"
-                [[ $p = *+prof ]] || record "$phase $tool" "CPU 1 busy %" "$p" "$r" "$busy1"
+                if [[ $p != *+prof ]]; then
+                    record "$phase $tool" "CPU busy %" "$p" "$r" "$busy"
+                    record "$phase $tool" "CPU 1 busy %" "$p" "$r" "$busy1"
+                fi
             done
         done
     done
