@@ -14,7 +14,6 @@
 
 #include "commands.h"
 
-
 static int cmp_double(const void *pa, const void *pb)
 {
     double a = *(const double *)pa, b = *(const double *)pb;
@@ -122,8 +121,8 @@ static void write_sentence(struct analysis *an)
                      "%s's CPU grows faster than linearly with the number of services: at %g "
                      "services one more service costs %.3g%% CPU, %.0f%% more than the linear "
                      "part alone (%.3g%%); the quadratic term is significant (t = %.1f).%s",
-                     who, v->n_max, an->fit.b + 2 * an->fit.c * v->n_max,
-                     100 * v->material_share, an->fit.b, an->fit.c_t, ratio);
+                     who, v->n_max, an->fit.b + 2 * an->fit.c * v->n_max, 100 * v->material_share,
+                     an->fit.b, an->fit.c_t, ratio);
         else
             snprintf(an->sentence, sizeof(an->sentence),
                      "%s's CPU grows faster than linearly with the number of services: all of "
@@ -176,22 +175,19 @@ int analysis_run(const char *root, double floor, double confidence, struct analy
     }
     an->weighted = model_weights(an->n, an->y, an->nobs, an->w);
     an->design_ok = fit_prepare(&an->design, an->n, an->w, an->nobs) == 0;
-    an->a_held_at_zero =
-        model_fit_total(&an->design, an->y, an->weighted, &an->fit, &an->free_a);
+    an->a_held_at_zero = model_fit_total(&an->design, an->y, an->weighted, &an->fit, &an->free_a);
     fit_set_confidence(&an->fit, an->confidence);
     model_judge(&an->fit, an->design.distinct, an->design.n_min, an->design.n_max, an->floor,
                 &an->verdict);
     build_levels(an);
     an->cpu_ratio = NAN;
     if (an->nlevels >= 2 && an->levels[0].cpu_per_service > 0)
-        an->cpu_ratio = an->levels[an->nlevels - 1].cpu_per_service /
-                        an->levels[0].cpu_per_service;
+        an->cpu_ratio = an->levels[an->nlevels - 1].cpu_per_service / an->levels[0].cpu_per_service;
     /* Exponent of the cost above the fixed overhead when that is positive
      * everywhere; else of the whole cost (which understates it). */
     an->exponent.k = an->exponent.k_lo = an->exponent.k_hi = NAN;
-    if (an->design_ok &&
-        fit_power_law(an->n, an->y, an->weighted ? an->w : NULL, an->nobs, an->fit.a,
-                      &an->exponent) == 0) {
+    if (an->design_ok && fit_power_law(an->n, an->y, an->weighted ? an->w : NULL, an->nobs,
+                                       an->fit.a, &an->exponent) == 0) {
         an->exponent_ok = an->exponent_above_overhead = true;
     } else if (fit_power_law(an->n, an->y, an->weighted ? an->w : NULL, an->nobs, 0,
                              &an->exponent) == 0) {
@@ -236,8 +232,7 @@ static int write_json_file(json_t *doc, const char *dir, const char *name, struc
     char path[4096], tmp[4200];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    if (json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
-        rename(tmp, path) != 0) {
+    if (json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || rename(tmp, path) != 0) {
         buf_printf(err, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
@@ -336,8 +331,7 @@ int cmd_analyze(int argc, char **argv)
         if (report_write_md(&an, &plots, md_extra.data, path, &err) != 0)
             rc = 2;
         snprintf(path, sizeof(path), "%s/index.html", outdir);
-        if (rc == 0 &&
-            report_write_html(&an, &plots, outdir, html_extra.data, path, &err) != 0)
+        if (rc == 0 && report_write_html(&an, &plots, outdir, html_extra.data, path, &err) != 0)
             rc = 2;
     }
     json_decref(doc);
@@ -351,9 +345,10 @@ int cmd_analyze(int argc, char **argv)
     printf("report: %s/index.html\n", outdir);
     if (an.res.usable == 0 || an.design.distinct < 3) {
         /* a report was written, but too few points remain for the model */
-        fprintf(stderr, "analyze: unusable input: %zu usable point(s) at %zu distinct N "
-                        "(need 3); see the point list above\n", an.res.usable,
-                an.design.distinct);
+        fprintf(stderr,
+                "analyze: unusable input: %zu usable point(s) at %zu distinct N "
+                "(need 3); see the point list above\n",
+                an.res.usable, an.design.distinct);
         rc = 2;
     }
 done:

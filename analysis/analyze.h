@@ -22,45 +22,45 @@
 struct level {
     double n;
     size_t repeats;
-    double cpu_mean, cpu_sd;  /* CPU seconds per second (1.0 = one core) */
-    double cpu_per_service;   /* cpu_mean / N */
+    double cpu_mean, cpu_sd; /* CPU seconds per second (1.0 = one core) */
+    double cpu_per_service;  /* cpu_mean / N */
     double rss_per_service, threads_per_service, wakeups_per_s;
-    double marginal;          /* fitted b + 2cN */
-    double fitted;            /* fitted a + bN + cN² */
-    double *task_mean;        /* per task, CPU s/s (results.ntasks entries) */
+    double marginal;   /* fitted b + 2cN */
+    double fitted;     /* fitted a + bN + cN² */
+    double *task_mean; /* per task, CPU s/s (results.ntasks entries) */
 };
 
 struct task_fit {
-    const char *name;         /* owned by results */
+    const char *name; /* owned by results */
     struct fit_result fit;
-    double share;             /* task c / total c (NAN when total c is 0) */
-    bool is_remainder;        /* total minus every task: what no counter covers */
+    double share;      /* task c / total c (NAN when total c is 0) */
+    bool is_remainder; /* total minus every task: what no counter covers */
 };
 
 struct analysis {
     struct results res;
     double floor;
-    double confidence;        /* one-sided level of the test of c (0.95; the gate's 0.99) */
+    double confidence; /* one-sided level of the test of c (0.95; the gate's 0.99) */
     /* observations: usable points in sweep order */
     size_t nobs;
     double *n, *y, *w;
-    size_t *obs_point;        /* index into res.points */
+    size_t *obs_point; /* index into res.points */
     bool weighted;
     struct fit_design design;
     bool design_ok;
     struct fit_result fit;
-    bool a_held_at_zero;      /* the free fit's a was negative: refitted with a = 0 */
-    double free_a;            /* the free fit's a */
+    bool a_held_at_zero; /* the free fit's a was negative: refitted with a = 0 */
+    double free_a;       /* the free fit's a */
     struct model_verdict verdict;
     struct fit_exponent exponent;
     bool exponent_ok;
     bool exponent_above_overhead; /* exponent of C(N) - a (else of C(N)) */
-    double cpu_ratio;         /* (CPU/N at Nmax) / (CPU/N at Nmin), NAN if undefined */
-    struct level *levels;     /* ascending N */
+    double cpu_ratio;             /* (CPU/N at Nmax) / (CPU/N at Nmin), NAN if undefined */
+    struct level *levels;         /* ascending N */
     size_t nlevels;
-    struct task_fit *tasks;   /* res.ntasks tasks, then the remainder */
+    struct task_fit *tasks; /* res.ntasks tasks, then the remainder */
     size_t ntasks;
-    char sentence[512];       /* the verdict for a person */
+    char sentence[512]; /* the verdict for a person */
 };
 
 /* Loads root and computes everything. Returns 0, or -1 when the results
@@ -72,10 +72,10 @@ void analysis_free(struct analysis *an);
 
 /* Writers (report.c, plot.c). outdir exists. Return 0 or -1 (message in err). */
 struct plot_set {
-    bool done;                /* gnuplot ran */
-    char note[256];           /* why plots were skipped, or "" */
+    bool done;      /* gnuplot ran */
+    char note[256]; /* why plots were skipped, or "" */
     size_t count;
-    char names[8][32];        /* base names without extension: <name>.svg, <name>.png */
+    char names[8][32]; /* base names without extension: <name>.svg, <name>.png */
     char titles[8][80];
 };
 int plot_render(const struct analysis *an, const char *outdir, struct plot_set *plots,
@@ -86,11 +86,10 @@ int plot_render(const struct analysis *an, const char *outdir, struct plot_set *
 #include <stdio.h>
 /* report.json as a new object; functions (may be NULL) is stolen. */
 json_t *report_json(const struct analysis *an, json_t *functions, const struct plot_set *plots);
-int report_write_md(const struct analysis *an, const struct plot_set *plots,
-                    const char *extra_md, const char *path, struct buf *err);
-int report_write_html(const struct analysis *an, const struct plot_set *plots,
-                      const char *outdir, const char *extra_html, const char *path,
-                      struct buf *err);
+int report_write_md(const struct analysis *an, const struct plot_set *plots, const char *extra_md,
+                    const char *path, struct buf *err);
+int report_write_html(const struct analysis *an, const struct plot_set *plots, const char *outdir,
+                      const char *extra_html, const char *path, struct buf *err);
 void report_print_table(const struct analysis *an, FILE *out);
 /* report_functions.c: attribution into the report (0, or -1 with err; no
  * profiles is not an error). extra (an object) receives report.json's
@@ -103,8 +102,8 @@ const char *report_task_entry_prefix(const char *task);
 /* report_heap_threads.c: heap attribution (heap.prof at every point) and
  * threads per service by role (threads.txt). Adds "heap" and
  * "threads_by_role" to extra and sections to md/html; 0, or -1 (memory). */
-int report_heap_threads(const struct analysis *an, json_t *extra, struct buf *md,
-                        struct buf *html, struct buf *err);
+int report_heap_threads(const struct analysis *an, json_t *extra, struct buf *md, struct buf *html,
+                        struct buf *err);
 /* A thread name's role: "svc12/idle3" → "svc*\/idle", "w3" → "w". */
 void report_thread_role(const char *name, char *role, size_t len);
 /* A double for JSON: null when not finite (JSON has no NaN or Infinity). */

@@ -67,10 +67,10 @@ struct builder {
     struct attribution *a;
     struct strmap fmap, pmap;
     size_t fcap, pcap;
-    struct symbolizer *sym;  /* one session for every profile */
-    uint32_t *by_sym;        /* symbolizer function id → funcs index + 1 */
+    struct symbolizer *sym; /* one session for every profile */
+    uint32_t *by_sym;       /* symbolizer function id → funcs index + 1 */
     size_t by_sym_cap;
-    bool heap;               /* heap profiles: in-use bytes */
+    bool heap; /* heap profiles: in-use bytes */
 };
 
 static double *zeros(size_t n)
@@ -172,8 +172,7 @@ static struct attr_func *func_of(struct builder *b, uint32_t id)
  * unreadable, nothing was added). CPU: samples × period / window (CPU s/s).
  * Heap (b->heap): in-use bytes, with the allocator's own frames dropped so a
  * stack's leaf is the code that asked for the memory (as `top` does). */
-static int add_profile(struct builder *b, size_t i, const struct attr_point *pt,
-                       struct buf *err)
+static int add_profile(struct builder *b, size_t i, const struct attr_point *pt, struct buf *err)
 {
     char msg[512];
     struct profile p;
@@ -387,8 +386,8 @@ static void compact(struct attribution *a, const bool *keep)
 static int fit_and_rank(struct attribution *a, const struct fit_design *d);
 
 static int build(struct attribution *a, const struct attr_point *pts, size_t count,
-                 const struct fit_design *d, const char *binary, bool heap,
-                 struct buf *skipped, struct buf *err)
+                 const struct fit_design *d, const char *binary, bool heap, struct buf *skipped,
+                 struct buf *err)
 {
     memset(a, 0, sizeof(*a));
     if (!d->ok || d->count != count) {
@@ -438,8 +437,10 @@ static int build(struct attribution *a, const struct attr_point *pts, size_t cou
         for (size_t i = 0; w && i < a->count; i++)
             w[i] = d->w[a->obs[i]];
         if (!w || fit_prepare(&a->design, a->n, w, a->count) != 0) {
-            buf_printf(err, "attribution: %zu of %zu profiles unreadable; the %zu left do not "
-                       "span 3 distinct N", nskip, count, a->count);
+            buf_printf(err,
+                       "attribution: %zu of %zu profiles unreadable; the %zu left do not "
+                       "span 3 distinct N",
+                       nskip, count, a->count);
             rc = -1;
         }
         a->own_design = true;
@@ -537,8 +538,8 @@ int attribution_build(struct attribution *a, const struct attr_point *pts, size_
 }
 
 int attribution_build_skipping(struct attribution *a, const struct attr_point *pts, size_t count,
-                               const struct fit_design *d, const char *binary,
-                               struct buf *skipped, struct buf *err)
+                               const struct fit_design *d, const char *binary, struct buf *skipped,
+                               struct buf *err)
 {
     return build(a, pts, count, d, binary, false, skipped, err);
 }
@@ -684,8 +685,8 @@ int attribution_scan(const char *root, struct attr_point **pts, size_t *count, s
     struct dirent *e;
     while (rc == 0 && (e = readdir(d))) {
         int services, used = 0;
-        if (sscanf(e->d_name, "%d_services%n", &services, &used) != 1 ||
-            e->d_name[used] != '\0' || services <= 0)
+        if (sscanf(e->d_name, "%d_services%n", &services, &used) != 1 || e->d_name[used] != '\0' ||
+            services <= 0)
             continue;
         char dir[4096];
         snprintf(dir, sizeof(dir), "%s/%s", root, e->d_name);

@@ -20,47 +20,47 @@
 #include "buf.h"
 #include "fit.h"
 
-#define ATTR_GROUP_CORR 0.98     /* curves correlating above this are one group */
-#define ATTR_CULPRIT_SHARE 0.5   /* the culprit carries at least this share of c */
+#define ATTR_GROUP_CORR 0.98   /* curves correlating above this are one group */
+#define ATTR_CULPRIT_SHARE 0.5 /* the culprit carries at least this share of c */
 
 /* One observation: a point (or one repeat of it). Order must match the n[] the
  * fit_design was prepared with. */
 struct attr_point {
     double services;
     double window_s;
-    const char *cpu_prof;  /* path of the point's CPU profile */
+    const char *cpu_prof; /* path of the point's CPU profile */
 };
 
 struct attr_func {
     char *name;
-    char *file;            /* declaration file, NULL without DWARF */
+    char *file; /* declaration file, NULL without DWARF */
     int line;
-    double *self, *cum;    /* CPU s/s at each observation [count] */
-    struct fit_result fit;     /* of self */
-    struct fit_result cum_fit; /* of cum */
-    double self_share;     /* fit.c / total c */
-    double cum_share;      /* cum_fit.c / total c */
-    bool has_exponent;     /* false when self is not positive at every point */
+    double *self, *cum;           /* CPU s/s at each observation [count] */
+    struct fit_result fit;        /* of self */
+    struct fit_result cum_fit;    /* of cum */
+    double self_share;            /* fit.c / total c */
+    double cum_share;             /* cum_fit.c / total c */
+    bool has_exponent;            /* false when self is not positive at every point */
     struct fit_exponent exponent; /* of self − a, else of self */
-    int group;             /* 1-based; functions in one group share a cause */
-    bool own;              /* in the profiled program, not a shared library (sym_func.own) */
+    int group;                    /* 1-based; functions in one group share a cause */
+    bool own;                     /* in the profiled program, not a shared library (sym_func.own) */
 };
 
 struct attr_path {
-    char *stack;           /* "root;…;leaf" */
-    double *cost;          /* CPU s/s at each observation [count] */
+    char *stack;  /* "root;…;leaf" */
+    double *cost; /* CPU s/s at each observation [count] */
     struct fit_result fit;
-    double share;          /* fit.c / total c */
+    double share; /* fit.c / total c */
 };
 
 struct attribution {
-    size_t count;          /* observations */
-    double *n;             /* services per observation (copy) */
-    double *total;         /* profile CPU s/s per observation */
+    size_t count;  /* observations */
+    double *n;     /* services per observation (copy) */
+    double *total; /* profile CPU s/s per observation */
     struct fit_result total_fit;
-    struct attr_func *funcs;   /* sorted by self_share, largest first */
+    struct attr_func *funcs; /* sorted by self_share, largest first */
     size_t nfuncs;
-    struct attr_path *paths;   /* sorted by fit.c, largest first */
+    struct attr_path *paths; /* sorted by fit.c, largest first */
     size_t npaths;
     /* The call path down to the lowest frame carrying >= ATTR_CULPRIT_SHARE
      * of total c ("main;loop;poll;read"); NULL when none does (total c not
@@ -69,7 +69,7 @@ struct attribution {
      * caller a person would change; when no frame is, the leaf. culprit_leaf
      * is the path's last frame. All three are owned. */
     char *culprit_path, *culprit, *culprit_leaf;
-    double culprit_share;  /* of culprit (its cumulative c / total c) */
+    double culprit_share; /* of culprit (its cumulative c / total c) */
     /* Added by an2: observation k was input point obs[k] (they differ when
      * attribution_build_skipping dropped unreadable profiles; the fits then
      * use design, over the kept observations with their original weights). */
@@ -95,8 +95,8 @@ int attribution_build_heap(struct attribution *a, const struct attr_point *pts, 
  * in skipped (one line each) and left out; the rest are fitted with the same
  * weights. -1 only on out of memory, or when fewer than 3 distinct N remain. */
 int attribution_build_skipping(struct attribution *a, const struct attr_point *pts, size_t count,
-                               const struct fit_design *d, const char *binary,
-                               struct buf *skipped, struct buf *err);
+                               const struct fit_design *d, const char *binary, struct buf *skipped,
+                               struct buf *err);
 
 /* Refits everything over d (the design a was built over, since switched by
  * the caller, e.g. with fit_fix_a_at_zero once the total's free fit gave

@@ -29,10 +29,10 @@ struct sweep {
     size_t count;
     struct fit_design d;
     struct attribution a;
-    bool measured;         /* totals from stats.json cpu_ns (results.h) */
-    double *cpu;           /* total CPU s/s per attribution observation */
+    bool measured; /* totals from stats.json cpu_ns (results.h) */
+    double *cpu;   /* total CPU s/s per attribution observation */
     struct fit_result cpu_fit;
-    bool a_held_at_zero;   /* the free fit's a < 0: every fit refitted with a = 0 */
+    bool a_held_at_zero; /* the free fit's a < 0: every fit refitted with a = 0 */
     double free_a;
 };
 
@@ -83,8 +83,6 @@ static char *own_caller(const struct attribution *a, const char *leaf, double n)
     return NULL;
 }
 
-
-
 /* Points of a results folder with sweep.json: the usable ones with a cpu.prof;
  * cpu[] gets their measured CPU s/s. Unusable points are named on stderr. */
 static int load_results(struct sweep *s, const char *root, double **cpu, struct buf *err)
@@ -98,10 +96,10 @@ static int load_results(struct sweep *s, const char *root, double **cpu, struct 
     for (size_t i = 0; rc == 0 && i < r.count; i++) {
         const struct point *p = &r.points[i];
         if (!point_usable(p) || !p->cpu_prof) {
-            fprintf(stderr, "scaleprof diff: %s: N=%d repeat %d left out: %s\n", root,
-                    p->services, p->repeat,
-                    point_usable(p) ? "no cpu.prof" : (p->reason && *p->reason ? p->reason
-                                                                               : p->status));
+            fprintf(stderr, "scaleprof diff: %s: N=%d repeat %d left out: %s\n", root, p->services,
+                    p->repeat,
+                    point_usable(p) ? "no cpu.prof"
+                                    : (p->reason && *p->reason ? p->reason : p->status));
             continue;
         }
         char *prof = strdup(p->cpu_prof);
@@ -235,7 +233,8 @@ static void diff_print(const struct sweep *A, const struct sweep *B, double at)
     for (int k = 0; k < 2; k++)
         if (both[k]->a_held_at_zero)
             printf("%c: the free fit gave a negative fixed cost (a = %.4g), which no process "
-                   "has: a is held at 0 in every fit\n", "AB"[k], both[k]->free_a);
+                   "has: a is held at 0 in every fit\n",
+                   "AB"[k], both[k] -> free_a);
     printf("%8s %10s %10s %10s %18s %12s %12s\n", "N", "A cpu", "B cpu", "B-A", "95% interval",
            "A cpu/svc", "B cpu/svc");
     for (size_t i = 0; i < A->a.count; i++) {

@@ -245,8 +245,8 @@ void fit_apply(const struct fit_design *d, const double *y, struct fit_result *o
     }
     double th[3];
     for (int r = 0; r < 3; r++)
-        th[r] = d->inv_scaled[r][0] * g[0] + d->inv_scaled[r][1] * g[1] +
-                d->inv_scaled[r][2] * g[2];
+        th[r] =
+            d->inv_scaled[r][0] * g[0] + d->inv_scaled[r][1] * g[1] + d->inv_scaled[r][2] * g[2];
     double rss = 0;
     for (size_t i = 0; i < d->count; i++) {
         if (!(d->w[i] > 0))
@@ -370,8 +370,8 @@ double t_quantile(double p, double dof)
     return 0.5 * (lo + hi);
 }
 
-int fit_power_law(const double *n, const double *y, const double *w, size_t count,
-                  double offset, struct fit_exponent *out)
+int fit_power_law(const double *n, const double *y, const double *w, size_t count, double offset,
+                  struct fit_exponent *out)
 {
     memset(out, 0, sizeof(*out));
     out->offset = offset;

@@ -12,16 +12,16 @@
 #include <stddef.h>
 
 struct fit_design {
-    size_t count;        /* observations */
-    double *n;           /* service counts (owned copy) */
-    double *w;           /* weights (owned copy; all 1 when unweighted) */
+    size_t count;          /* observations */
+    double *n;             /* service counts (owned copy) */
+    double *w;             /* weights (owned copy; all 1 when unweighted) */
     double xtwx_inv[3][3]; /* (XᵀWX)⁻¹ */
-    bool ok;             /* false when the design is singular (fewer than 3 distinct N) */
+    bool ok;               /* false when the design is singular (fewer than 3 distinct N) */
     /* Added by h6b: the solve runs on x = (N - center) / scale so that N up to
      * 10,000 (N² up to 1e8) stays well conditioned; fit_apply transforms back. */
     double center, scale;
     double inv_scaled[3][3]; /* (XₛᵀWXₛ)⁻¹ over [1, x, x²] */
-    size_t distinct;     /* distinct N values */
+    size_t distinct;         /* distinct N values */
     double n_min, n_max;
     /* Set by fit_fix_a_at_zero: fit_apply then fits C(N) = b·N + c·N² over
      * u = N / n_max, with (UᵀWU)⁻¹ over [u, u²] in inv_zero_a. */
@@ -32,13 +32,13 @@ struct fit_design {
 struct fit_result {
     double a, b, c;
     double a_se, b_se, c_se;
-    double c_t;          /* c / c_se */
-    double dof;          /* residual degrees of freedom: count - 3 */
-    double sigma2;       /* residual variance (weighted) */
-    double confidence;   /* one-sided level of the test of c: 0.95 unless set */
-    double t_dof;        /* the dof its critical value uses (dof, or fewer) */
-    double t_crit;       /* one-sided critical value of t at t_dof */
-    bool c_significant;  /* c_t > t_crit */
+    double c_t;         /* c / c_se */
+    double dof;         /* residual degrees of freedom: count - 3 */
+    double sigma2;      /* residual variance (weighted) */
+    double confidence;  /* one-sided level of the test of c: 0.95 unless set */
+    double t_dof;       /* the dof its critical value uses (dof, or fewer) */
+    double t_crit;      /* one-sided critical value of t at t_dof */
+    bool c_significant; /* c_t > t_crit */
 };
 
 #define FIT_DEFAULT_CONFIDENCE 0.95
@@ -73,9 +73,9 @@ double t_cdf(double t, double dof);
  * 2 distinct N; with only 2 observations the interval is infinite. */
 struct fit_exponent {
     double k, k_se, k_lo, k_hi;
-    double offset;       /* the offset actually used */
+    double offset; /* the offset actually used */
 };
-int fit_power_law(const double *n, const double *y, const double *w, size_t count,
-                  double offset, struct fit_exponent *out);
+int fit_power_law(const double *n, const double *y, const double *w, size_t count, double offset,
+                  struct fit_exponent *out);
 
 #endif

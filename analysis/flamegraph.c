@@ -43,11 +43,20 @@ static void fg_escape(FILE *out, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         switch (s[i]) {
-        case '&': fputs("&amp;", out); break;
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '"': fputs("&quot;", out); break;
-        default: fputc(s[i], out);
+        case '&':
+            fputs("&amp;", out);
+            break;
+        case '<':
+            fputs("&lt;", out);
+            break;
+        case '>':
+            fputs("&gt;", out);
+            break;
+        case '"':
+            fputs("&quot;", out);
+            break;
+        default:
+            fputc(s[i], out);
         }
     }
 }
@@ -64,8 +73,8 @@ static void fg_rect(struct fg *g, const char *name, size_t nl, double x, size_t 
     int r = 205 + (int)(h % 50), gr = 80 + (int)((h >> 8) % 130), b = (int)((h >> 16) % 55);
     fprintf(g->out, "<g><title>");
     fg_escape(g->out, name, nl);
-    fprintf(g->out, " (c %.3g CPU s/s per N², %.1f%% of the super-linear term)</title>\n",
-            c, 100.0 * c / g->total);
+    fprintf(g->out, " (c %.3g CPU s/s per N², %.1f%% of the super-linear term)</title>\n", c,
+            100.0 * c / g->total);
     fprintf(g->out,
             "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"rgb(%d,%d,%d)\" "
             "rx=\"2\" ry=\"2\"/>\n",
@@ -166,8 +175,10 @@ int attribution_write_flamegraph(const struct attribution *a, const char *path, 
     fg_escape(out, t, strlen(t));
     fprintf(out, " — widths: super-linear term c by call path</text>\n");
     if (n == 0)
-        fprintf(out, "<text x=\"%.0f\" y=\"%.0f\">no call path has a positive c: nothing grows "
-                     "faster than linearly</text>\n", FG_PAD, FG_TOP + 12);
+        fprintf(out,
+                "<text x=\"%.0f\" y=\"%.0f\">no call path has a positive c: nothing grows "
+                "faster than linearly</text>\n",
+                FG_PAD, FG_TOP + 12);
     else
         fg_layout(&g, sorted, 0, n, 0, 0);
     fputs("</svg>\n", out);

@@ -221,8 +221,7 @@ static int compare_baseline(const struct baseline *cur, const struct baseline *b
         snprintf(ck->msg, sizeof(ck->msg),
                  "N=%g: CPU/service %.4g%% vs baseline %.4g%% (%+.1f%%, t=%.2f, critical %.2f, "
                  "noise %.1f%%)",
-                 c->n, exp(c->log_mean), exp(b->log_mean), 100 * (exp(d) - 1), t, crit,
-                 100 * s);
+                 c->n, exp(c->log_mean), exp(b->log_mean), 100 * (exp(d) - 1), t, crit, 100 * s);
     }
     if (isfinite(base->c) && isfinite(base->c_se) && isfinite(cur->c_se) && base->b > 0) {
         double dc = cur->c - base->c, se = sqrt(cur->c_se * cur->c_se + base->c_se * base->c_se);
@@ -243,11 +242,20 @@ static void xml_escape(FILE *f, const char *s)
 {
     for (; *s; s++)
         switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
 }
 
@@ -259,9 +267,10 @@ static int write_junit(const char *path, const struct gate *g, const char *unusa
     size_t failures = 0;
     for (size_t i = 0; i < g->count; i++)
         failures += g->checks[i].failed;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
-               "<testsuite name=\"scaleprof-gate\" tests=\"%zu\" failures=\"%zu\" "
-               "errors=\"%d\">\n",
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
+            "<testsuite name=\"scaleprof-gate\" tests=\"%zu\" failures=\"%zu\" "
+            "errors=\"%d\">\n",
             g->count + (unusable ? 1 : 0), failures, unusable ? 1 : 0);
     if (unusable) {
         fputs("<testcase classname=\"scaleprof.gate\" name=\"input\"><error message=\"", f);
@@ -312,7 +321,8 @@ int cmd_gate(int argc, char **argv)
         else if (strcmp(a, "--write-baseline") == 0 && has)
             write_bl = argv[++i];
         else if ((strcmp(a, "--max-ratio") == 0 || strcmp(a, "--floor") == 0 ||
-                  strcmp(a, "--min-change") == 0) && has) {
+                  strcmp(a, "--min-change") == 0) &&
+                 has) {
             double v = strtod(argv[++i], &end);
             if (*end || !(v >= 0)) {
                 fprintf(stderr, "gate: %s needs a number >= 0\n", a);
@@ -370,8 +380,10 @@ int cmd_gate(int argc, char **argv)
     snprintf(ck->msg, sizeof(ck->msg), "verdict %s: %s", an.verdict.name, an.verdict.reason);
     if (!isnan(max_ratio)) {
         ck = gate_add(&g, "per_service_cpu_ratio", !(an.cpu_ratio <= max_ratio));
-        snprintf(ck->msg, sizeof(ck->msg), "CPU per service at N=%g is %.3f x that at N=%g "
-                 "(bound %.3f)", an.design.n_max, an.cpu_ratio, an.design.n_min, max_ratio);
+        snprintf(ck->msg, sizeof(ck->msg),
+                 "CPU per service at N=%g is %.3f x that at N=%g "
+                 "(bound %.3f)",
+                 an.design.n_max, an.cpu_ratio, an.design.n_min, max_ratio);
     }
     struct baseline cur, base;
     baseline_from(&an, &cur);
@@ -404,8 +416,9 @@ int cmd_gate(int argc, char **argv)
         if (g.checks[i].failed)
             rc = 1;
 report:
-    printf("scaleprof gate: %s\n", rc == 0 ? "PASS" : rc == 1 ? "FAIL (regression)"
-                                                               : "UNUSABLE INPUT");
+    printf("scaleprof gate: %s\n", rc == 0   ? "PASS"
+                                   : rc == 1 ? "FAIL (regression)"
+                                             : "UNUSABLE INPUT");
     if (rc == 2)
         printf("  %s\n", why.data ? why.data : "");
     for (size_t i = 0; i < g.count; i++)

@@ -116,7 +116,8 @@ static int write_data(const struct analysis *an, const char *outdir, struct buf 
     if (!f)
         goto fail;
     fputs("# N cpu_mean cpu_per_service rss_per_service_kib threads_per_service "
-          "cumulative task stack (tasks in report order, then the remainder)\n", f);
+          "cumulative task stack (tasks in report order, then the remainder)\n",
+          f);
     for (size_t l = 0; l < an->nlevels; l++) {
         const struct level *lv = &an->levels[l];
         fprintf(f, "%g %.9g %.9g %.9g %.9g", lv->n, lv->cpu_mean, lv->cpu_per_service,
@@ -149,8 +150,10 @@ static bool write_functions_plot(FILE *f, const char *outdir, const char *ext)
             fclose(nf);
         return false;
     }
-    fprintf(f, "set output 'functions_cpu.%s'\nset title 'Top functions: self CPU vs N'\n"
-               "set ylabel 'CPU %% of one core'\n", ext);
+    fprintf(f,
+            "set output 'functions_cpu.%s'\nset title 'Top functions: self CPU vs N'\n"
+            "set ylabel 'CPU %% of one core'\n",
+            ext);
     int col = 2;
     while (col < 10 && fgets(line, sizeof(line), nf)) {
         line[strcspn(line, "\n")] = '\0';
@@ -170,14 +173,15 @@ static void write_plots(FILE *f, const struct analysis *an, const char *ext)
     double lo = an->nlevels ? an->levels[0].n : 1;
     double hi = an->nlevels ? an->levels[an->nlevels - 1].n : 2;
     double pad = (hi - lo) * 0.05 + 1e-9;
-    fprintf(f, "set xrange [%g:%g]\nset key top left noenhanced\nset grid\n", lo - pad,
-            hi + pad);
-    fprintf(f, "a=%.12g; b=%.12g; c=%.12g\n", isfinite(r->a) ? r->a : 0,
-            isfinite(r->b) ? r->b : 0, isfinite(r->c) ? r->c : 0);
+    fprintf(f, "set xrange [%g:%g]\nset key top left noenhanced\nset grid\n", lo - pad, hi + pad);
+    fprintf(f, "a=%.12g; b=%.12g; c=%.12g\n", isfinite(r->a) ? r->a : 0, isfinite(r->b) ? r->b : 0,
+            isfinite(r->c) ? r->c : 0);
     bool fit = an->design_ok;
 
-    fprintf(f, "set output 'cpu_per_service.%s'\nset title 'CPU per service vs N'\n"
-               "set xlabel 'services (N)'\nset ylabel 'CPU %% of one core per service'\n", ext);
+    fprintf(f,
+            "set output 'cpu_per_service.%s'\nset title 'CPU per service vs N'\n"
+            "set xlabel 'services (N)'\nset ylabel 'CPU %% of one core per service'\n",
+            ext);
     fprintf(f, "plot 'plot_obs.dat' using 1:3 with points pt 7 ps 0.6 title 'each run', "
                "'plot_levels.dat' using 1:3 with linespoints pt 5 title 'mean per N'");
     if (fit)
@@ -186,16 +190,20 @@ static void write_plots(FILE *f, const struct analysis *an, const char *ext)
                    "b with lines dt 2 lw 2 title 'linear part b (flat)'");
     fputs("\n", f);
 
-    fprintf(f, "set output 'total_cpu.%s'\nset title 'Total CPU vs N'\n"
-               "set ylabel 'CPU %% of one core'\n", ext);
+    fprintf(f,
+            "set output 'total_cpu.%s'\nset title 'Total CPU vs N'\n"
+            "set ylabel 'CPU %% of one core'\n",
+            ext);
     fprintf(f, "plot 'plot_obs.dat' using 1:2 with points pt 7 ps 0.6 title 'each run'");
     if (fit)
         fprintf(f, ", a + b*x + c*x*x with lines lw 2 title 'fit a+bN+cN^2', "
                    "a + b*x with lines dt 2 title 'linear part a+bN'");
     fputs("\n", f);
 
-    fprintf(f, "set output 'tasks_stacked.%s'\nset title 'CPU by task vs N (stacked)'\n"
-               "set ylabel 'CPU %% of one core'\nset style fill solid 0.6 border -1\n", ext);
+    fprintf(f,
+            "set output 'tasks_stacked.%s'\nset title 'CPU by task vs N (stacked)'\n"
+            "set ylabel 'CPU %% of one core'\nset style fill solid 0.6 border -1\n",
+            ext);
     fputs("plot ", f);
     /* Draw the tallest band first so each lower band paints over it. */
     for (size_t t = an->ntasks; t-- > 0;) {
@@ -207,9 +215,11 @@ static void write_plots(FILE *f, const struct analysis *an, const char *ext)
         fputs("'plot_levels.dat' using 1:2 with filledcurves x1 title 'total'\n", f);
     fputs("set style fill empty\n", f);
 
-    fprintf(f, "set output 'threads_rss.%s'\nset title 'Threads and RSS per service vs N'\n"
-               "set ylabel 'threads per service'\nset y2label 'RSS per service (KiB)'\n"
-               "set y2tics\nset ytics nomirror\n", ext);
+    fprintf(f,
+            "set output 'threads_rss.%s'\nset title 'Threads and RSS per service vs N'\n"
+            "set ylabel 'threads per service'\nset y2label 'RSS per service (KiB)'\n"
+            "set y2tics\nset ytics nomirror\n",
+            ext);
     fputs("plot 'plot_levels.dat' using 1:5 with linespoints pt 7 title 'threads/service' "
           "axes x1y1, 'plot_levels.dat' using 1:4 with linespoints pt 5 "
           "title 'RSS/service (KiB)' axes x1y2\n",
@@ -217,8 +227,7 @@ static void write_plots(FILE *f, const struct analysis *an, const char *ext)
     fputs("unset y2tics\nunset y2label\nset ytics mirror\n", f);
 }
 
-int plot_render(const struct analysis *an, const char *outdir, struct plot_set *ps,
-                struct buf *err)
+int plot_render(const struct analysis *an, const char *outdir, struct plot_set *ps, struct buf *err)
 {
     memset(ps, 0, sizeof(*ps));
     add_plot(ps, "cpu_per_service", "CPU per service vs N, with the fit and its linear part");
@@ -246,7 +255,8 @@ int plot_render(const struct analysis *an, const char *outdir, struct plot_set *
     gp_quote(f, outdir);
     fputs("\n", f);
     fputs("set terminal svg size 800,500 dynamic enhanced font 'sans,12' background rgb "
-          "'white'\n", f);
+          "'white'\n",
+          f);
     write_plots(f, an, "svg");
     if (write_functions_plot(f, outdir, "svg"))
         add_plot(ps, "functions_cpu", "Top functions' self CPU vs N (from the profiles)");
@@ -262,8 +272,9 @@ int plot_render(const struct analysis *an, const char *outdir, struct plot_set *
     }
     int rc = run_gnuplot(script, log);
     if (rc < 0 && errno == ENOENT) {
-        snprintf(ps->note, sizeof(ps->note), "gnuplot is not installed (apt-get install "
-                                             "gnuplot-nox); the tables are complete");
+        snprintf(ps->note, sizeof(ps->note),
+                 "gnuplot is not installed (apt-get install "
+                 "gnuplot-nox); the tables are complete");
         return 0;
     }
     if (rc != 0) {

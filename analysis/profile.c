@@ -105,8 +105,8 @@ int profile_parse_maps(struct profile *p, const char *text, size_t len, char *er
         uint64_t start, stop, off;
         char perms[8];
         int pos = 0;
-        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n", &start, &stop,
-                   perms, &off, &pos) < 4 ||
+        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n", &start, &stop, perms,
+                   &off, &pos) < 4 ||
             pos == 0 || stop <= start)
             continue;
         if (p->nmaps >= PROFILE_MAX_MAPS)
@@ -158,8 +158,8 @@ static int parse_cpu(struct builder *b, const unsigned char *d, size_t len, char
     if (word_at(d, 0) != 0 || hdr_words < 3 || hdr_words > nwords - 2)
         return fail(err, errlen, "%s: offset 0: not a gperftools CPU profile header", p->name);
     if (version != 0)
-        return fail(err, errlen, "%s: offset 16: unsupported CPU profile version %" PRIu64,
-                    p->name, version);
+        return fail(err, errlen, "%s: offset 16: unsupported CPU profile version %" PRIu64, p->name,
+                    version);
     if (period == 0 || period > UINT32_MAX)
         return fail(err, errlen, "%s: offset 24: bad sampling period %" PRIu64, p->name, period);
     p->kind = PROFILE_CPU;
@@ -173,8 +173,8 @@ static int parse_cpu(struct builder *b, const unsigned char *d, size_t len, char
                         p->name, i * WORD);
         uint64_t count = word_at(d, i), depth = word_at(d, i + 1);
         if (depth == 0 || depth > PROFILE_MAX_DEPTH)
-            return fail(err, errlen, "%s: offset %zu: bad stack depth %" PRIu64 " (1..%d)",
-                        p->name, (i + 1) * WORD, depth, PROFILE_MAX_DEPTH);
+            return fail(err, errlen, "%s: offset %zu: bad stack depth %" PRIu64 " (1..%d)", p->name,
+                        (i + 1) * WORD, depth, PROFILE_MAX_DEPTH);
         if (depth > nwords - i - 2)
             return fail(err, errlen,
                         "%s: offset %zu: truncated CPU profile (stack of %" PRIu64

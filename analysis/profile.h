@@ -52,10 +52,10 @@ struct profile_map {
 
 struct profile {
     enum profile_kind kind;
-    char *name;                  /* the file it was read from (for messages) */
-    uint64_t period_us;          /* CPU: sampling period; heap: 0 */
-    uint64_t total[4];           /* sums of v[] over samples */
-    uint64_t heap_header[4];     /* heap: the four totals of the header line */
+    char *name;              /* the file it was read from (for messages) */
+    uint64_t period_us;      /* CPU: sampling period; heap: 0 */
+    uint64_t total[4];       /* sums of v[] over samples */
+    uint64_t heap_header[4]; /* heap: the four totals of the header line */
     struct profile_sample *samples;
     size_t nsamples;
     uint64_t *pcs;

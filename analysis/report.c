@@ -38,9 +38,9 @@ json_t *report_json(const struct analysis *an, json_t *functions, const struct p
     json_object_set_new(fit, "exponent", report_real(an->exponent_ok ? an->exponent.k : NAN));
     json_object_set_new(fit, "exponent_lo", report_real(an->exponent.k_lo));
     json_object_set_new(fit, "exponent_hi", report_real(an->exponent.k_hi));
-    json_object_set_new(fit, "exponent_of", json_string(an->exponent_above_overhead
-                                                            ? "cost_above_overhead"
-                                                            : "total_cost"));
+    json_object_set_new(
+        fit, "exponent_of",
+        json_string(an->exponent_above_overhead ? "cost_above_overhead" : "total_cost"));
     json_object_set_new(fit, "material_share", report_real(v->material_share));
     json_object_set_new(fit, "t_crit", report_real(f->t_crit));
     json_object_set_new(fit, "confidence", report_real(f->confidence));
@@ -131,8 +131,8 @@ static void fmt_pm(char *out, size_t cap, double x, double se)
         snprintf(out, cap, "%.4g", x);
 }
 
-int report_write_md(const struct analysis *an, const struct plot_set *plots,
-                    const char *extra_md, const char *path, struct buf *err)
+int report_write_md(const struct analysis *an, const struct plot_set *plots, const char *extra_md,
+                    const char *path, struct buf *err)
 {
     const struct fit_result *f = &an->fit;
     struct buf b;
@@ -142,19 +142,21 @@ int report_write_md(const struct analysis *an, const struct plot_set *plots,
     fmt_pm(sb, sizeof(sb), f->b, f->b_se);
     fmt_pm(sc, sizeof(sc), f->c, f->c_se);
     buf_printf(&b, "## scaleprof: **%s**\n\n%s\n\n", an->verdict.name, an->sentence);
-    buf_printf(&b, "Model: CPU%%(N) = a + b·N + c·N², %s least squares over %zu observations "
-                   "(%zu points usable of %zu).\n\n",
-               an->weighted ? "weighted" : "unweighted", an->nobs, an->res.usable,
-               an->res.count);
+    buf_printf(&b,
+               "Model: CPU%%(N) = a + b·N + c·N², %s least squares over %zu observations "
+               "(%zu points usable of %zu).\n\n",
+               an->weighted ? "weighted" : "unweighted", an->nobs, an->res.usable, an->res.count);
     if (an->a_held_at_zero)
-        buf_printf(&b, "The free fit gave a negative fixed cost (a = %.3g), which no process "
-                       "has: a is held at 0 (least squares under a ≥ 0).\n\n", an->free_a);
-    buf_printf(&b, "| a | b (per service) | c | t of c | exponent | 2cNmax/b |\n"
-                   "|---|---|---|---|---|---|\n| %s | %s | %s | %.2f (crit %.2f at %g%%) | ",
+        buf_printf(&b,
+                   "The free fit gave a negative fixed cost (a = %.3g), which no process "
+                   "has: a is held at 0 (least squares under a ≥ 0).\n\n",
+                   an->free_a);
+    buf_printf(&b,
+               "| a | b (per service) | c | t of c | exponent | 2cNmax/b |\n"
+               "|---|---|---|---|---|---|\n| %s | %s | %s | %.2f (crit %.2f at %g%%) | ",
                sa, sb, sc, f->c_t, f->t_crit, 100 * f->confidence);
     if (an->exponent_ok)
-        buf_printf(&b, "%.2f [%.2f, %.2f] |", an->exponent.k, an->exponent.k_lo,
-                   an->exponent.k_hi);
+        buf_printf(&b, "%.2f [%.2f, %.2f] |", an->exponent.k, an->exponent.k_lo, an->exponent.k_hi);
     else
         buf_puts(&b, "– |");
     buf_printf(&b, " %.2f (floor %.2f) |\n\n", an->verdict.material_share, an->verdict.floor);
@@ -184,8 +186,7 @@ int report_write_md(const struct analysis *an, const struct plot_set *plots,
         if (!any_bad)
             buf_puts(&b, "\n**Excluded points**\n\n");
         any_bad = true;
-        buf_printf(&b, "- N=%d repeat %d: %s — %s\n", p->services, p->repeat, p->status,
-                   p->reason);
+        buf_printf(&b, "- N=%d repeat %d: %s — %s\n", p->services, p->repeat, p->status, p->reason);
     }
     if (extra_md && *extra_md)
         buf_printf(&b, "\n%s\n", extra_md);
@@ -203,11 +204,20 @@ static void html_escape(struct buf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '<': buf_puts(b, "&lt;"); break;
-        case '>': buf_puts(b, "&gt;"); break;
-        case '&': buf_puts(b, "&amp;"); break;
-        case '"': buf_puts(b, "&quot;"); break;
-        default: buf_append(b, s, 1);
+        case '<':
+            buf_puts(b, "&lt;");
+            break;
+        case '>':
+            buf_puts(b, "&gt;");
+            break;
+        case '&':
+            buf_puts(b, "&amp;");
+            break;
+        case '"':
+            buf_puts(b, "&quot;");
+            break;
+        default:
+            buf_append(b, s, 1);
         }
     }
 }
@@ -256,9 +266,8 @@ static int inline_svg(struct buf *b, const char *outdir, const char *name)
     return 0;
 }
 
-int report_write_html(const struct analysis *an, const struct plot_set *plots,
-                      const char *outdir, const char *extra_html, const char *path,
-                      struct buf *err)
+int report_write_html(const struct analysis *an, const struct plot_set *plots, const char *outdir,
+                      const char *extra_html, const char *path, struct buf *err)
 {
     const struct fit_result *f = &an->fit;
     struct buf b;
@@ -281,14 +290,15 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots,
     buf_printf(&b, "%s least squares over %zu observations; CPU in percent of one core.</p>\n",
                an->weighted ? "weighted" : "unweighted", an->nobs);
     if (an->a_held_at_zero)
-        buf_printf(&b, "<p>The free fit gave a negative fixed cost (a = %.3g), which no "
-                       "process has: a is held at 0 (least squares under a ≥ 0).</p>\n",
+        buf_printf(&b,
+                   "<p>The free fit gave a negative fixed cost (a = %.3g), which no "
+                   "process has: a is held at 0 (least squares under a ≥ 0).</p>\n",
                    an->free_a);
-    buf_printf(&b, "<table id=\"fit\"><tr><th>a</th><th>b</th><th>c</th><th>t of c</th>"
-                   "<th>exponent</th><th>2cNmax/b</th></tr><tr><td>%.4g ± %.2g</td>"
-                   "<td>%.4g ± %.2g</td><td>%.4g ± %.2g</td><td>%.2f (crit %.2f at %g%%)</td>",
-               f->a, f->a_se, f->b, f->b_se, f->c, f->c_se, f->c_t, f->t_crit,
-               100 * f->confidence);
+    buf_printf(&b,
+               "<table id=\"fit\"><tr><th>a</th><th>b</th><th>c</th><th>t of c</th>"
+               "<th>exponent</th><th>2cNmax/b</th></tr><tr><td>%.4g ± %.2g</td>"
+               "<td>%.4g ± %.2g</td><td>%.4g ± %.2g</td><td>%.2f (crit %.2f at %g%%)</td>",
+               f->a, f->a_se, f->b, f->b_se, f->c, f->c_se, f->c_t, f->t_crit, 100 * f->confidence);
     if (an->exponent_ok)
         buf_printf(&b, "<td>%.2f [%.2f, %.2f]</td>", an->exponent.k, an->exponent.k_lo,
                    an->exponent.k_hi);
@@ -300,13 +310,16 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots,
                  "<th>RSS/service</th><th>threads/service</th><th>wakeups/s</th></tr>\n");
     for (size_t l = 0; l < an->nlevels; l++) {
         const struct level *lv = &an->levels[l];
-        buf_printf(&b, "<tr><td>%g</td><td>%zu</td><td>%.3f</td><td>%.4f</td><td>%.4f</td>"
-                       "<td>%.0f KiB</td><td>%.2f</td><td>%.1f</td></tr>\n",
+        buf_printf(&b,
+                   "<tr><td>%g</td><td>%zu</td><td>%.3f</td><td>%.4f</td><td>%.4f</td>"
+                   "<td>%.0f KiB</td><td>%.2f</td><td>%.1f</td></tr>\n",
                    lv->n, lv->repeats, lv->cpu_mean, lv->cpu_per_service, lv->marginal,
                    lv->rss_per_service / 1024, lv->threads_per_service, lv->wakeups_per_s);
     }
-    buf_printf(&b, "</table>\n<p>Per-service CPU ratio N<sub>max</sub>/N<sub>min</sub>: "
-                   "%.3f</p>\n", an->cpu_ratio);
+    buf_printf(&b,
+               "</table>\n<p>Per-service CPU ratio N<sub>max</sub>/N<sub>min</sub>: "
+               "%.3f</p>\n",
+               an->cpu_ratio);
     if (an->ntasks > 1) {
         buf_puts(&b, "<h2>Tasks (/metrics counters)</h2>\n<table id=\"tasks\"><tr><th>task</th>"
                      "<th>b</th><th>c</th><th>share of c</th></tr>\n");
@@ -364,16 +377,16 @@ void report_print_table(const struct analysis *an, FILE *out)
         fprintf(out, "%-6g %8zu %12.4f %12.5f %12.5f\n", lv->n, lv->repeats, lv->cpu_mean,
                 lv->cpu_per_service, lv->marginal);
     }
-    fprintf(out, "fit: a=%.4g±%.2g b=%.4g±%.2g c=%.4g±%.2g t=%.2f (crit %.2f at %g%%)%s\n",
-            f->a, f->a_se, f->b, f->b_se, f->c, f->c_se, f->c_t, f->t_crit,
-            100 * f->confidence, an->weighted ? " weighted" : "");
+    fprintf(out, "fit: a=%.4g±%.2g b=%.4g±%.2g c=%.4g±%.2g t=%.2f (crit %.2f at %g%%)%s\n", f->a,
+            f->a_se, f->b, f->b_se, f->c, f->c_se, f->c_t, f->t_crit, 100 * f->confidence,
+            an->weighted ? " weighted" : "");
     if (an->a_held_at_zero)
         fprintf(out, "a held at 0: the free fit gave a=%.4g\n", an->free_a);
     for (size_t i = 0; i < an->res.count; i++) {
         const struct point *p = &an->res.points[i];
         if (!point_usable(p))
-            fprintf(out, "excluded: N=%d repeat %d %s: %s\n", p->services, p->repeat,
-                    p->status, p->reason);
+            fprintf(out, "excluded: N=%d repeat %d %s: %s\n", p->services, p->repeat, p->status,
+                    p->reason);
     }
     fprintf(out, "verdict: %s — %s\n", an->verdict.name, an->sentence);
 }

@@ -106,7 +106,8 @@ static void write_plot_data(const struct attribution *at, const char *outdir)
     FILE *f = fopen(path, "w"), *nf = fopen(names, "w");
     if (f && nf) {
         fputs("# N, then mean self CPU % of one core of each function in "
-              "plot_functions.names\n", f);
+              "plot_functions.names\n",
+              f);
         for (size_t i = 0; i < at->count; i++) {
             bool first = true; /* one row per distinct N, in observation order */
             for (size_t j = 0; j < i && first; j++)
@@ -144,8 +145,7 @@ static void esc(struct buf *b, const char *s)
 /* Appends the file at path as a base64 data: URI so the page stays one file. */
 static int append_data_uri(struct buf *b, const char *path, const char *mime)
 {
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     FILE *f = fopen(path, "rb");
     if (!f)
         return -1;
@@ -154,8 +154,8 @@ static int append_data_uri(struct buf *b, const char *path, const char *mime)
     size_t got;
     while ((got = fread(in, 1, 3, f)) > 0) {
         char out[4];
-        unsigned v = (unsigned)in[0] << 16 | (got > 1 ? (unsigned)in[1] << 8 : 0) |
-                     (got > 2 ? in[2] : 0);
+        unsigned v =
+            (unsigned)in[0] << 16 | (got > 1 ? (unsigned)in[1] << 8 : 0) | (got > 2 ? in[2] : 0);
         out[0] = tbl[(v >> 18) & 63];
         out[1] = tbl[(v >> 12) & 63];
         out[2] = got > 1 ? tbl[(v >> 6) & 63] : '=';
@@ -239,8 +239,7 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
         json_object_set_new(o, "b", report_real(100 * f->fit.b));
         json_object_set_new(o, "c", report_real(100 * f->fit.c));
         json_object_set_new(o, "c_se", report_real(100 * f->fit.c_se));
-        json_object_set_new(o, "exponent",
-                            report_real(f->has_exponent ? f->exponent.k : NAN));
+        json_object_set_new(o, "exponent", report_real(f->has_exponent ? f->exponent.k : NAN));
         json_object_set_new(o, "exponent_lo",
                             report_real(f->has_exponent ? f->exponent.k_lo : NAN));
         json_object_set_new(o, "exponent_hi",
@@ -261,8 +260,8 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
     if (attribution_write_folded(&at, path, err) != 0)
         buf_reset(err); /* the tables are still worth having */
     snprintf(path, sizeof(path), "%s/scaling_flamegraph.svg", outdir);
-    bool flame = attribution_write_flamegraph(&at, path, "Scaling flame graph: width = c",
-                                              err) == 0;
+    bool flame =
+        attribution_write_flamegraph(&at, path, "Scaling flame graph: width = c", err) == 0;
     if (!flame)
         buf_reset(err);
 
@@ -332,8 +331,8 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
             json_object_set_new(o, "difference", report_real(fc - tc));
             json_array_append_new(arr, o);
             char pre[80], fcs[48], dif[48];
-            snprintf(pre, sizeof(pre), prefix ? "`%s*`" : "(no mapping: %s)", prefix ? prefix
-                     : "add it to task_entry in analysis/report_functions.c");
+            snprintf(pre, sizeof(pre), prefix ? "`%s*`" : "(no mapping: %s)",
+                     prefix ? prefix : "add it to task_entry in analysis/report_functions.c");
             snprintf(fcs, sizeof(fcs), prefix ? "%.3g" : "–", fc);
             snprintf(dif, sizeof(dif), prefix ? "%+.3g" : "–", fc - tc);
             buf_printf(md, "| %s | %s | %.3g ± %.2g | %s | %s |\n", name, pre, tc,

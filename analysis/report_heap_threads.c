@@ -58,8 +58,8 @@ static int by_marginal(const void *pa, const void *pb)
     return (a->marginal < b->marginal) - (a->marginal > b->marginal);
 }
 
-static int heap_section(const struct analysis *an, json_t *extra, struct buf *md,
-                        struct buf *html, struct buf *err)
+static int heap_section(const struct analysis *an, json_t *extra, struct buf *md, struct buf *html,
+                        struct buf *err)
 {
     struct attr_point *pts = calloc(an->nobs ? an->nobs : 1, sizeof(*pts));
     char **paths = calloc(an->nobs ? an->nobs : 1, sizeof(*paths));
@@ -82,8 +82,8 @@ static int heap_section(const struct analysis *an, json_t *extra, struct buf *md
     struct attribution at;
     struct buf skipped;
     buf_init(&skipped, 1 << 20);
-    if (attribution_build_heap(&at, pts, an->nobs, &an->design, an->res.target_binary,
-                               &skipped, err) != 0) {
+    if (attribution_build_heap(&at, pts, an->nobs, &an->design, an->res.target_binary, &skipped,
+                               err) != 0) {
         buf_printf(md, "\nHeap: not attributed (%s).\n", err->data ? err->data : "?");
         buf_reset(err);
         buf_free(&skipped);
@@ -100,17 +100,17 @@ static int heap_section(const struct analysis *an, json_t *extra, struct buf *md
     json_object_set_new(h, "total", tot);
     struct heap_row *rows = calloc(at.nfuncs ? at.nfuncs : 1, sizeof(*rows));
     for (size_t i = 0; rows && i < at.nfuncs; i++)
-        rows[i] = (struct heap_row){&at.funcs[i],
-                                    at.funcs[i].fit.b + 2 * at.funcs[i].fit.c * nmax};
+        rows[i] = (struct heap_row){&at.funcs[i], at.funcs[i].fit.b + 2 * at.funcs[i].fit.c * nmax};
     if (rows)
         qsort(rows, at.nfuncs, sizeof(*rows), by_marginal);
-    buf_printf(md, "\n### Heap in use by function\n\nIn-use bytes fitted as a + bN + cN²: "
-                   "%.0f bytes fixed, %.0f per service, c = %.3g ± %.2g (t = %.1f). "
-                   "Functions by bytes per added service at N=%g:\n\n"
-                   "| function | file:line | bytes/service at Nmax | b | c ± se | share of c |\n"
-                   "|---|---|---|---|---|---|\n",
-               at.total_fit.a, at.total_fit.b, at.total_fit.c, at.total_fit.c_se,
-               at.total_fit.c_t, nmax);
+    buf_printf(md,
+               "\n### Heap in use by function\n\nIn-use bytes fitted as a + bN + cN²: "
+               "%.0f bytes fixed, %.0f per service, c = %.3g ± %.2g (t = %.1f). "
+               "Functions by bytes per added service at N=%g:\n\n"
+               "| function | file:line | bytes/service at Nmax | b | c ± se | share of c |\n"
+               "|---|---|---|---|---|---|\n",
+               at.total_fit.a, at.total_fit.b, at.total_fit.c, at.total_fit.c_se, at.total_fit.c_t,
+               nmax);
     buf_puts(html, "<h2>Heap in use by function</h2>\n<table id=\"heap\"><tr><th>function</th>"
                    "<th>file:line</th><th>bytes/service at Nmax</th><th>b</th><th>c</th>"
                    "<th>share of c</th></tr>\n");
@@ -137,9 +137,10 @@ static int heap_section(const struct analysis *an, json_t *extra, struct buf *md
         esc(html, f->name);
         buf_puts(html, "</td><td>");
         esc(html, loc);
-        buf_printf(html, "</td><td>%.0f</td><td>%.0f</td><td>%.3g ± %.2g</td><td>%.0f%%</td>"
-                         "</tr>\n", rows[i].marginal, f->fit.b, f->fit.c, f->fit.c_se,
-                   100 * f->self_share);
+        buf_printf(html,
+                   "</td><td>%.0f</td><td>%.0f</td><td>%.3g ± %.2g</td><td>%.0f%%</td>"
+                   "</tr>\n",
+                   rows[i].marginal, f->fit.b, f->fit.c, f->fit.c_se, 100 * f->self_share);
     }
     buf_puts(html, "</table>\n");
     json_object_set_new(h, "functions", arr);
@@ -257,8 +258,10 @@ static int threads_section(const struct analysis *an, json_t *extra, struct buf 
             fprintf(stderr, "analyze: %s: no thread lines; threads by role left out\n", path);
     }
     if (have > 0 && have < an->nobs)
-        buf_printf(md, "\nThreads by role: not fitted (readable threads.txt at %zu of %zu "
-                       "points).\n", have, an->nobs);
+        buf_printf(md,
+                   "\nThreads by role: not fitted (readable threads.txt at %zu of %zu "
+                   "points).\n",
+                   have, an->nobs);
     if (have == an->nobs && have > 0 && r->count > 0) {
         json_t *arr = json_array();
         buf_puts(md, "\n### Threads per service by role (threads.txt)\n\n"
@@ -291,8 +294,7 @@ static int threads_section(const struct analysis *an, json_t *extra, struct buf 
                 json_object_set_new(e, "services", json_real(an->levels[l].n));
                 json_object_set_new(e, "threads", report_real(s / (double)cnt));
                 json_array_append_new(lv, e);
-                buf_printf(&means, "%sN=%g: %.3g", l ? ", " : "", an->levels[l].n,
-                           s / (double)cnt);
+                buf_printf(&means, "%sN=%g: %.3g", l ? ", " : "", an->levels[l].n, s / (double)cnt);
             }
             json_object_set_new(o, "levels", lv);
             json_array_append_new(arr, o);
@@ -302,8 +304,10 @@ static int threads_section(const struct analysis *an, json_t *extra, struct buf 
                        fr.c, fr.c_se, means.data ? means.data : "");
             buf_puts(html, "<tr><td style=\"text-align:left\">");
             esc(html, r->names[k]);
-            buf_printf(html, "</td><td>%.3g</td><td>%.3g</td><td>%.2g ± %.2g</td><td>%s</td>"
-                             "</tr>\n", b, fr.a, fr.c, fr.c_se, means.data ? means.data : "");
+            buf_printf(html,
+                       "</td><td>%.3g</td><td>%.3g</td><td>%.2g ± %.2g</td><td>%s</td>"
+                       "</tr>\n",
+                       b, fr.a, fr.c, fr.c_se, means.data ? means.data : "");
             buf_free(&means);
         }
         buf_puts(html, "</table>\n");
@@ -317,8 +321,8 @@ static int threads_section(const struct analysis *an, json_t *extra, struct buf 
     return 0;
 }
 
-int report_heap_threads(const struct analysis *an, json_t *extra, struct buf *md,
-                        struct buf *html, struct buf *err)
+int report_heap_threads(const struct analysis *an, json_t *extra, struct buf *md, struct buf *html,
+                        struct buf *err)
 {
     if (!an->design_ok || an->nobs == 0)
         return 0;

@@ -399,11 +399,11 @@ int results_load(const char *root, struct results *r, struct buf *err)
     }
     free(mpath);
     json_t *v;
-    r->sweep_status = strdup(json_is_string(v = json_object_get(sw, "status"))
-                                 ? json_string_value(v) : "unknown");
+    r->sweep_status = strdup(
+        json_is_string(v = json_object_get(sw, "status")) ? json_string_value(v) : "unknown");
     json_t *target = json_object_get(sw, "target");
-    r->target_name = strdup(json_is_string(v = json_object_get(target, "name"))
-                                ? json_string_value(v) : "target");
+    r->target_name = strdup(
+        json_is_string(v = json_object_get(target, "name")) ? json_string_value(v) : "target");
     if (json_is_string(v = json_object_get(target, "binary")))
         r->target_binary = strdup(json_string_value(v));
     json_t *flags = json_object_get(sw, "flags");

@@ -41,12 +41,12 @@ bool prom_sum(const struct prom_set *set, const char *name, const char *key, con
 
 struct point {
     int services, repeat, sequence;
-    char *dir;             /* absolute path of the point's folder */
-    char status[16];       /* ok | failed | contaminated | missing | corrupt */
-    char *reason;          /* why it is not ok ("" when ok) */
+    char *dir;       /* absolute path of the point's folder */
+    char status[16]; /* ok | failed | contaminated | missing | corrupt */
+    char *reason;    /* why it is not ok ("" when ok) */
     /* stats.json */
     double window_s, cpu_ns, cpu_percent;
-    double cpu_s_per_s;    /* cpu_ns / 1e9 / window_s: the model's y */
+    double cpu_s_per_s; /* cpu_ns / 1e9 / window_s: the model's y */
     double rss_bytes, threads, wakeups_per_s, run_delay_share;
     bool has_load;
     double load_rps_achieved, load_errors;
@@ -59,7 +59,7 @@ struct point {
 };
 
 struct results {
-    char *root;            /* absolute results folder */
+    char *root; /* absolute results folder */
     char *sweep_status;
     char *target_name;
     char *target_binary;
@@ -69,7 +69,7 @@ struct results {
     size_t count;
     char **task_names;
     size_t ntasks;
-    size_t usable;         /* points with status ok */
+    size_t usable; /* points with status ok */
 };
 
 /* Loads root. Returns 0 (some points may be unusable: see each status), or -1

@@ -190,8 +190,7 @@ void model_judge(const struct fit_result *r, size_t distinct, double n_min, doub
         /* The data exclude a material c: linear, whether or not a small c is
          * statistically significant (with enough data every tiny c is). */
         v->kind = MODEL_LINEAR;
-        snprintf(v->reason, sizeof(v->reason),
-                 "%s; upper bound of c gives 2cNmax/b=%.2f <= %.2f",
+        snprintf(v->reason, sizeof(v->reason), "%s; upper bound of c gives 2cNmax/b=%.2f <= %.2f",
                  r->c_significant ? "c significant but not material" : "c not significant",
                  v->c_hi_share, v->floor);
     } else if (r->b <= 0 && v->c_hi <= 0) {

@@ -40,7 +40,7 @@ bool model_fit_total(struct fit_design *d, const double *y, bool weighted, struc
 
 struct model_verdict {
     enum model_verdict_kind kind;
-    const char *name;       /* "superlinear", "linear", "inconclusive" */
+    const char *name; /* "superlinear", "linear", "inconclusive" */
     double n_min, n_max;
     double floor;
     /* 2·c·Nmax / b: the super-linear part of the marginal cost at Nmax against
@@ -49,8 +49,8 @@ struct model_verdict {
     double material_share;
     bool material_defined;
     bool material;
-    double c_hi;            /* one-sided upper bound of c at the fit's confidence */
-    double c_hi_share;      /* 2·c_hi·Nmax / b (NAN when b <= 0) */
+    double c_hi;       /* one-sided upper bound of c at the fit's confidence */
+    double c_hi_share; /* 2·c_hi·Nmax / b (NAN when b <= 0) */
     /* The smallest c this sweep would have called significant (t_crit·c_se),
      * as a share of the fitted cost at Nmax and as a material share. */
     double detectable_c;

@@ -45,17 +45,17 @@ struct seg {
 /* One distinct mapped file, reported to libdwfl once for the whole session at
  * a bias of our choosing (ET_DYN) or its own addresses (ET_EXEC). */
 struct module {
-    char *file;              /* path opened */
+    char *file; /* path opened */
     dev_t dev;
     ino_t ino;
     off_t size;
     struct timespec mtime;
     struct seg *segs;
     size_t nsegs;
-    uint64_t synth_bias;     /* where it lives in the session's address space */
-    Dwfl_Module *dm;         /* what dwfl_report_elf made of it */
-    bool reported;           /* dwfl_report_elf accepted it */
-    bool is_main;            /* some profile's executable (its first mapped file) */
+    uint64_t synth_bias; /* where it lives in the session's address space */
+    Dwfl_Module *dm;     /* what dwfl_report_elf made of it */
+    bool reported;       /* dwfl_report_elf accepted it */
+    bool is_main;        /* some profile's executable (its first mapped file) */
 };
 
 /* One address range of the current profile: synthetic = addr + delta. */
@@ -65,14 +65,14 @@ struct range {
 
 struct symbolizer {
     Dwfl *dwfl;
-    size_t modules;          /* reported to libdwfl */
-    char *binary;            /* replaces the main executable's file, or NULL */
+    size_t modules; /* reported to libdwfl */
+    char *binary;   /* replaces the main executable's file, or NULL */
     struct module *mods;
     size_t nmods;
-    uint64_t next_base;      /* next synthetic base for an ET_DYN module */
-    struct range *ranges;    /* current profile, sorted by start */
+    uint64_t next_base;   /* next synthetic base for an ET_DYN module */
+    struct range *ranges; /* current profile, sorted by start */
     size_t nranges;
-    struct addr_slot *addrs; /* keyed by synthetic address (or raw | RAW_KEY) */
+    struct addr_slot *addrs;   /* keyed by synthetic address (or raw | RAW_KEY) */
     size_t addr_cap, addr_len; /* cap a power of two */
     struct name_slot *names;
     size_t name_cap;
@@ -471,11 +471,34 @@ uint32_t symbolize_addr(struct symbolizer *s, uint64_t addr, struct sym_loc *loc
 bool symbolize_is_allocator(const char *name)
 {
     static const char *const names[] = {
-        "malloc", "calloc", "realloc", "free", "cfree", "memalign", "posix_memalign",
-        "aligned_alloc", "valloc", "pvalloc", "strdup", "strndup", "__libc_malloc",
-        "__libc_calloc", "__libc_realloc", "operator new", "operator new[]", "operator delete",
-        "_Znwm", "_Znam", "_ZdlPv", "_ZdaPv", "__builtin_new", "__builtin_delete",
-        "DoSampledAllocation", "MallocHook_InvokeNewHookSlow", "NewHook", "RecordAlloc",
+        "malloc",
+        "calloc",
+        "realloc",
+        "free",
+        "cfree",
+        "memalign",
+        "posix_memalign",
+        "aligned_alloc",
+        "valloc",
+        "pvalloc",
+        "strdup",
+        "strndup",
+        "__libc_malloc",
+        "__libc_calloc",
+        "__libc_realloc",
+        "operator new",
+        "operator new[]",
+        "operator delete",
+        "_Znwm",
+        "_Znam",
+        "_ZdlPv",
+        "_ZdaPv",
+        "__builtin_new",
+        "__builtin_delete",
+        "DoSampledAllocation",
+        "MallocHook_InvokeNewHookSlow",
+        "NewHook",
+        "RecordAlloc",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(name, names[i]) == 0)

@@ -12,6 +12,7 @@
  *
  * Usage: portlist_cost [-r REPS] [K ...]
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -20,7 +21,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <dirent.h>
 #include <unistd.h>
 
 #include "tasks/tasks_internal.h"
@@ -70,8 +70,7 @@ static size_t read_all(const char *path, size_t *rows)
 static int open_sockets(int k, int *fds)
 {
     for (int i = 0; i < k; i++) {
-        struct sockaddr_in sin = {.sin_family = AF_INET,
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         int t = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
         if (t < 0 || u < 0 || bind(t, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
             listen(t, 1) < 0 || bind(u, (struct sockaddr *)&sin, sizeof(sin)) < 0) {

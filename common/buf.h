@@ -30,7 +30,7 @@ struct buf {
 /* max = 0 means "no cap beyond SIZE_MAX / 2". */
 void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
-void buf_reset(struct buf *b);            /* len = 0, keeps the allocation */
+void buf_reset(struct buf *b);                /* len = 0, keeps the allocation */
 int buf_reserve(struct buf *b, size_t extra); /* 0 ok, -1 over max or out of memory */
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_puts(struct buf *b, const char *s);

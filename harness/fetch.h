@@ -16,8 +16,8 @@
 
 struct fetch {
     CURL *easy;
-    struct buf body;     /* owned; capped at the max given to fetch_start */
-    long status;         /* HTTP status, 0 when none */
+    struct buf body; /* owned; capped at the max given to fetch_start */
+    long status;     /* HTTP status, 0 when none */
     CURLcode result;
     bool done;
     char error[CURL_ERROR_SIZE];

@@ -299,16 +299,15 @@ char *gen_parse_geometric(const char *s, int **counts, size_t *n)
 
 static void gen_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: scaleprof gen [--target refproxy|tsnsrv] [--counts 10,20,30,40,50 |\n"
-            "                     --geometric LO..HI[:POINTS]] [--set key=value]...\n"
-            "                     [--base-port P] [--force] --out DIR\n"
-            "       scaleprof gen [--target T] --list-keys\n"
-            "\n"
-            "Writes DIR/<N>_services.yaml for each count. refproxy configs default to the\n"
-            "per-service architecture with tsnsrv-like tasks (--set architecture=shared for\n"
-            "the shared one); services respond by themselves unless --set upstream=URL.\n"
-            "Existing files are not overwritten without --force.\n");
+    fprintf(out, "usage: scaleprof gen [--target refproxy|tsnsrv] [--counts 10,20,30,40,50 |\n"
+                 "                     --geometric LO..HI[:POINTS]] [--set key=value]...\n"
+                 "                     [--base-port P] [--force] --out DIR\n"
+                 "       scaleprof gen [--target T] --list-keys\n"
+                 "\n"
+                 "Writes DIR/<N>_services.yaml for each count. refproxy configs default to the\n"
+                 "per-service architecture with tsnsrv-like tasks (--set architecture=shared for\n"
+                 "the shared one); services respond by themselves unless --set upstream=URL.\n"
+                 "Existing files are not overwritten without --force.\n");
 }
 
 int cmd_gen(int argc, char **argv)
@@ -418,8 +417,10 @@ int cmd_gen(int argc, char **argv)
             char path[PATH_MAX];
             snprintf(path, sizeof path, "%s/%d_services.yaml", out_dir, counts[k]);
             if (outfile_exists(path)) {
-                fprintf(stderr, "scaleprof gen: %s exists; not overwriting without --force "
-                                "(nothing was written)\n", path);
+                fprintf(stderr,
+                        "scaleprof gen: %s exists; not overwriting without --force "
+                        "(nothing was written)\n",
+                        path);
                 goto done;
             }
         }

@@ -27,7 +27,7 @@ struct gen_options {
     enum gen_target target;
     struct gen_setting *sets; /* in the order given; a later set of a key wins */
     size_t num_sets;
-    int base_port;            /* service i listens on base_port + i; default 18000 */
+    int base_port; /* service i listens on base_port + i; default 18000 */
 };
 
 /* Checks key=value against the target's key table. On success *canon is the

@@ -89,12 +89,18 @@ static const struct gen_key *keys_for(enum gen_target t)
 static const char *kind_name(enum key_kind k)
 {
     switch (k) {
-    case K_STRING: return "string";
-    case K_BOOL: return "bool";
-    case K_UINT: return "integer";
-    case K_DURATION: return "duration (250ms, 1s, 1m30s, or seconds)";
-    case K_ENUM: return "one of";
-    case K_ADDR: return "host:port";
+    case K_STRING:
+        return "string";
+    case K_BOOL:
+        return "bool";
+    case K_UINT:
+        return "integer";
+    case K_DURATION:
+        return "duration (250ms, 1s, 1m30s, or seconds)";
+    case K_ENUM:
+        return "one of";
+    case K_ADDR:
+        return "host:port";
     }
     return "?";
 }
@@ -158,8 +164,8 @@ static char *check_value(const struct gen_key *k, const char *value)
         long v = strtol(value, &end, 10);
         if (!errno && end != value && !*end && v >= k->min && v <= k->max)
             return NULL;
-        if (asprintf(&msg, "--set %s=%s: expected an integer in %ld..%ld", k->key, value,
-                     k->min, k->max) < 0)
+        if (asprintf(&msg, "--set %s=%s: expected an integer in %ld..%ld", k->key, value, k->min,
+                     k->max) < 0)
             msg = NULL;
         return msg;
     }
@@ -216,8 +222,7 @@ char *gen_check_setting(enum gen_target t, const char *key, const char *value, c
     /* Unknown: list the closest keys by whole-key or last-part distance. */
     struct buf b;
     buf_init(&b, 4096);
-    buf_printf(&b, "--set %s: unknown %s config key", key,
-               t == GEN_TSNSRV ? "tsnsrv" : "refproxy");
+    buf_printf(&b, "--set %s: unknown %s config key", key, t == GEN_TSNSRV ? "tsnsrv" : "refproxy");
     size_t shown = 0, limit = strlen(key) / 4 > 2 ? strlen(key) / 4 : 2;
     /* first by the whole key (typos), then by its last part (a key in the wrong place) */
     for (int pass = 0; pass < 2 && shown == 0; pass++) {

@@ -17,12 +17,12 @@
 #include <stdint.h>
 
 struct loadgen_result {
-    double rps_target;      /* per service */
-    double rps_achieved;    /* per service: good answers to requests due in the window / s */
-    uint64_t requests;      /* requests due in the window */
-    uint64_t errors;        /* of those: failed, timed out, non-2xx/3xx, or never sent */
+    double rps_target;   /* per service */
+    double rps_achieved; /* per service: good answers to requests due in the window / s */
+    uint64_t requests;   /* requests due in the window */
+    uint64_t errors;     /* of those: failed, timed out, non-2xx/3xx, or never sent */
     uint64_t p50_us, p90_us, p99_us, max_us;
-    bool short_of_target;   /* achieved below 95% of the target */
+    bool short_of_target; /* achieved below 95% of the target */
 };
 
 struct loadgen;

@@ -22,24 +22,35 @@ static int not_built(const char *name)
             name);
     return 2;
 }
-__attribute__((weak)) int cmd_top(int argc, char **argv) { return not_built("top"); }
-__attribute__((weak)) int cmd_analyze(int argc, char **argv) { return not_built("analyze"); }
-__attribute__((weak)) int cmd_gate(int argc, char **argv) { return not_built("gate"); }
-__attribute__((weak)) int cmd_diff(int argc, char **argv) { return not_built("diff"); }
+__attribute__((weak)) int cmd_top(int argc, char **argv)
+{
+    return not_built("top");
+}
+__attribute__((weak)) int cmd_analyze(int argc, char **argv)
+{
+    return not_built("analyze");
+}
+__attribute__((weak)) int cmd_gate(int argc, char **argv)
+{
+    return not_built("gate");
+}
+__attribute__((weak)) int cmd_diff(int argc, char **argv)
+{
+    return not_built("diff");
+}
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: scaleprof COMMAND [ARGS]\n"
-            "\n"
-            "  gen      write target configs for a range of service counts\n"
-            "  sweep    run the target at each count and collect profiles and statistics\n"
-            "  analyze  fit cost against service count and write results/report/\n"
-            "  gate     CI gate on CPU per service (exit 1 on a regression)\n"
-            "  top      top functions of a CPU profile\n"
-            "  diff     compare two sweeps\n"
-            "  help     this text; `scaleprof COMMAND --help` for a command's flags\n"
-            "  --version\n");
+    fprintf(out, "usage: scaleprof COMMAND [ARGS]\n"
+                 "\n"
+                 "  gen      write target configs for a range of service counts\n"
+                 "  sweep    run the target at each count and collect profiles and statistics\n"
+                 "  analyze  fit cost against service count and write results/report/\n"
+                 "  gate     CI gate on CPU per service (exit 1 on a regression)\n"
+                 "  top      top functions of a CPU profile\n"
+                 "  diff     compare two sweeps\n"
+                 "  help     this text; `scaleprof COMMAND --help` for a command's flags\n"
+                 "  --version\n");
 }
 
 int main(int argc, char **argv)
@@ -53,8 +64,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {
-        {"gen", cmd_gen},         {"sweep", cmd_sweep}, {"analyze", cmd_analyze},
-        {"gate", cmd_gate},       {"top", cmd_top},     {"diff", cmd_diff},
+        {"gen", cmd_gen},   {"sweep", cmd_sweep}, {"analyze", cmd_analyze},
+        {"gate", cmd_gate}, {"top", cmd_top},     {"diff", cmd_diff},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name))

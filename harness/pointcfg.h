@@ -15,10 +15,10 @@
 #include "buf.h"
 
 struct pointcfg {
-    char *admin;         /* admin host:port (prometheusAddr; default 127.0.0.1:9099) */
-    bool heap_profile;   /* heapProfile: true */
+    char *admin;       /* admin host:port (prometheusAddr; default 127.0.0.1:9099) */
+    bool heap_profile; /* heapProfile: true */
     size_t num_services;
-    char **listen;       /* per service, host:port to send requests to; NULL when unknown */
+    char **listen; /* per service, host:port to send requests to; NULL when unknown */
 };
 
 char *pointcfg_read(const char *path, struct pointcfg *pc);

@@ -16,17 +16,17 @@
 #include <sys/types.h>
 
 struct procstat {
-    double t;                  /* CLOCK_MONOTONIC seconds when taken */
-    uint64_t cpu_ns;           /* whole-process CPU */
-    uint64_t task_cpu_ns;      /* summed schedstat field 1 over live threads */
-    uint64_t run_delay_ns;     /* summed schedstat field 2 */
-    uint64_t timeslices;       /* summed schedstat field 3 */
+    double t;              /* CLOCK_MONOTONIC seconds when taken */
+    uint64_t cpu_ns;       /* whole-process CPU */
+    uint64_t task_cpu_ns;  /* summed schedstat field 1 over live threads */
+    uint64_t run_delay_ns; /* summed schedstat field 2 */
+    uint64_t timeslices;   /* summed schedstat field 3 */
     uint64_t rss_bytes, rss_anon_bytes;
     uint64_t threads, fds;
     uint64_t voluntary_ctxt_switches, nonvoluntary_ctxt_switches; /* summed over live threads */
-    uint64_t syscr, syscw;     /* 0 when /proc/<pid>/io is unreadable */
-    uint64_t machine_busy_ns;  /* procstat_machine_busy_ns() at the same moment */
-    uint64_t stat_ticks;       /* /proc/<pid>/stat utime+stime, in clock ticks (cross-check only) */
+    uint64_t syscr, syscw;    /* 0 when /proc/<pid>/io is unreadable */
+    uint64_t machine_busy_ns; /* procstat_machine_busy_ns() at the same moment */
+    uint64_t stat_ticks;      /* /proc/<pid>/stat utime+stime, in clock ticks (cross-check only) */
 };
 
 /* The whole machine's busy CPU time from /proc/stat (all CPUs; user, nice,

@@ -107,8 +107,7 @@ static int scan_configs(const char *dir, int **counts, size_t *n)
 static bool is_run_entry(const char *name)
 {
     int count, used = 0;
-    return !strcmp(name, "sweep.json") || !strcmp(name, "report") ||
-           !strncmp(name, "origin.", 7) ||
+    return !strcmp(name, "sweep.json") || !strcmp(name, "report") || !strncmp(name, "origin.", 7) ||
            (sscanf(name, "%d_services%n", &count, &used) == 1 && used == (int)strlen(name));
 }
 
@@ -378,7 +377,9 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
     loadavg(run->loadavg_start);
     finish_manifest(run, &pg);
 
-    struct sweep_ctx ctx = {.run = run, .progress = &pg, .command = run->target_cmd,
+    struct sweep_ctx ctx = {.run = run,
+                            .progress = &pg,
+                            .command = run->target_cmd,
                             .heap_by_command = strstr(run->target_cmd, "--heap-profile") != NULL,
                             .signal = &g_signal};
     struct target origin = {0};
@@ -425,8 +426,7 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
     fprintf(stderr,
             "scaleprof sweep: %s: %zu of %zu points ok (%zu of them contaminated by other load), "
             "%zu failed; manifest %s/sweep.json\n",
-            run->status, run->num_points - failed, run->num_points, contaminated, failed,
-            run->out);
+            run->status, run->num_points - failed, run->num_points, contaminated, failed, run->out);
 done:
     target_free(&origin);
     free(origin_url);
@@ -438,8 +438,11 @@ done:
 
 int cmd_sweep(int argc, char **argv)
 {
-    struct sweep_run run = {.warmup_s = 30, .duration_s = 30, .repeat = 1,
-                            .order = "interleaved", .contaminated_share = 0.25,
+    struct sweep_run run = {.warmup_s = 30,
+                            .duration_s = 30,
+                            .repeat = 1,
+                            .order = "interleaved",
+                            .contaminated_share = 0.25,
                             .fetch_timeout_s = 30};
     bool seed_given = false;
     for (int i = 1; i < argc; i++) {
@@ -504,8 +507,9 @@ int cmd_sweep(int argc, char **argv)
     if (!seed_given)
         run.seed = (unsigned long)time(NULL);
     if (scan_configs(run.configs, &run.counts, &run.num_counts) < 0 || run.num_counts == 0) {
-        fprintf(stderr, "scaleprof sweep: %s: no <N>_services.yaml configs (%s); "
-                        "scaleprof gen --out %s writes them\n",
+        fprintf(stderr,
+                "scaleprof sweep: %s: no <N>_services.yaml configs (%s); "
+                "scaleprof gen --out %s writes them\n",
                 run.configs, errno ? strerror(errno) : "empty", run.configs);
         free(run.counts);
         return 2;
@@ -539,8 +543,9 @@ int cmd_sweep(int argc, char **argv)
     /* never silently overwrite an earlier run */
     if (earlier_run(run.out, &started)) {
         if (!run.force) {
-            fprintf(stderr, "scaleprof sweep: %s holds an earlier run (started %s); nothing "
-                            "changed. --force moves it aside to %s.%s\n",
+            fprintf(stderr,
+                    "scaleprof sweep: %s holds an earlier run (started %s); nothing "
+                    "changed. --force moves it aside to %s.%s\n",
                     run.out, started ? started : "at an unknown time", run.out,
                     started ? started : "<now>");
             goto fail;

@@ -26,7 +26,7 @@ struct sweep_point {
     const char *status; /* "pending", "ok", "failed", "contaminated" */
     char *reason;       /* why failed/contaminated, "" otherwise (malloc'd) */
     char started_at[32], finished_at[32];
-    double wall_s;      /* whole point, start to files written */
+    double wall_s; /* whole point, start to files written */
 };
 
 struct sweep_run {
@@ -58,10 +58,10 @@ struct point_stats {
     struct procstat first, last; /* at the window's start and end */
     struct procstat *samples;    /* one a second, including first and last */
     size_t num_samples;
-    uint64_t threads_after;      /* from /proc after the window */
+    uint64_t threads_after;                  /* from /proc after the window */
     long profile_samples, profile_period_us; /* from cpu.prof; -1 when unreadable */
-    double contaminated_share;   /* the threshold */
-    long heap_status;            /* HTTP status of /debug/pprof/heap when it failed, else 0 */
+    double contaminated_share;               /* the threshold */
+    long heap_status; /* HTTP status of /debug/pprof/heap when it failed, else 0 */
     bool has_load;
     struct loadgen_result load;
 };
@@ -72,10 +72,10 @@ struct progress;
 struct sweep_ctx {
     struct sweep_run *run;
     struct progress *progress;
-    const char *command;        /* target command template with {config} */
-    bool heap_by_command;       /* the command itself turns heap profiling on */
-    const char *origin_url;     /* --load: the origin services proxy to; NULL otherwise */
-    volatile int *signal;       /* set by the signal handler: stop now */
+    const char *command;    /* target command template with {config} */
+    bool heap_by_command;   /* the command itself turns heap profiling on */
+    const char *origin_url; /* --load: the origin services proxy to; NULL otherwise */
+    volatile int *signal;   /* set by the signal handler: stop now */
 };
 
 /* Runs one point: start, ready, warm up, window, collect, stop, write.

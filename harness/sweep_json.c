@@ -87,9 +87,9 @@ int sweep_write_stats(const char *dir, const struct point_stats *s, bool *contam
     json_object_set_new(j, "rss_anon_bytes", json_integer((json_int_t)b->rss_anon_bytes));
     json_object_set_new(j, "threads", json_integer((json_int_t)b->threads));
     json_object_set_new(j, "fds", json_integer((json_int_t)b->fds));
-    json_object_set_new(j, "voluntary_ctxt_switches",
-                        json_integer((json_int_t)delta(b->voluntary_ctxt_switches,
-                                                       a->voluntary_ctxt_switches)));
+    json_object_set_new(
+        j, "voluntary_ctxt_switches",
+        json_integer((json_int_t)delta(b->voluntary_ctxt_switches, a->voluntary_ctxt_switches)));
     json_object_set_new(j, "nonvoluntary_ctxt_switches",
                         json_integer((json_int_t)delta(b->nonvoluntary_ctxt_switches,
                                                        a->nonvoluntary_ctxt_switches)));
@@ -103,8 +103,8 @@ int sweep_write_stats(const char *dir, const struct point_stats *s, bool *contam
     json_object_set_new(j, "profile_samples", json_integer(s->profile_samples));
     json_object_set_new(j, "profile_period_us", json_integer(s->profile_period_us));
     json_object_set_new(j, "threads_after", json_integer((json_int_t)s->threads_after));
-    json_object_set_new(j, "stat_ticks", json_integer((json_int_t)delta(b->stat_ticks,
-                                                                        a->stat_ticks)));
+    json_object_set_new(j, "stat_ticks",
+                        json_integer((json_int_t)delta(b->stat_ticks, a->stat_ticks)));
     json_object_set_new(j, "clock_ticks_per_s", json_integer(sysconf(_SC_CLK_TCK)));
     if (s->heap_status)
         json_object_set_new(j, "heap_status", json_integer(s->heap_status));

@@ -284,8 +284,7 @@ static int collect_after(struct point_run *pr)
         const char *path, *file;
         bool needed;
     } items[] = {
-        {"/debug/pprof/heap", "heap.prof",
-         pr->cfg.heap_profile || pr->ctx->heap_by_command},
+        {"/debug/pprof/heap", "heap.prof", pr->cfg.heap_profile || pr->ctx->heap_by_command},
         {"/debug/pprof/threads", "threads.txt", true},
         {"/metrics", "metrics.prom", true},
     };
@@ -398,8 +397,8 @@ int sweep_run_point(struct sweep_ctx *ctx, struct sweep_point *p, int index)
     }
     if (prepare_config(&pr, config, sizeof config) < 0)
         goto out;
-    static const char *const env[] = {"CPUPROFILE_PER_THREAD_TIMERS=1",
-                                      "CPUPROFILE_FREQUENCY=100", NULL};
+    static const char *const env[] = {"CPUPROFILE_PER_THREAD_TIMERS=1", "CPUPROFILE_FREQUENCY=100",
+                                      NULL};
     char *err = target_start(&pr.target, ctx->command, config, log_tmp, env);
     if (err) {
         fail(&pr, "starting the target: %s", err);

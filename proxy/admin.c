@@ -33,9 +33,9 @@
 #include "pprof.h"
 #include "profiling.h"
 #include "tasks.h"
+#include "tcmalloc_compat.h"
 #include "thread.h"
 #include "version.h"
-#include "tcmalloc_compat.h"
 
 #define ADMIN_MAX_CONNS 8
 #define ADMIN_MAX_HEAD 16384u
@@ -95,22 +95,38 @@ void admin_reply_text(struct admin_reply *r, int status, const char *fmt, ...)
 static const char *status_text(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
 }
 
@@ -137,8 +153,7 @@ static void send_reply(int fd, const struct admin_reply *r, bool head_only)
                      "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
                      "%sConnection: close\r\n\r\n",
                      r->status, status_text(r->status),
-                     r->content_type ? r->content_type : "text/plain; charset=utf-8",
-                     r->body.len,
+                     r->content_type ? r->content_type : "text/plain; charset=utf-8", r->body.len,
                      r->status == 401 ? "WWW-Authenticate: Bearer realm=\"refproxy\"\r\n" : "");
     if (write_all(fd, head, (size_t)n) < 0 || head_only || r->body.len == 0)
         return;
@@ -261,8 +276,7 @@ static void admin_write_metrics(struct admin *a, struct buf *out)
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
     metric_head(out, "process_cpu_seconds_total", "counter",
                 "Total user and system CPU time spent in seconds.");
-    buf_printf(out, "process_cpu_seconds_total %lld.%09ld\n", (long long)cpu.tv_sec,
-               cpu.tv_nsec);
+    buf_printf(out, "process_cpu_seconds_total %lld.%09ld\n", (long long)cpu.tv_sec, cpu.tv_nsec);
 
     unsigned long long f[22]; /* fields 3..24 of /proc/self/stat */
     if (read_proc_stat(f, 22) == 0) {
@@ -270,8 +284,7 @@ static void admin_write_metrics(struct admin *a, struct buf *out)
                     "Resident memory size in bytes.");
         buf_printf(out, "process_resident_memory_bytes %llu\n",
                    f[21] * (unsigned long long)sysconf(_SC_PAGESIZE));
-        metric_head(out, "process_virtual_memory_bytes", "gauge",
-                    "Virtual memory size in bytes.");
+        metric_head(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
         buf_printf(out, "process_virtual_memory_bytes %llu\n", f[20]);
         metric_head(out, "process_threads", "gauge", "Number of OS threads in the process.");
         buf_printf(out, "process_threads %llu\n", f[17]);
@@ -283,8 +296,7 @@ static void admin_write_metrics(struct admin *a, struct buf *out)
     }
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        metric_head(out, "process_max_fds", "gauge",
-                    "Maximum number of open file descriptors.");
+        metric_head(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
         buf_printf(out, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
     }
     metric_head(out, "process_start_time_seconds", "gauge",
@@ -349,8 +361,7 @@ static void route(struct admin *a, const struct pprof_request *pr, struct admin_
         r->content_type = "text/plain; version=0.0.4; charset=utf-8";
         admin_write_metrics(a, &r->body);
     } else if (!pprof_handle(&a->env, pr, r)) {
-        admin_reply_text(r, 404, "not found: %s (see /debug/pprof/ for the endpoints)",
-                         pr->path);
+        admin_reply_text(r, 404, "not found: %s (see /debug/pprof/ for the endpoints)", pr->path);
     }
 }
 
@@ -669,8 +680,10 @@ struct admin *admin_start(const struct config *cfg, struct server *srv, int argc
     a->start_time_s = process_start_time();
 
     if (!is_loopback(&cfg->admin) && !cfg->admin_allow_remote) {
-        set_err(err, "%s is not a loopback address; set adminAllowRemote: true and "
-                "adminTokenFile to serve it remotely", cfg->admin_text);
+        set_err(err,
+                "%s is not a loopback address; set adminAllowRemote: true and "
+                "adminTokenFile to serve it remotely",
+                cfg->admin_text);
         goto fail;
     }
     if (cfg->admin_allow_remote) {

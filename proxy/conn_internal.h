@@ -52,8 +52,8 @@ struct conn {
     struct loop_deferred flush; /* client bytes wait here for the end of the iteration */
     uint64_t deadline;
     uint64_t req_start;
-    struct buf in;    /* from the client: head, body bytes, pipelined requests */
-    struct buf out;   /* generated for the client: heads, local responses */
+    struct buf in;  /* from the client: head, body bytes, pipelined requests */
+    struct buf out; /* generated for the client: heads, local responses */
     /* A respond service's body goes out from the config, after out: no copy
      * (at 1 MiB the copy was ~10% of an origin's CPU) and no buffer of its
      * size per connection. Nothing is queued behind it until it is sent. */

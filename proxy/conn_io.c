@@ -24,8 +24,9 @@ size_t client_read_limit(const struct conn *c)
     size_t head = (size_t)c->w->cfg->limits.max_header_bytes + 1;
     switch (c->state) {
     case CS_HEAD:
-        return out_pending(c) >= CONN_BODY_BUF ? 0
-                                           : (head > CONN_BODY_BUF - 1 ? head : CONN_BODY_BUF - 1);
+        return out_pending(c) >= CONN_BODY_BUF
+                   ? 0
+                   : (head > CONN_BODY_BUF - 1 ? head : CONN_BODY_BUF - 1);
     case CS_EXCHANGE:
     case CS_TUNNEL:
         return CONN_BODY_BUF - 1;

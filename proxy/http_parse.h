@@ -74,10 +74,10 @@ struct http_response {
     struct http_field fields[HTTP_MAX_HEADERS];
     size_t num_fields;
 
-    enum http_body body;     /* framing per RFC 9112 §6.3 given the request method */
+    enum http_body body; /* framing per RFC 9112 §6.3 given the request method */
     uint64_t content_length;
-    bool keep_alive;         /* the upstream connection may be reused afterwards */
-    bool upgrade;            /* 101 Switching Protocols */
+    bool keep_alive; /* the upstream connection may be reused afterwards */
+    bool upgrade;    /* 101 Switching Protocols */
 
     int error_status; /* 502 on any framing error */
     const char *error_reason;
@@ -110,8 +110,8 @@ bool http_list_has_token(const char *value, size_t value_len, const char *token)
  */
 struct http_chunked {
     int state;
-    uint64_t remaining;      /* data bytes left in the current chunk */
-    size_t line_len;         /* bytes in the current size/extension/trailer line */
+    uint64_t remaining; /* data bytes left in the current chunk */
+    size_t line_len;    /* bytes in the current size/extension/trailer line */
     size_t trailer_bytes;
     unsigned size_digits;
     bool done;

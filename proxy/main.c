@@ -22,18 +22,17 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: refproxy --config FILE [--heap-profile]\n"
-            "       refproxy --check-config FILE\n"
-            "       refproxy --help | --version\n"
-            "\n"
-            "  --config FILE, -config FILE  run the services in FILE (YAML; tsnsrv's\n"
-            "                               multi-service format is accepted)\n"
-            "  --check-config FILE          validate FILE and exit (0 ok, 2 invalid)\n"
-            "  --heap-profile               enable gperftools heap profiling, served at\n"
-            "                               /debug/pprof/heap (costly; off by default)\n"
-            "\n"
-            "Config errors print file:line:column and exit with status 2.\n");
+    fprintf(out, "usage: refproxy --config FILE [--heap-profile]\n"
+                 "       refproxy --check-config FILE\n"
+                 "       refproxy --help | --version\n"
+                 "\n"
+                 "  --config FILE, -config FILE  run the services in FILE (YAML; tsnsrv's\n"
+                 "                               multi-service format is accepted)\n"
+                 "  --check-config FILE          validate FILE and exit (0 ok, 2 invalid)\n"
+                 "  --heap-profile               enable gperftools heap profiling, served at\n"
+                 "                               /debug/pprof/heap (costly; off by default)\n"
+                 "\n"
+                 "Config errors print file:line:column and exit with status 2.\n");
 }
 
 static double elapsed_ms(const struct timespec *t0)
@@ -58,7 +57,8 @@ int main(int argc, char **argv)
             printf("refproxy %s\n", SCALEPROF_VERSION);
             return 0;
         } else if ((!strcmp(a, "--config") || !strcmp(a, "-config") ||
-                    !strcmp(a, "--check-config")) && i + 1 < argc) {
+                    !strcmp(a, "--check-config")) &&
+                   i + 1 < argc) {
             check_only = check_only || !strcmp(a, "--check-config");
             config_path = argv[++i];
         } else if (!strncmp(a, "--config=", 9) || !strncmp(a, "-config=", 8)) {
@@ -126,7 +126,8 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
-    fprintf(stderr, "refproxy: %zu services ready (%s architecture, %u workers) in %.1f ms; admin on %s\n",
+    fprintf(stderr,
+            "refproxy: %zu services ready (%s architecture, %u workers) in %.1f ms; admin on %s\n",
             cfg.num_services, architecture_name(cfg.architecture), cfg.workers, elapsed_ms(&t0),
             cfg.admin_text);
 
@@ -139,7 +140,8 @@ int main(int argc, char **argv)
     admin_stop(adm);
     server_destroy(srv);
     if (unfinished)
-        fprintf(stderr, "refproxy: %u requests were still in flight at the end of the grace period\n",
+        fprintf(stderr,
+                "refproxy: %u requests were still in flight at the end of the grace period\n",
                 unfinished);
     else
         fprintf(stderr, "refproxy: stopped cleanly\n");

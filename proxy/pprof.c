@@ -223,7 +223,8 @@ static void handle_profile(const struct pprof_env *env, const char *query, size_
     struct ProfilerOptions opts = {.filter_in_thread = count_sample, .filter_in_thread_arg = NULL};
     samples_reset(); /* no window is open: nothing counts concurrently */
     if (!ProfilerStartWithOptions(path, &opts)) {
-        admin_reply_text(r, 409, "the gperftools CPU profiler would not start "
+        admin_reply_text(r, 409,
+                         "the gperftools CPU profiler would not start "
                          "(another profile running?)");
         rmdir(dir);
         goto done;
@@ -265,7 +266,8 @@ static void handle_heap(struct admin_reply *r)
         return;
     }
     if (!profiling_heap_enabled()) {
-        admin_reply_text(r, 404, "heap profiling is off: start refproxy with --heap-profile "
+        admin_reply_text(r, 404,
+                         "heap profiling is off: start refproxy with --heap-profile "
                          "(or heapProfile: true in the config) to serve /debug/pprof/heap");
         return;
     }

@@ -59,8 +59,10 @@ static void reexec(char **argv)
 {
     fflush(NULL);
     execv("/proc/self/exe", argv);
-    fprintf(stderr, "refproxy: warning: cannot re-execute for the profiler settings (%s); "
-            "CPU profiles use process-wide timers\n", strerror(errno));
+    fprintf(stderr,
+            "refproxy: warning: cannot re-execute for the profiler settings (%s); "
+            "CPU profiles use process-wide timers\n",
+            strerror(errno));
 }
 
 void profiling_reexec_if_needed(int argc, char **argv)
@@ -91,13 +93,17 @@ static void apply_profile_hz(const struct config *cfg)
     const char *env_hz = getenv("CPUPROFILE_FREQUENCY");
     long hz = env_hz ? strtol(env_hz, NULL, 10) : PROFILING_DEFAULT_HZ;
     if (hz > PROFILING_MAX_HZ)
-        fprintf(stderr, "refproxy: warning: CPUPROFILE_FREQUENCY=%ld is above the %d Hz kernel "
-                "tick: profiles will under-report CPU\n", hz, PROFILING_MAX_HZ);
+        fprintf(stderr,
+                "refproxy: warning: CPUPROFILE_FREQUENCY=%ld is above the %d Hz kernel "
+                "tick: profiles will under-report CPU\n",
+                hz, PROFILING_MAX_HZ);
     if (!cfg->profile_hz || (long)cfg->profile_hz == hz)
         return;
     if (!marker || strcmp(marker, "auto") != 0) {
-        fprintf(stderr, "refproxy: warning: profileHz %u ignored: CPUPROFILE_FREQUENCY=%ld "
-                "in the environment wins\n", cfg->profile_hz, hz);
+        fprintf(stderr,
+                "refproxy: warning: profileHz %u ignored: CPUPROFILE_FREQUENCY=%ld "
+                "in the environment wins\n",
+                cfg->profile_hz, hz);
         return;
     }
     char buf[16];
@@ -144,7 +150,7 @@ int profiling_start(const struct config *cfg)
     HeapProfilerStart(prefix);
     if (!IsHeapProfilerRunning()) {
         fprintf(stderr, "refproxy: --heap-profile: the gperftools heap profiler did not start "
-                "(is refproxy linked with libtcmalloc?)\n");
+                        "(is refproxy linked with libtcmalloc?)\n");
         return -1;
     }
     heap_enabled = true;

@@ -34,8 +34,8 @@ void tasks_global_stop(void);
 
 /* index is the service's position in cfg->services (thread names use it:
  * "svc12/portlist"). Returns NULL with *err on failure. */
-struct node_tasks *tasks_node_attach(struct loop *loop, const struct config *cfg,
-                                     size_t index, char **err);
+struct node_tasks *tasks_node_attach(struct loop *loop, const struct config *cfg, size_t index,
+                                     char **err);
 void tasks_node_detach(struct node_tasks *nt);
 
 /* refproxy_task_runs_total, refproxy_task_cpu_seconds_total,

@@ -31,8 +31,9 @@ void thread_setup_self(const char *name)
     if (n < THREAD_PROFILE_CAP)
         ProfilerRegisterThread();
     else if (n == THREAD_PROFILE_CAP)
-        fprintf(stderr, "refproxy: warning: more than %d threads; the CPU profiler (gperftools "
-                        "per-thread timers) covers only the first %d\n",
+        fprintf(stderr,
+                "refproxy: warning: more than %d threads; the CPU profiler (gperftools "
+                "per-thread timers) covers only the first %d\n",
                 THREAD_PROFILE_CAP, THREAD_PROFILE_CAP);
 }
 

@@ -6,8 +6,8 @@
  * instead of work_quad: N² reads of /dev/zero, the shape of portlist (the
  * time is in libc's read, the code to change is its caller).
  */
-#include <gperftools/profiler.h>
 #include <fcntl.h>
+#include <gperftools/profiler.h>
 #include <stdlib.h>
 #include <unistd.h>
 

@@ -88,9 +88,18 @@ static void test_bad_points_are_excluded_and_named(void **state)
 {
     (void)state;
     char *root = tmp_root("bad");
-    struct synth s = {.counts = counts5, .ncounts = 5, .repeats = 3, .a = 2, .b = 0.1,
-                      .c = 0.001, .cv = 0.02, .seed = 11, .failed_index = 1,
-                      .contaminated_index = 7, .missing_index = 12, .tasks = false};
+    struct synth s = {.counts = counts5,
+                      .ncounts = 5,
+                      .repeats = 3,
+                      .a = 2,
+                      .b = 0.1,
+                      .c = 0.001,
+                      .cv = 0.02,
+                      .seed = 11,
+                      .failed_index = 1,
+                      .contaminated_index = 7,
+                      .missing_index = 12,
+                      .tasks = false};
     synth_results(root, &s);
     char path[700];
     snprintf(path, sizeof(path), "%s/40_services/run-1/stats.json", root); /* index 3 */
@@ -102,8 +111,8 @@ static void test_bad_points_are_excluded_and_named(void **state)
     assert_int_equal(an.res.count, 15);
     assert_int_equal(an.res.usable, 11);
     assert_int_equal(an.nobs, 11);
-    const char *want[][2] = {{"20", "failed"}, {"30", "contaminated"}, {"30", "missing"},
-                             {"40", "corrupt"}};
+    const char *want[][2] = {
+        {"20", "failed"}, {"30", "contaminated"}, {"30", "missing"}, {"40", "corrupt"}};
     int idx[] = {1, 7, 12, 3};
     for (int k = 0; k < 4; k++) {
         const struct point *p = &an.res.points[idx[k]];
@@ -176,9 +185,18 @@ static void test_analyze_writes_stable_report(void **state)
     (void)state;
     char *root = tmp_root("e2e");
     const double a = 2, b = 0.1, c = 0.0015;
-    struct synth s = {.counts = counts5, .ncounts = 5, .repeats = 3, .a = a, .b = b, .c = c,
-                      .cv = 0.02, .seed = 21, .failed_index = -1, .contaminated_index = -1,
-                      .missing_index = -1, .tasks = true};
+    struct synth s = {.counts = counts5,
+                      .ncounts = 5,
+                      .repeats = 3,
+                      .a = a,
+                      .b = b,
+                      .c = c,
+                      .cv = 0.02,
+                      .seed = 21,
+                      .failed_index = -1,
+                      .contaminated_index = -1,
+                      .missing_index = -1,
+                      .tasks = true};
     synth_results(root, &s);
     char out[600];
     snprintf(out, sizeof(out), "%s/report", root);
@@ -187,9 +205,9 @@ static void test_analyze_writes_stable_report(void **state)
     json_t *rep = load_json(out, "report.json");
     assert_string_equal(json_string_value(json_object_get(rep, "verdict")), "superlinear");
     json_t *fit = json_object_get(rep, "fit");
-    static const char *const fit_keys[] = {"a", "b", "c", "a_se", "b_se", "c_se", "c_t",
-                                           "exponent", "exponent_lo", "exponent_hi",
-                                           "material_share"};
+    static const char *const fit_keys[] = {
+        "a",   "b",        "c",           "a_se",        "b_se",          "c_se",
+        "c_t", "exponent", "exponent_lo", "exponent_hi", "material_share"};
     for (size_t i = 0; i < sizeof(fit_keys) / sizeof(fit_keys[0]); i++)
         if (!json_is_number(json_object_get(fit, fit_keys[i])))
             fail_msg("fit.%s missing or not a number", fit_keys[i]);
@@ -201,7 +219,7 @@ static void test_analyze_writes_stable_report(void **state)
     assert_true(json_is_number(json_object_get(rep, "per_service_cpu_ratio")));
     json_t *points = json_object_get(rep, "points");
     assert_int_equal(json_array_size(points), 15);
-    static const char *const pkeys[] = {"services", "repeat", "cpu_percent", "cpu_per_service",
+    static const char *const pkeys[] = {"services",  "repeat",  "cpu_percent",   "cpu_per_service",
                                         "rss_bytes", "threads", "wakeups_per_s", "status"};
     for (size_t i = 0; i < json_array_size(points); i++)
         for (size_t j = 0; j < sizeof(pkeys) / sizeof(pkeys[0]); j++)
@@ -253,9 +271,18 @@ static void test_linear_sweep_reads_linear(void **state)
 {
     (void)state;
     char *root = tmp_root("lin");
-    struct synth s = {.counts = counts5, .ncounts = 5, .repeats = 3, .a = 2, .b = 0.1,
-                      .c = 0, .cv = 0.01, .seed = 31, .failed_index = -1,
-                      .contaminated_index = -1, .missing_index = -1, .tasks = true};
+    struct synth s = {.counts = counts5,
+                      .ncounts = 5,
+                      .repeats = 3,
+                      .a = 2,
+                      .b = 0.1,
+                      .c = 0,
+                      .cv = 0.01,
+                      .seed = 31,
+                      .failed_index = -1,
+                      .contaminated_index = -1,
+                      .missing_index = -1,
+                      .tasks = true};
     synth_results(root, &s);
     struct analysis an;
     struct buf err;
@@ -275,9 +302,18 @@ static void test_negative_fixed_cost_is_held_at_zero(void **state)
 {
     (void)state;
     char *root = tmp_root("zeroa");
-    struct synth s = {.counts = counts5, .ncounts = 5, .repeats = 3, .a = -1.5, .b = 0.8,
-                      .c = 0.002, .cv = 0.005, .seed = 37, .failed_index = -1,
-                      .contaminated_index = -1, .missing_index = -1, .tasks = true};
+    struct synth s = {.counts = counts5,
+                      .ncounts = 5,
+                      .repeats = 3,
+                      .a = -1.5,
+                      .b = 0.8,
+                      .c = 0.002,
+                      .cv = 0.005,
+                      .seed = 37,
+                      .failed_index = -1,
+                      .contaminated_index = -1,
+                      .missing_index = -1,
+                      .tasks = true};
     synth_results(root, &s);
     struct analysis an;
     struct buf err;
@@ -310,9 +346,18 @@ static void test_analyze_without_gnuplot_still_reports(void **state)
 {
     (void)state;
     char *root = tmp_root("nognuplot");
-    struct synth s = {.counts = counts5, .ncounts = 5, .repeats = 1, .a = 2, .b = 0.1,
-                      .c = 0.001, .cv = 0.02, .seed = 41, .failed_index = -1,
-                      .contaminated_index = -1, .missing_index = -1, .tasks = false};
+    struct synth s = {.counts = counts5,
+                      .ncounts = 5,
+                      .repeats = 1,
+                      .a = 2,
+                      .b = 0.1,
+                      .c = 0.001,
+                      .cv = 0.02,
+                      .seed = 41,
+                      .failed_index = -1,
+                      .contaminated_index = -1,
+                      .missing_index = -1,
+                      .tasks = false};
     synth_results(root, &s);
     char out[600];
     snprintf(out, sizeof(out), "%s/report", root);
@@ -321,8 +366,8 @@ static void test_analyze_without_gnuplot_still_reports(void **state)
     unsetenv("SCALEPROF_GNUPLOT");
     assert_int_equal(rc, 0);
     json_t *rep = load_json(out, "report.json");
-    assert_non_null(strstr(json_string_value(json_object_get(rep, "plots_skipped")),
-                           "not installed"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(rep, "plots_skipped")), "not installed"));
     json_decref(rep);
     char *html = slurp(out, "index.html");
     assert_non_null(strstr(html, "id=\"plots-skipped\""));
@@ -384,9 +429,18 @@ static void test_index_html_renders_in_headless_chromium(void **state)
 {
     (void)state;
     char *root = tmp_root("chromium");
-    struct synth s = {.counts = counts5, .ncounts = 5, .repeats = 3, .a = 2, .b = 0.1,
-                      .c = 0.0015, .cv = 0.02, .seed = 51, .failed_index = 4,
-                      .contaminated_index = -1, .missing_index = -1, .tasks = true};
+    struct synth s = {.counts = counts5,
+                      .ncounts = 5,
+                      .repeats = 3,
+                      .a = 2,
+                      .b = 0.1,
+                      .c = 0.0015,
+                      .cv = 0.02,
+                      .seed = 51,
+                      .failed_index = 4,
+                      .contaminated_index = -1,
+                      .missing_index = -1,
+                      .tasks = true};
     synth_results(root, &s);
     char out[600], url[700], profile[700], dom[700], shot[700], shotarg[760];
     snprintf(out, sizeof(out), "%s/report", root);
@@ -394,9 +448,18 @@ static void test_index_html_renders_in_headless_chromium(void **state)
     snprintf(url, sizeof(url), "file://%s/index.html", out);
     snprintf(profile, sizeof(profile), "--user-data-dir=%s/chromium-profile", root);
     snprintf(dom, sizeof(dom), "%s/dom.html", root);
-    char *argv[] = {"chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", profile, "--dump-dom", url, NULL};
+    char *argv[] = {"chromium",
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    profile,
+                    "--dump-dom",
+                    url,
+                    NULL};
     int rc = run_to_file(argv, dom);
     if (rc == -1)
         fail_msg("chromium is not installed (apt-get install chromium)");
@@ -421,10 +484,19 @@ static void test_index_html_renders_in_headless_chromium(void **state)
     /* A screenshot for a person to look at (kept in /tmp, path printed). */
     snprintf(shot, sizeof(shot), "/tmp/h6b_index_screenshot.png");
     snprintf(shotarg, sizeof(shotarg), "--screenshot=%s", shot);
-    char *argv2[] = {"chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                     "--disable-background-networking", "--disable-component-update",
-                     "--disable-sync", "--no-first-run", profile, shotarg,
-                     "--window-size=1200,3000", url, NULL};
+    char *argv2[] = {"chromium",
+                     "--headless",
+                     "--no-sandbox",
+                     "--disable-gpu",
+                     "--disable-background-networking",
+                     "--disable-component-update",
+                     "--disable-sync",
+                     "--no-first-run",
+                     profile,
+                     shotarg,
+                     "--window-size=1200,3000",
+                     url,
+                     NULL};
     snprintf(dom, sizeof(dom), "%s/shot.log", root);
     assert_int_equal(run_to_file(argv2, dom), 0);
     struct stat st;

@@ -39,13 +39,13 @@ struct synth {
     const int *counts;
     size_t ncounts;
     int repeats;
-    double a, b, c;      /* CPU percent of one core */
-    double cv;           /* relative noise */
+    double a, b, c; /* CPU percent of one core */
+    double cv;      /* relative noise */
     uint64_t seed;
-    int failed_index;    /* sweep order index recorded as failed, or -1 */
+    int failed_index;       /* sweep order index recorded as failed, or -1 */
     int contaminated_index; /* index whose stats.json says contaminated, or -1 */
-    int missing_index;   /* index whose folder is absent, or -1 */
-    bool tasks;          /* write metrics with a quadratic "portlist" and linear "timers" */
+    int missing_index;      /* index whose folder is absent, or -1 */
+    bool tasks;             /* write metrics with a quadratic "portlist" and linear "timers" */
 };
 
 static void synth_write(const char *path, const char *text)
@@ -70,9 +70,10 @@ static void synth_results(const char *root, const struct synth *s)
     sw = fopen(path, "w");
     if (!sw)
         abort();
-    fprintf(sw, "{\"scaleprof_version\":\"0.1.0\",\"status\":\"complete\","
-                "\"target\":{\"name\":\"synthetic\"},"
-                "\"flags\":{\"warmup_s\":5,\"duration_s\":10,\"repeat\":%d},\"points\":[",
+    fprintf(sw,
+            "{\"scaleprof_version\":\"0.1.0\",\"status\":\"complete\","
+            "\"target\":{\"name\":\"synthetic\"},"
+            "\"flags\":{\"warmup_s\":5,\"duration_s\":10,\"repeat\":%d},\"points\":[",
             s->repeats);
     int idx = 0;
     const double window = 10.0;
@@ -85,8 +86,9 @@ static void synth_results(const char *root, const struct synth *s)
             else
                 snprintf(dir, sizeof(dir), "%d_services", n);
             bool failed = idx == s->failed_index;
-            fprintf(sw, "%s{\"services\":%d,\"repeat\":%d,\"sequence\":%d,\"dir\":\"%s\","
-                        "\"status\":\"%s\",\"reason\":\"%s\"}",
+            fprintf(sw,
+                    "%s{\"services\":%d,\"repeat\":%d,\"sequence\":%d,\"dir\":\"%s\","
+                    "\"status\":\"%s\",\"reason\":\"%s\"}",
                     idx ? "," : "", n, r, idx, dir, failed ? "failed" : "ok",
                     failed ? "target exited with status 1" : "");
             double noise = 1.0 + s->cv * synth_normal();
@@ -104,9 +106,8 @@ static void synth_results(const char *root, const struct synth *s)
                      "\"cpu_ns\":%.0f,\"cpu_percent\":%.9g,\"rss_bytes\":%.0f,"
                      "\"threads\":%d,\"wakeups_per_s\":%g,\"run_delay_ns\":0,"
                      "\"run_delay_share\":%g,\"contaminated\":%s}\n",
-                     n, r, window, cpu / 100.0 * window * 1e9, cpu,
-                     4e6 + 60000.0 * n, 3 + 2 * n, 1.5 * n, cont ? 0.4 : 0.01,
-                     cont ? "true" : "false");
+                     n, r, window, cpu / 100.0 * window * 1e9, cpu, 4e6 + 60000.0 * n, 3 + 2 * n,
+                     1.5 * n, cont ? 0.4 : 0.01, cont ? "true" : "false");
             snprintf(path, sizeof(path), "%s/%s/stats.json", root, dir);
             synth_write(path, text);
             snprintf(path, sizeof(path), "%s/%s/thread_count.txt", root, dir);

@@ -87,8 +87,10 @@ static void make_sweep(const char *name, int quad)
             snprintf(path, sizeof(path), "%s/stats.json", rdir);
             FILE *f = fopen(path, "w");
             assert_non_null(f);
-            fprintf(f, "{\"services\": %d, \"repeat\": %d, \"window_s\": 1.0, "
-                       "\"contaminated\": false}\n", ns[i], r);
+            fprintf(f,
+                    "{\"services\": %d, \"repeat\": %d, \"window_s\": 1.0, "
+                    "\"contaminated\": false}\n",
+                    ns[i], r);
             fclose(f);
         }
     }
@@ -361,8 +363,10 @@ static void make_results(const char *name, bool failed0, double less_cpu_ns)
     snprintf(path, sizeof(path), "%s/sweep.json", root);
     FILE *sw = fopen(path, "w");
     assert_non_null(sw);
-    fprintf(sw, "{\"status\":\"complete\",\"target\":{\"name\":\"scaling\",\"binary\":\"%s\"},"
-                "\"flags\":{\"warmup_s\":0,\"repeat\":%d},\"points\":[", SCALING_BIN, REPEATS);
+    fprintf(sw,
+            "{\"status\":\"complete\",\"target\":{\"name\":\"scaling\",\"binary\":\"%s\"},"
+            "\"flags\":{\"warmup_s\":0,\"repeat\":%d},\"points\":[",
+            SCALING_BIN, REPEATS);
     int seq = 0;
     for (int r = 1; r <= REPEATS; r++)
         for (int i = 0; i < NN; i++, seq++) {
@@ -371,8 +375,7 @@ static void make_results(const char *name, bool failed0, double less_cpu_ns)
             mkdir(dir, 0755);
             snprintf(dir, sizeof(dir), "%s/%d_services/run-%d", root, ns[i], r);
             assert_int_equal(mkdir(dir, 0755), 0);
-            snprintf(src, sizeof(src), "%s/quad_on/%d_services/run-%d/cpu.prof", tmpdir, ns[i],
-                     r);
+            snprintf(src, sizeof(src), "%s/quad_on/%d_services/run-%d/cpu.prof", tmpdir, ns[i], r);
             snprintf(path, sizeof(path), "%s/cpu.prof", dir);
             assert_int_equal(link(src, path), 0);
             struct profile p;
@@ -383,8 +386,9 @@ static void make_results(const char *name, bool failed0, double less_cpu_ns)
             snprintf(path, sizeof(path), "%s/stats.json", dir);
             FILE *f = fopen(path, "w");
             assert_non_null(f);
-            fprintf(f, "{\"services\": %d, \"repeat\": %d, \"window_s\": 1.0, \"cpu_ns\": %.0f, "
-                       "\"rss_bytes\": 1e6, \"threads\": 3, \"contaminated\": false}\n",
+            fprintf(f,
+                    "{\"services\": %d, \"repeat\": %d, \"window_s\": 1.0, \"cpu_ns\": %.0f, "
+                    "\"rss_bytes\": 1e6, \"threads\": 3, \"contaminated\": false}\n",
                     ns[i], r, cpu_ns);
             fclose(f);
             snprintf(path, sizeof(path), "%s/heap.prof", dir);
@@ -392,8 +396,10 @@ static void make_results(const char *name, bool failed0, double less_cpu_ns)
             snprintf(path, sizeof(path), "%s/threads.txt", dir);
             f = fopen(path, "w");
             assert_non_null(f);
-            fprintf(f, "# refproxy threads: %d\n# Section 1 ...\n1\trefproxy\tS\t0\t0\n"
-                       "2\tw0\tS\t0\t0\n3\tw1\tS\t0\t0\n", 3 + 2 * ns[i]);
+            fprintf(f,
+                    "# refproxy threads: %d\n# Section 1 ...\n1\trefproxy\tS\t0\t0\n"
+                    "2\tw0\tS\t0\t0\n3\tw1\tS\t0\t0\n",
+                    3 + 2 * ns[i]);
             for (int k = 0; k < ns[i]; k++)
                 fprintf(f, "%d\tsvc%d/idle\tS\t0\t0\n%d\tsvc%d/idle2\tS\t0\t0\n", 10 + 2 * k, k,
                         11 + 2 * k, k);
@@ -402,14 +408,15 @@ static void make_results(const char *name, bool failed0, double less_cpu_ns)
             snprintf(path, sizeof(path), "%s/metrics.prom", dir);
             f = fopen(path, "w");
             assert_non_null(f);
-            fprintf(f, "refproxy_task_cpu_seconds_total{task=\"timers\",service=\"s0\"} %g\n"
-                       "refproxy_task_cpu_seconds_total{task=\"mystery\",service=\"s0\"} %g\n",
+            fprintf(f,
+                    "refproxy_task_cpu_seconds_total{task=\"timers\",service=\"s0\"} %g\n"
+                    "refproxy_task_cpu_seconds_total{task=\"mystery\",service=\"s0\"} %g\n",
                     0.001 * ns[i], 0.002 * ns[i]);
             fclose(f);
-            fprintf(sw, "%s{\"services\":%d,\"repeat\":%d,\"sequence\":%d,"
-                        "\"dir\":\"%d_services/run-%d\",\"status\":\"%s\",\"reason\":\"%s\"}",
-                    seq ? "," : "", ns[i], r, seq, ns[i], r,
-                    failed0 && seq == 0 ? "failed" : "ok",
+            fprintf(sw,
+                    "%s{\"services\":%d,\"repeat\":%d,\"sequence\":%d,"
+                    "\"dir\":\"%d_services/run-%d\",\"status\":\"%s\",\"reason\":\"%s\"}",
+                    seq ? "," : "", ns[i], r, seq, ns[i], r, failed0 && seq == 0 ? "failed" : "ok",
                     failed0 && seq == 0 ? "exit status 1" : "");
         }
     fputs("]}\n", sw);
@@ -483,8 +490,8 @@ static void test_analyze_names_truncated_profile_and_goes_on(void **state)
     assert_non_null(doc);
     json_t *skipped = json_object_get(doc, "functions_skipped");
     assert_int_equal(json_array_size(skipped), 1);
-    assert_non_null(strstr(json_string_value(json_array_get(skipped, 0)),
-                           "30_services/run-2/cpu.prof"));
+    assert_non_null(
+        strstr(json_string_value(json_array_get(skipped, 0)), "30_services/run-2/cpu.prof"));
     json_t *f0 = json_array_get(json_object_get(doc, "functions"), 0);
     assert_string_equal(json_string_value(json_object_get(f0, "name")), "work_quad");
     /* the same interval test as test_quadratic_function_ranks_first, from the
@@ -498,8 +505,8 @@ static void test_analyze_names_truncated_profile_and_goes_on(void **state)
      * work_lin 1000 bytes per service */
     json_t *heap = json_object_get(doc, "heap");
     assert_non_null(heap);
-    assert_true(fabs(json_number_value(json_object_get(json_object_get(heap, "total"), "c")) -
-                     100) < 1e-6);
+    assert_true(
+        fabs(json_number_value(json_object_get(json_object_get(heap, "total"), "c")) - 100) < 1e-6);
     json_t *h0 = json_array_get(json_object_get(heap, "functions"), 0);
     assert_string_equal(json_string_value(json_object_get(h0, "name")), "work_quad");
     assert_true(fabs(json_number_value(json_object_get(h0, "c_share")) - 1) < 1e-9);
@@ -603,7 +610,7 @@ static void test_diff_holds_a_negative_fixed_cost_at_zero(void **state)
     double a_prof = l.a.total_fit.a, ymin = INFINITY;
     for (size_t i = 0; i < l.a.count; i++)
         ymin = fmin(ymin, l.a.total[i]);
-    assert_true(a_prof > 0 && ymin > a_prof); /* the constant function, then more */
+    assert_true(a_prof > 0 && ymin > a_prof);     /* the constant function, then more */
     double less = a_prof + 0.5 * (ymin - a_prof); /* free fit's a: about -(ymin - a_prof)/2 */
 
     struct buf err;

@@ -41,9 +41,9 @@ static void test_t_quantile_matches_table_values(void **state)
     static const struct {
         double p, dof, want;
     } rows[] = {
-        {0.95, 1, 6.314},   {0.95, 2, 2.920},   {0.95, 5, 2.015},  {0.95, 10, 1.812},
+        {0.95, 1, 6.314},   {0.95, 2, 2.920},   {0.95, 5, 2.015},   {0.95, 10, 1.812},
         {0.95, 12, 1.782},  {0.95, 30, 1.697},  {0.95, 120, 1.658}, {0.975, 2, 4.303},
-        {0.975, 10, 2.228}, {0.975, 30, 2.042}, {0.99, 5, 3.365},  {0.95, 1e6, 1.645},
+        {0.975, 10, 2.228}, {0.975, 30, 2.042}, {0.99, 5, 3.365},   {0.95, 1e6, 1.645},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         double got = t_quantile(rows[i].p, rows[i].dof);
@@ -176,8 +176,7 @@ static void test_power_law_exponent(void **state)
 #define SWEEP_CV 0.02
 
 /* One seeded sweep: 5 points 10..50, `repeats` each, interleaved. */
-static void draw_sweep(double a, double b, double c, double cv, int repeats, double *n,
-                       double *y)
+static void draw_sweep(double a, double b, double c, double cv, int repeats, double *n, double *y)
 {
     for (int i = 0; i < 5 * repeats; i++) {
         n[i] = 10.0 * (i % 5 + 1);
@@ -355,7 +354,8 @@ static void test_gate_confidence_on_a_cost_with_no_linear_part(void **state)
         alarms99 += v.kind == MODEL_SUPERLINEAR;
     }
     print_message("flat cost, no linear part to speak of: false alarms %d/2000 at 95%%, "
-                  "%d/2000 at 99%%\n", alarms95, alarms99);
+                  "%d/2000 at 99%%\n",
+                  alarms95, alarms99);
     /* 1% of 2000 plus two binomial standard deviations (4.4) */
     assert_true(alarms99 <= 20 + 9);
     assert_true(alarms99 < alarms95);
@@ -396,9 +396,15 @@ static void test_nonpositive_b_is_handled(void **state)
     struct model_verdict v;
     model_fit_and_judge(n, y, 15, 0.2, FIT_DEFAULT_CONFIDENCE, &r, &v);
     assert_int_equal(v.kind, MODEL_SUPERLINEAR);
-    struct fit_result fake = {.a = 1, .b = -0.01, .c = 0.0001, .c_se = 0.001, .c_t = 0.1,
+    struct fit_result fake = {.a = 1,
+                              .b = -0.01,
+                              .c = 0.0001,
+                              .c_se = 0.001,
+                              .c_t = 0.1,
                               .confidence = 0.95,
-                              .t_crit = 1.78, .dof = 12, .c_significant = false};
+                              .t_crit = 1.78,
+                              .dof = 12,
+                              .c_significant = false};
     model_judge(&fake, 5, 10, 50, 0.2, &v);
     assert_int_equal(v.kind, MODEL_INCONCLUSIVE);
     assert_false(v.material_defined);
@@ -413,9 +419,9 @@ static void test_weights_follow_repeats(void **state)
     rng_state = 6;
     draw_sweep(1.0, 1.0, 0.0, 0.05, 3, n, y);
     assert_true(model_weights(n, y, 15, w));
-    assert_true(w[0] > w[4]); /* N=10 weighs more than N=50 */
-    assert_true(model_weights(n, y, 10, w));  /* two repeats at every N */
-    assert_false(model_weights(n, y, 9, w));  /* N=50 once: unweighted */
+    assert_true(w[0] > w[4]);                /* N=10 weighs more than N=50 */
+    assert_true(model_weights(n, y, 10, w)); /* two repeats at every N */
+    assert_false(model_weights(n, y, 9, w)); /* N=50 once: unweighted */
     assert_true(w[0] == 1.0 && w[8] == 1.0);
 }
 

@@ -27,9 +27,18 @@ static char *tmp_root(const char *tag)
 
 static struct synth base_synth(double scale, uint64_t seed)
 {
-    struct synth s = {.counts = counts5, .ncounts = 5, .repeats = 3, .a = 2 * scale,
-                      .b = 0.1 * scale, .c = 0, .cv = 0.02, .seed = seed, .failed_index = -1,
-                      .contaminated_index = -1, .missing_index = -1, .tasks = false};
+    struct synth s = {.counts = counts5,
+                      .ncounts = 5,
+                      .repeats = 3,
+                      .a = 2 * scale,
+                      .b = 0.1 * scale,
+                      .c = 0,
+                      .cv = 0.02,
+                      .seed = seed,
+                      .failed_index = -1,
+                      .contaminated_index = -1,
+                      .missing_index = -1,
+                      .tasks = false};
     return s;
 }
 

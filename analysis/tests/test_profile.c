@@ -243,7 +243,9 @@ static void test_corrupt_cpu_profiles_are_errors(void **state)
         {{0, 3, 0, 4000, 0, 5, 3, 0x1000, 0x2000}, 9, "truncated", "stack runs past the end"},
         {{0, 3, 0, 4000, 0, 5, 1, 0x1000}, 8, "end-of-data", "missing 0,1,0 trailer"},
         {{0, 999, 0, 4000, 0, 0, 1, 0}, 8, "offset 0", "header longer than the file"},
-        {{0, 3, 0, 4000, 0, (uint64_t)1 << 50, 1, 0x1000, 0, 1, 0}, 11, "count",
+        {{0, 3, 0, 4000, 0, (uint64_t)1 << 50, 1, 0x1000, 0, 1, 0},
+         11,
+         "count",
          "implausible sample count"},
     };
     char err[512];
@@ -318,8 +320,7 @@ static void test_corrupt_heap_profiles_are_errors(void **state)
         {"heap profile: 1: 2 [3: 4] @ heapprofile\n1: 2 [3: 4] @ 0xzz\n", "bad.heap:2",
          "bad address"},
         {"heap profile: 1: 2 [3: 4] @ heapprofile\n1: 2 [3: 4]\n", "bad.heap:2", "no stack"},
-        {"heap profile: 1: 2 [3: 4] @ heapprofile\n1: 2 [3: 4] @\n", "bad.heap:2",
-         "empty stack"},
+        {"heap profile: 1: 2 [3: 4] @ heapprofile\n1: 2 [3: 4] @\n", "bad.heap:2", "empty stack"},
         {"heap profile: 1: 2 [3: 4] @ heapprofile\n1: 99999999999999999999 [3: 4] @ 0x1\n",
          "bad.heap:2", "overflowing number"},
         {"heap profile: 1: 2 [3: ", "bad.heap:1", "truncated header"},
@@ -327,8 +328,8 @@ static void test_corrupt_heap_profiles_are_errors(void **state)
     char err[512];
     struct profile p;
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        int rc = profile_parse("bad.heap", rows[i].text, strlen(rows[i].text), &p, err,
-                               sizeof(err));
+        int rc =
+            profile_parse("bad.heap", rows[i].text, strlen(rows[i].text), &p, err, sizeof(err));
         if (rc != -1 || !strstr(err, rows[i].want))
             fail_msg("row %zu (%s): rc %d err '%s'", i, rows[i].why, rc, err);
     }

@@ -116,7 +116,7 @@ static void max_counts_live_bytes(void **state)
     memset(block, 'x', sizeof block);
     assert_int_equal(buf_append(&b, block, 90), 0);
     assert_int_equal(buf_append(&b, block, 20), -1); /* 110 > 100 */
-    assert_int_equal(b.len, 90);                      /* unchanged */
+    assert_int_equal(b.len, 90);                     /* unchanged */
     buf_consume(&b, 50);
     assert_int_equal(buf_append(&b, block, 20), 0); /* 60 <= 100 */
     assert_int_equal(b.len, 60);

@@ -21,13 +21,13 @@
  * --term-delay-ms takes M ms to exit after SIGTERM (a long "stopping" phase);
  * --fork-child leaves a child process in its group.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <pthread.h>
-#include <stdbool.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,9 +128,7 @@ static void send_all(int fd, const void *data, size_t len)
 static void respond(int fd, int status, const char *type, const void *body, size_t len)
 {
     char head[256];
-    const char *reason = status == 200   ? "OK"
-                         : status == 503 ? "Service Unavailable"
-                                         : "Not Found";
+    const char *reason = status == 200 ? "OK" : status == 503 ? "Service Unavailable" : "Not Found";
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "Connection: close\r\n\r\n",

@@ -11,15 +11,15 @@
  * folder with a truncated cpu.prof and a corrupt stats.json.
  * argv[1] = scaleprof, argv[2] = fake_target.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
 #include <cmocka.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,8 +75,8 @@ static int teardown(void **state)
         kill(f->sweep_pid, SIGKILL);
         tu_wait(f->sweep_pid, 5);
     }
-    tu_kill_with(f->dir); /* any target left behind (a failed test) */
-    umount2(f->out, MNT_DETACH); /* the tmpfs test's mount, if any */
+    tu_kill_with(f->dir);                  /* any target left behind (a failed test) */
+    umount2(f->out, MNT_DETACH);           /* the tmpfs test's mount, if any */
     while (waitpid(-1, NULL, WNOHANG) > 0) /* orphans we adopted as subreaper */
         ;
     if (!getenv("KEEP_TEST_DIRS"))
@@ -99,7 +99,7 @@ static void gen(struct fixture *f, const char *counts)
     snprintf(addr, sizeof addr, "prometheusAddr=127.0.0.1:%d", f->admin_port);
     snprintf(base, sizeof base, "%d", tu_free_port_range(64));
     char *argv[] = {(char *)scaleprof, "gen", "--counts", (char *)counts, "--set", addr,
-                    "--base-port", base, "--out", f->configs, NULL};
+                    "--base-port",     base,  "--out",    f->configs,     NULL};
     assert_int_equal(tu_run(argv, f->log, 30), 0);
 }
 
@@ -117,8 +117,8 @@ static void fault_at(struct fixture *f, int services, const char *flags)
 static void sweep_argv(struct fixture *f, char **argv, const char *warmup, const char *duration,
                        const char *const *extra)
 {
-    const char *base[] = {scaleprof, "sweep", "--configs", f->configs, "--out", f->out,
-                          "--warmup", warmup, "--duration", duration, "--target-cmd", f->cmd};
+    const char *base[] = {scaleprof,  "sweep", "--configs",  f->configs, "--out",        f->out,
+                          "--warmup", warmup,  "--duration", duration,   "--target-cmd", f->cmd};
     int n = 0;
     for (; n < 12; n++)
         argv[n] = (char *)base[n];
@@ -163,7 +163,7 @@ static void assert_point_ok(json_t *p)
 /* A finished point's files are all there and stats.json parses with a window. */
 static void assert_point_files(struct fixture *f, const char *dir)
 {
-    const char *files[] = {"cpu.prof", "threads.txt", "thread_count.txt", "metrics.prom",
+    const char *files[] = {"cpu.prof",   "threads.txt", "thread_count.txt", "metrics.prom",
                            "stats.json", "config.yaml", "target.log"};
     for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
         char rel[256];
@@ -469,8 +469,7 @@ static void sigint_at(struct fixture *f, const char *phase, const char *flags, c
     }
     /* the target and its child (the shell's $(grep ...) may still be running at first) */
     char target_needle[600];
-    snprintf(target_needle, sizeof target_needle, "%s/2_services/config.yaml --fork-child",
-             f->out);
+    snprintf(target_needle, sizeof target_needle, "%s/2_services/config.yaml --fork-child", f->out);
     pid_t pids[8], pgid = -1;
     double end = now_s() + 10;
     while (now_s() < end) {
@@ -685,8 +684,8 @@ static void test_gen_refuses_to_overwrite_without_force(void **state)
     assert_int_equal(st0.st_ino, st1.st_ino);
     assert_int_not_equal(access(p5, F_OK), 0); /* nothing at all was written */
     free(after);
-    char *force[] = {(char *)scaleprof, "gen", "--counts", "5,1", "--force", "--out",
-                     f->configs, NULL};
+    char *force[] = {(char *)scaleprof, "gen",   "--counts", "5,1",
+                     "--force",         "--out", f->configs, NULL};
     assert_int_equal(tu_run(force, f->log, 30), 0);
     after = tu_read(p1);
     assert_true(strlen(after) > 10); /* --force: rewritten, as asked */

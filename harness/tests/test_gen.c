@@ -3,10 +3,12 @@
  * YAML it writes (read back through the sweep's own reader and libyaml), and
  * the --load rewrite.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,14 +51,22 @@ static void test_values_are_checked_against_the_key_type(void **state)
         const char *key, *value;
         int ok;
     } cases[] = {
-        {"architecture", "shared", 1},       {"architecture", "both", 0},
-        {"workers", "2", 1},                 {"workers", "0", 0},
-        {"workers", "two", 0},               {"limits.headerTimeout", "5s", 1},
-        {"limits.headerTimeout", "1m30s", 1}, {"limits.headerTimeout", "250ms", 1},
-        {"limits.headerTimeout", "7", 1},    {"limits.headerTimeout", "5 s", 0},
-        {"heapProfile", "true", 1},          {"heapProfile", "yes please", 0},
-        {"prometheusAddr", "127.0.0.1:9100", 1}, {"prometheusAddr", "localhost", 0},
-        {"tasks.timers.mode", "shared", 0},  {"profileHz", "251", 0},
+        {"architecture", "shared", 1},
+        {"architecture", "both", 0},
+        {"workers", "2", 1},
+        {"workers", "0", 0},
+        {"workers", "two", 0},
+        {"limits.headerTimeout", "5s", 1},
+        {"limits.headerTimeout", "1m30s", 1},
+        {"limits.headerTimeout", "250ms", 1},
+        {"limits.headerTimeout", "7", 1},
+        {"limits.headerTimeout", "5 s", 0},
+        {"heapProfile", "true", 1},
+        {"heapProfile", "yes please", 0},
+        {"prometheusAddr", "127.0.0.1:9100", 1},
+        {"prometheusAddr", "localhost", 0},
+        {"tasks.timers.mode", "shared", 0},
+        {"profileHz", "251", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *canon = NULL;
@@ -127,11 +137,12 @@ static void test_render_reads_back_with_sets_applied(void **state)
 {
     char *dir = tu_tmpdir("gen");
     struct gen_setting sets[] = {
-        {"architecture", "shared"}, {"workers", "2"}, {"limits.headerTimeout", "5s"},
-        {"prometheusAddr", "127.0.0.1:9333"}, {"service.timeout", "7s"},
+        {"architecture", "shared"},     {"workers", "2"},
+        {"limits.headerTimeout", "5s"}, {"prometheusAddr", "127.0.0.1:9333"},
+        {"service.timeout", "7s"},
     };
-    struct gen_options o = {.target = GEN_REFPROXY, .sets = sets, .num_sets = 5,
-                            .base_port = 20000};
+    struct gen_options o = {
+        .target = GEN_REFPROXY, .sets = sets, .num_sets = 5, .base_port = 20000};
     char *path = render_to_file(&o, 3, dir);
     struct pointcfg pc;
     assert_null(pointcfg_read(path, &pc));
@@ -169,9 +180,9 @@ static void test_tsnsrv_render_has_its_fields(void **state)
     struct gen_options o = {.target = GEN_TSNSRV, .sets = sets, .num_sets = 1};
     char *path = render_to_file(&o, 2, dir);
     char *text = tu_read(path);
-    const char *fields[] = {"prometheusAddr:", "name: svc2", "upstream: http://127.0.0.1:9000",
-                            "ephemeral:", "funnel:", "listenAddr:", "stateDir:",
-                            "suppressWhois:", "timeout:"};
+    const char *fields[] = {"prometheusAddr:", "name: svc2",     "upstream: http://127.0.0.1:9000",
+                            "ephemeral:",      "funnel:",        "listenAddr:",
+                            "stateDir:",       "suppressWhois:", "timeout:"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         assert_non_null(strstr(text, fields[i]));
     assert_null(strstr(text, "architecture"));

@@ -3,10 +3,12 @@
  * generator against fake_target: the rate asked for, no errors.
  * argv[1] is the fake_target binary.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,10 +3,12 @@
  * nanosecond CPU agrees with /proc/<pid>/stat's utime+stime within the ticks'
  * resolution, and the other fields are those of the child.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
+
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>

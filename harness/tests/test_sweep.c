@@ -5,12 +5,12 @@
  * Every test kills what it started, also when an assertion fails
  * (teardown kills every process whose command line names the test's folder).
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
 #include <cmocka.h>
 #include <math.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +61,7 @@ static void gen(struct fixture *f, const char *counts)
     snprintf(addr, sizeof addr, "prometheusAddr=127.0.0.1:%d", f->admin_port);
     snprintf(base, sizeof base, "%d", tu_free_port_range(64));
     char *argv[] = {(char *)scaleprof, "gen", "--counts", (char *)counts, "--set", addr,
-                    "--base-port", base, "--out", f->configs, NULL};
+                    "--base-port",     base,  "--out",    f->configs,     NULL};
     assert_int_equal(tu_run(argv, f->log, 30), 0);
 }
 
@@ -69,8 +69,9 @@ static void gen(struct fixture *f, const char *counts)
 static int sweep(struct fixture *f, const char *target_cmd, const char *const *extra,
                  double timeout_s)
 {
-    char *argv[32] = {(char *)scaleprof, "sweep", "--configs", f->configs, "--out", f->out,
-                      "--warmup", "1", "--duration", "2", "--target-cmd", (char *)target_cmd};
+    char *argv[32] = {(char *)scaleprof, "sweep", "--configs",    f->configs,
+                      "--out",           f->out,  "--warmup",     "1",
+                      "--duration",      "2",     "--target-cmd", (char *)target_cmd};
     int n = 12;
     for (int i = 0; extra && extra[i] && n < 30; i++)
         argv[n++] = (char *)extra[i];
@@ -125,7 +126,7 @@ static void test_three_point_sweep_writes_every_file_with_sane_values(void **sta
         assert_int_equal(json_integer_value(json_object_get(p, "services")), (int)i + 1);
         overheads[i] = json_real_value(json_object_get(p, "wall_s")) - 3.0;
         const char *dir = json_string_value(json_object_get(p, "dir"));
-        const char *files[] = {"cpu.prof", "threads.txt", "thread_count.txt", "metrics.prom",
+        const char *files[] = {"cpu.prof",   "threads.txt", "thread_count.txt", "metrics.prom",
                                "stats.json", "config.yaml", "target.log"};
         for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
             char rel[256];
@@ -264,8 +265,9 @@ static void test_sigint_mid_sweep_leaves_no_target_and_a_readable_manifest(void 
     struct fixture *f = *state;
     gen(f, "1,2,3");
     snprintf(f->cmd, sizeof f->cmd, "%s --config {config}", fake);
-    char *argv[] = {(char *)scaleprof, "sweep", "--configs", f->configs, "--out", f->out,
-                    "--warmup", "1", "--duration", "5", "--target-cmd", f->cmd, NULL};
+    char *argv[] = {
+        (char *)scaleprof, "sweep", "--configs",    f->configs, "--out", f->out, "--warmup", "1",
+        "--duration",      "5",     "--target-cmd", f->cmd,     NULL};
     f->sweep_pid = tu_spawn(argv, f->log);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", f->admin_port);
@@ -290,8 +292,8 @@ static void test_sigint_mid_sweep_leaves_no_target_and_a_readable_manifest(void 
 static void test_gen_unknown_key_fails_with_a_clear_message(void **state)
 {
     struct fixture *f = *state;
-    char *argv[] = {(char *)scaleprof, "gen", "--set", "tasks.portlst.mode=off", "--out",
-                    f->configs, NULL};
+    char *argv[] = {(char *)scaleprof, "gen",      "--set", "tasks.portlst.mode=off",
+                    "--out",           f->configs, NULL};
     assert_int_equal(tu_run(argv, f->log, 30), 2);
     char *log = tu_read(f->log);
     assert_non_null(strstr(log, "tasks.portlst.mode"));
@@ -313,8 +315,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_three_point_sweep_writes_every_file_with_sane_values,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rerun_without_force_refuses_and_changes_nothing,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rerun_without_force_refuses_and_changes_nothing, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_target_that_exits_at_once_is_recorded_and_the_sweep_goes_on, setup, teardown),
         cmocka_unit_test_setup_teardown(

@@ -6,12 +6,12 @@
  * refproxy behind. argv[1] = scaleprof, argv[2] = refproxy. Exits 77 (meson:
  * skipped, never passed) when refproxy is not built.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
 #include <cmocka.h>
 #include <math.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +62,9 @@ static void gen(struct fixture *f, const char *counts, const char *arch)
     snprintf(addr, sizeof addr, "prometheusAddr=127.0.0.1:%d", f->admin_port);
     snprintf(base, sizeof base, "%d", tu_free_port_range(64));
     snprintf(set_arch, sizeof set_arch, "architecture=%s", arch);
-    char *argv[] = {(char *)scaleprof, "gen", "--counts", (char *)counts, "--set", addr,
-                    "--set", set_arch, "--base-port", base, "--out", f->configs,
-                    "--force", NULL};
+    char *argv[] = {(char *)scaleprof, "gen",    "--counts",    (char *)counts, "--set", addr,
+                    "--set",           set_arch, "--base-port", base,           "--out", f->configs,
+                    "--force",         NULL};
     assert_int_equal(tu_run(argv, f->log, 30), 0);
 }
 
@@ -94,8 +94,9 @@ static void test_sweep_under_low_load_has_every_file_and_the_rate(void **state)
 {
     struct fixture *f = *state;
     gen(f, "1,2,3", "shared");
-    char *argv[] = {(char *)scaleprof, "sweep", "--configs", f->configs, "--out", f->out,
-                    "--warmup", "1", "--duration", "2", "--load", "20", NULL};
+    char *argv[] = {
+        (char *)scaleprof, "sweep", "--configs", f->configs, "--out", f->out, "--warmup", "1",
+        "--duration",      "2",     "--load",    "20",       NULL};
     int rc = tu_run(argv, f->log, 180);
     if (rc != 0) {
         char *log = tu_read(f->log);
@@ -110,10 +111,9 @@ static void test_sweep_under_low_load_has_every_file_and_the_rate(void **state)
     assert_string_equal(json_string_value(json_object_get(m, "status")), "complete");
     assert_string_equal(json_string_value(json_object_get(json_object_get(m, "target"), "name")),
                         "refproxy");
-    assert_non_null(json_string_value(json_object_get(json_object_get(m, "target"),
-                                                      "build_id")));
+    assert_non_null(json_string_value(json_object_get(json_object_get(m, "target"), "build_id")));
     for (int n = 1; n <= 3; n++) {
-        const char *files[] = {"cpu.prof", "threads.txt", "thread_count.txt", "metrics.prom",
+        const char *files[] = {"cpu.prof",   "threads.txt", "thread_count.txt", "metrics.prom",
                                "stats.json", "config.yaml", "target.log"};
         for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
             struct stat st;
@@ -163,8 +163,8 @@ static void test_sigint_leaves_no_refproxy(void **state)
 {
     struct fixture *f = *state;
     gen(f, "1,2", "per-service");
-    char *argv[] = {(char *)scaleprof, "sweep", "--configs", f->configs, "--out", f->out,
-                    "--warmup", "2", "--duration", "5", NULL};
+    char *argv[] = {(char *)scaleprof, "sweep", "--configs",  f->configs, "--out", f->out,
+                    "--warmup",        "2",     "--duration", "5",        NULL};
     f->sweep_pid = tu_spawn(argv, f->log);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", f->admin_port);

@@ -88,8 +88,7 @@ static long nl_dump(uint16_t type, unsigned char family, uint32_t seq, nl_msg_fn
             goto out;
         }
         int len = (int)n; /* int: NLMSG_NEXT may take it below zero on a short tail */
-        for (struct nlmsghdr *h = (struct nlmsghdr *)rx; NLMSG_OK(h, len);
-             h = NLMSG_NEXT(h, len)) {
+        for (struct nlmsghdr *h = (struct nlmsghdr *)rx; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
             msgs++;
             if (h->nlmsg_type == NLMSG_DONE)
                 goto out;
@@ -189,8 +188,8 @@ static void netmon_debounced(struct loop *loop, struct loop_timer *timer, void *
 
 static void netmon_arm_restun(struct netmon *nm)
 {
-    uint32_t span = nm->restun_max_ms > nm->restun_min_ms ? nm->restun_max_ms - nm->restun_min_ms
-                                                          : 0;
+    uint32_t span =
+        nm->restun_max_ms > nm->restun_min_ms ? nm->restun_max_ms - nm->restun_min_ms : 0;
     uint32_t delay = nm->restun_min_ms + (span ? rng_next(&nm->rng) % (span + 1) : 0);
     loop_timer_arm(nm->loop, &nm->restun, delay);
 }
@@ -222,8 +221,7 @@ static void netmon_readable(struct loop *loop, int fd, unsigned events, void *da
         if (n <= 0)
             break;
         int len = (int)n;
-        for (struct nlmsghdr *h = (struct nlmsghdr *)rx; NLMSG_OK(h, len);
-             h = NLMSG_NEXT(h, len))
+        for (struct nlmsghdr *h = (struct nlmsghdr *)rx; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len))
             msgs++;
     }
     if (overrun && !msgs)
@@ -246,14 +244,14 @@ struct netmon *netmon_start(struct loop *loop, const struct task_netmon_config *
     nm->loop = loop;
     nm->debounce_ms = c->debounce_ms ? c->debounce_ms : 250;
     nm->restun_min_ms = c->restun_min_ms ? c->restun_min_ms : 20000;
-    nm->restun_max_ms = c->restun_max_ms >= nm->restun_min_ms ? c->restun_max_ms
-                                                              : nm->restun_min_ms;
+    nm->restun_max_ms =
+        c->restun_max_ms >= nm->restun_min_ms ? c->restun_max_ms : nm->restun_min_ms;
     nm->rng = seed * 2654435761u + 1;
     nm->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
     struct sockaddr_nl sa = {
         .nl_family = AF_NETLINK,
-        .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
-                     RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE,
+        .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
+                     RTMGRP_IPV6_ROUTE,
     };
     if (nm->fd < 0 || bind(nm->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
         loop_watch(loop, nm->fd, LOOP_READABLE, netmon_readable, nm) < 0) {

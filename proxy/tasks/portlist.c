@@ -255,8 +255,8 @@ static int read_file(struct portlist *pl, const char *path)
     for (;;) {
         if (buf_reserve(&pl->readbuf, 65536) < 0)
             break;
-        ssize_t n = read(fd, pl->readbuf.data + pl->readbuf.len,
-                         pl->readbuf.cap - pl->readbuf.len - 1);
+        ssize_t n =
+            read(fd, pl->readbuf.data + pl->readbuf.len, pl->readbuf.cap - pl->readbuf.len - 1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)

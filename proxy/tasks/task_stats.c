@@ -110,8 +110,7 @@ void task_stats_write(struct buf *out)
     };
     pthread_mutex_lock(&stats_lock);
     for (int f = 0; f < 3; f++) {
-        buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", fam[f].name, fam[f].help,
-                   fam[f].name);
+        buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", fam[f].name, fam[f].help, fam[f].name);
         for (struct task_stats *st = stats_head; st; st = st->next) {
             struct task_counts c = {0};
             counts_add(&c, st);

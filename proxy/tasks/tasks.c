@@ -156,11 +156,11 @@ int tasks_global_start(const struct config *cfg, char **err)
         return -1;
     }
     const struct tasks_config *tc;
-    if ((tc = find_shared(cfg, true)) && shared_start(&g.portlist, "shared/portlist", cfg, tc,
-                                                      err) < 0)
+    if ((tc = find_shared(cfg, true)) &&
+        shared_start(&g.portlist, "shared/portlist", cfg, tc, err) < 0)
         goto fail;
-    if ((tc = find_shared(cfg, false)) && shared_start(&g.netmon, "shared/netmon", cfg, tc,
-                                                       err) < 0)
+    if ((tc = find_shared(cfg, false)) &&
+        shared_start(&g.netmon, "shared/netmon", cfg, tc, err) < 0)
         goto fail;
     if (needs_peer(cfg) && !(g.peer = peer_start(err)))
         goto fail;
@@ -207,8 +207,7 @@ struct node_tasks *tasks_node_attach(struct loop *loop, const struct config *cfg
         socklen_t len = 0;
         if (g.peer)
             peer_addr(g.peer, &ss, &len);
-        if (!(nt->footprint = footprint_start(&t->footprint, index, g.peer ? &ss : NULL, len,
-                                              err)))
+        if (!(nt->footprint = footprint_start(&t->footprint, index, g.peer ? &ss : NULL, len, err)))
             goto fail;
     }
     if (t->portlist.mode == TASK_PER_SERVICE &&
@@ -264,8 +263,9 @@ void tasks_write_metrics(struct buf *out)
 {
     task_stats_write(out);
     pthread_mutex_lock(&g.lock);
-    buf_printf(out, "# HELP refproxy_nodes Per-service nodes attached (per-service architecture).\n"
-                    "# TYPE refproxy_nodes gauge\nrefproxy_nodes %zu\n",
+    buf_printf(out,
+               "# HELP refproxy_nodes Per-service nodes attached (per-service architecture).\n"
+               "# TYPE refproxy_nodes gauge\nrefproxy_nodes %zu\n",
                g.num_nodes);
     buf_puts(out, "# HELP refproxy_node_threads Threads each node owns: its loop thread and its "
                   "idle footprint threads.\n# TYPE refproxy_node_threads gauge\n");

@@ -27,18 +27,18 @@ struct inode_set {
 };
 
 struct portlist_counts {
-    uint64_t rows;              /* data rows parsed (header lines excluded) */
-    uint64_t kept;              /* listeners and unconnected UDP */
-    uint64_t connected;         /* skipped: non-zero remote address */
-    uint64_t other;             /* skipped: TCP not in LISTEN, inode 0, malformed */
-    uint64_t new_inodes;        /* kept inodes not in the previous poll's set */
-    uint64_t fds_walked;        /* readlink calls on /proc/<pid>/fd entries */
-    uint64_t owners_found;      /* new inodes mapped to an fd */
+    uint64_t rows;         /* data rows parsed (header lines excluded) */
+    uint64_t kept;         /* listeners and unconnected UDP */
+    uint64_t connected;    /* skipped: non-zero remote address */
+    uint64_t other;        /* skipped: TCP not in LISTEN, inode 0, malformed */
+    uint64_t new_inodes;   /* kept inodes not in the previous poll's set */
+    uint64_t fds_walked;   /* readlink calls on /proc/<pid>/fd entries */
+    uint64_t owners_found; /* new inodes mapped to an fd */
 };
 
 struct portlist {
     bool scope_all;
-    struct buf readbuf;    /* reused across polls, as Go reuses its bufio buffer */
+    struct buf readbuf;     /* reused across polls, as Go reuses its bufio buffer */
     struct inode_set known; /* previous poll's set */
     struct inode_set cur;   /* being built */
     struct inode_set fresh; /* inodes of this poll not in known */

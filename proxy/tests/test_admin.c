@@ -6,11 +6,11 @@
  */
 #include "../admin.c"
 
+#include "tcmalloc_compat.h"
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "tcmalloc_compat.h"
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -216,12 +216,17 @@ static void test_metrics_pass_promtool(void **state)
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.head, "text/plain; version=0.0.4"));
     static const char *must[] = {
-        "# TYPE process_cpu_seconds_total counter\n", "\nprocess_resident_memory_bytes ",
-        "\nprocess_threads ", "\nprocess_open_fds ", "\nprocess_start_time_seconds ",
+        "# TYPE process_cpu_seconds_total counter\n",
+        "\nprocess_resident_memory_bytes ",
+        "\nprocess_threads ",
+        "\nprocess_open_fds ",
+        "\nprocess_start_time_seconds ",
         "refproxy_info{version=\"" SCALEPROF_VERSION "\",architecture=\"shared\"} 1\n",
-        "\nrefproxy_services 0\n", "\nrefproxy_stub_requests_total 0\n",
+        "\nrefproxy_services 0\n",
+        "\nrefproxy_stub_requests_total 0\n",
 #ifdef HAVE_TCMALLOC /* allocator statistics exist only where tcmalloc is linked */
-        "\ntcmalloc_current_allocated_bytes ", "\ntcmalloc_heap_size_bytes ",
+        "\ntcmalloc_current_allocated_bytes ",
+        "\ntcmalloc_heap_size_bytes ",
 #endif
     };
     for (size_t i = 0; i < sizeof(must) / sizeof(must[0]); i++)
@@ -254,8 +259,8 @@ static void test_metrics_pass_promtool(void **state)
 static void test_profile_rejects_bad_seconds(void **state)
 {
     struct fixture *f = *state;
-    static const char *bad[] = {"abc", "0", "-1", "1.5", "", "+2", "2x", " 2", "99999999999",
-                                "6" /* above the cap of 5 */};
+    static const char *bad[] = {"abc", "0",  "-1", "1.5",         "",
+                                "+2",  "2x", " 2", "99999999999", "6" /* above the cap of 5 */};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char target[64];
         snprintf(target, sizeof(target), "/debug/pprof/profile?seconds=%s", bad[i]);
@@ -549,9 +554,12 @@ static void test_thread_name_prefix_and_role(void **state)
     static const struct {
         const char *name, *prefix, *role;
     } rows[] = {
-        {"svc12/portlist", "svc12", "portlist"}, {"w3", "w", "w"},
-        {"shared/netmon", "shared", "netmon"},   {"admin/conn", "admin", "conn"},
-        {"refproxy", "refproxy", "refproxy"},    {"svc7/idle3", "svc7", "idle"},
+        {"svc12/portlist", "svc12", "portlist"},
+        {"w3", "w", "w"},
+        {"shared/netmon", "shared", "netmon"},
+        {"admin/conn", "admin", "conn"},
+        {"refproxy", "refproxy", "refproxy"},
+        {"svc7/idle3", "svc7", "idle"},
         {"42", "4", "4"} /* a name of digits keeps its first one */,
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -571,8 +579,8 @@ static void test_parse_seconds_table(void **state)
         bool ok;
         uint32_t v;
     } rows[] = {
-        {"1", true, 1},    {"30", true, 30}, {"300", true, 300}, {"007", true, 7},
-        {"0", false, 0},   {"", false, 0},   {"-1", false, 0},   {"1e3", false, 0},
+        {"1", true, 1},    {"30", true, 30}, {"300", true, 300},       {"007", true, 7},
+        {"0", false, 0},   {"", false, 0},   {"-1", false, 0},         {"1e3", false, 0},
         {"1.0", false, 0}, {"x", false, 0},  {"1234567890", false, 0},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -649,8 +657,7 @@ static void test_remote_admin_requires_bearer_token(void **state)
                 NULL);
     assert_int_equal(r.status, 401);
     resp_free(&r);
-    r = request(port, "GET", "/healthz", "Authorization: Bearer s3cret-token-0123456789\r\n",
-                NULL);
+    r = request(port, "GET", "/healthz", "Authorization: Bearer s3cret-token-0123456789\r\n", NULL);
     assert_int_equal(r.status, 200);
     resp_free(&r);
     admin_stop(f.a);
@@ -712,8 +719,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_healthz_answers_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_path_is_404_and_post_metrics_405, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_request_gets_parser_status, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_request_gets_parser_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_pass_promtool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_profile_rejects_bad_seconds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_profile_gets_409_first_unharmed, setup,

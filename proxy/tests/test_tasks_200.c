@@ -14,8 +14,6 @@
 #include <errno.h>
 #include <net/if.h>
 #include <sched.h>
-#include <sys/ioctl.h>
-#include <sys/wait.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,8 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -116,12 +116,14 @@ static void test_200_per_service_nodes_start_serve_and_run_tasks(void **state)
      * ~170): /metrics then took 0.6-0.8 s and now and then over the 20 s this
      * test allows. Polling every 5 s cuts the machine's busy time about 5x and
      * keeps the test about start-up, threads and tasks. */
-    fprintf(f, "prometheusAddr: \"127.0.0.1:%d\"\narchitecture: per-service\n"
-               "tasks:\n  footprint: {tcpConns: 3}\n  portlist: {interval: 5s}\nservices:\n",
+    fprintf(f,
+            "prometheusAddr: \"127.0.0.1:%d\"\narchitecture: per-service\n"
+            "tasks:\n  footprint: {tcpConns: 3}\n  portlist: {interval: 5s}\nservices:\n",
             admin);
     for (int i = 0; i < NSVC; i++) /* one loopback address each, same port */
-        fprintf(f, "  - name: svc%d\n    listenAddr: \"127.0.2.%d:%d\"\n"
-                   "    respond: {status: 200, body: \"hello svc%d\"}\n",
+        fprintf(f,
+                "  - name: svc%d\n    listenAddr: \"127.0.2.%d:%d\"\n"
+                "    respond: {status: 200, body: \"hello svc%d\"}\n",
                 i, i + 1, port, i);
     fclose(f);
     char log[] = "/tmp/test_tasks_200_log_XXXXXX";

@@ -77,8 +77,7 @@ static int addr_change(bool add)
     if (sendto(fd, &req, off, 0, (struct sockaddr *)&k, sizeof(k)) == (ssize_t)off) {
         ssize_t n = recv(fd, ack, sizeof(ack), 0);
         struct nlmsghdr *h = (struct nlmsghdr *)ack;
-        if (n >= (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) && h->nlmsg_type == NLMSG_ERROR)
-        {
+        if (n >= (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) && h->nlmsg_type == NLMSG_ERROR) {
             int e = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
             if (e)
                 fprintf(stderr, "%s 127.0.0.77/8 on lo: %s\n", add ? "add" : "del", strerror(-e));
@@ -131,7 +130,7 @@ static void test_per_service_netmon_sees_event_in_every_node(void **state)
     assert_true(wait_dumps_nodes(tn, 4, 1));
     for (size_t i = 0; i < 4; i++) {
         struct node_tasks *nt = test_node(tn, i);
-        assert_true(tasks_node_netmon_events(nt) >= 2); /* NEWADDR and DELADDR at least */
+        assert_true(tasks_node_netmon_events(nt) >= 2);   /* NEWADDR and DELADDR at least */
         assert_int_equal(tasks_node_netmon_dumps(nt), 1); /* debounced into one dump */
     }
     /* A later event is a second dump in every node. */
@@ -160,8 +159,8 @@ static void test_shared_netmon_sees_event_once(void **state)
     struct task_counts c;
     assert_int_equal(task_stats_read_task("netmon", &c), 1);
     assert_true(task_stats_read("netmon", "shared", &c));
-    assert_true(c.runs >= 2);                  /* one readable wakeup, one dump */
-    assert_true(c.work_units > c.runs);        /* the dump processed several messages */
+    assert_true(c.runs >= 2);           /* one readable wakeup, one dump */
+    assert_true(c.work_units > c.runs); /* the dump processed several messages */
     test_nodes_stop(tn);
 }
 

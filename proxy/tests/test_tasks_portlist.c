@@ -1,4 +1,5 @@
 /* test_tasks_portlist: the /proc/net parser and the owner walk of the portlist task. */
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +9,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -55,10 +55,10 @@ static void test_fixture_keeps_listeners_and_unconnected_udp(void **state)
     portlist_init(&pl, false);
     struct portlist_counts c = {0};
     parse_all(&pl, &c);
-    assert_int_equal(c.rows, 12);      /* 6 + 3 + 2 + 1 data rows; headers are not rows */
+    assert_int_equal(c.rows, 12); /* 6 + 3 + 2 + 1 data rows; headers are not rows */
     assert_int_equal(c.kept, 6);
-    assert_int_equal(c.connected, 5);  /* two ESTABLISHED, TIME_WAIT, tcp6 and udp connected */
-    assert_int_equal(c.other, 1);      /* TCP CLOSE with a zero remote */
+    assert_int_equal(c.connected, 5); /* two ESTABLISHED, TIME_WAIT, tcp6 and udp connected */
+    assert_int_equal(c.other, 1);     /* TCP CLOSE with a zero remote */
     assert_int_equal(c.new_inodes, 6);
     assert_int_equal(portlist_count(&pl), 6);
     static const uint64_t kept[] = {1001, 1002, 2001, 2002, 3001, 4001};
@@ -106,9 +106,9 @@ static void test_truncated_and_garbage_rows_are_not_kept(void **state)
     static const char text[] =
         "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
         "timeout inode\n"
-        "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000\n"            /* truncated */
-        "   1: 0100007F:1F90 00000000:0000 0A 0:0 0:0 0 0 0 12x4 1\n"        /* bad inode */
-        "   2: 0100007F:1F90 00000000:0000 0A 0:0 0:0 0 0 0 777 1\n"         /* good */
+        "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000\n"    /* truncated */
+        "   1: 0100007F:1F90 00000000:0000 0A 0:0 0:0 0 0 0 12x4 1\n" /* bad inode */
+        "   2: 0100007F:1F90 00000000:0000 0A 0:0 0:0 0 0 0 777 1\n"  /* good */
         "\n";
     struct portlist pl;
     portlist_init(&pl, false);

@@ -66,8 +66,7 @@ static void *node_main(void *arg)
     return NULL;
 }
 
-struct test_nodes *test_nodes_start(size_t n, const struct tasks_config *tc,
-                                    enum architecture arch)
+struct test_nodes *test_nodes_start(size_t n, const struct tasks_config *tc, enum architecture arch)
 {
     struct test_nodes *tn = calloc(1, sizeof(*tn));
     assert_non_null(tn);
@@ -157,8 +156,8 @@ bool test_wait_runs(const char *task, const char *service, uint64_t min_runs,
             return true;
         sleep_ms(5);
     }
-    fprintf(stderr, "%s/%s: %llu runs, wanted %llu\n", task, service,
-            (unsigned long long)out->runs, (unsigned long long)min_runs);
+    fprintf(stderr, "%s/%s: %llu runs, wanted %llu\n", task, service, (unsigned long long)out->runs,
+            (unsigned long long)min_runs);
     return false;
 }
 

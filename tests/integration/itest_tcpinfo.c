@@ -11,8 +11,8 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
-#include <netinet/in.h>
 #include <linux/tcp.h> /* glibc's tcp_info lacks tcpi_notsent_bytes */
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -33,12 +33,16 @@ int itest_peer_tcp_info(int fd, struct tcp_info *out)
         struct nlmsghdr nh;
         struct inet_diag_req_v2 req;
     } msg = {
-        .nh = {.nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+        .nh = {.nlmsg_len = sizeof(msg),
+               .nlmsg_type = SOCK_DIAG_BY_FAMILY,
                .nlmsg_flags = NLM_F_REQUEST},
-        .req = {.sdiag_family = AF_INET, .sdiag_protocol = IPPROTO_TCP,
-                .idiag_ext = 1 << (INET_DIAG_INFO - 1), .idiag_states = ~0u,
+        .req = {.sdiag_family = AF_INET,
+                .sdiag_protocol = IPPROTO_TCP,
+                .idiag_ext = 1 << (INET_DIAG_INFO - 1),
+                .idiag_states = ~0u,
                 /* the far end: its source is our peer, its destination is us */
-                .id = {.idiag_sport = peer.sin_port, .idiag_dport = me.sin_port,
+                .id = {.idiag_sport = peer.sin_port,
+                       .idiag_dport = me.sin_port,
                        .idiag_cookie = {INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE}}},
     };
     memcpy(msg.req.id.idiag_src, &peer.sin_addr, 4);

@@ -422,8 +422,8 @@ static void test_heap_profile_live_and_saved(void **state)
         return;
     }
     load_start(&l, 6);
-    char *out = run("google-pprof --text --nodefraction=0 'http://127.0.0.1:%d/debug/pprof/heap'",
-              l.admin);
+    char *out =
+        run("google-pprof --text --nodefraction=0 'http://127.0.0.1:%d/debug/pprof/heap'", l.admin);
     /* Connection buffers are the live data-plane allocations under load. They can be
      * small next to library start-up allocations, so no tool may drop small nodes. */
     expect_top("google-pprof heap live", out, "buf_reserve", 25);
@@ -445,8 +445,7 @@ static void test_heap_profile_live_and_saved(void **state)
 int main(int argc, char **argv)
 {
     if (argc != 5) {
-        fprintf(stderr, "usage: %s REFPROXY BUILD_PPROF_SCRIPT PPROF_OUTPUT B_SANITIZE\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s REFPROXY BUILD_PPROF_SCRIPT PPROF_OUTPUT B_SANITIZE\n", argv[0]);
         return 2;
     }
     refproxy_bin = argv[1];

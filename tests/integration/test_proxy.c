@@ -8,9 +8,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <linux/tcp.h> /* glibc's tcp_info lacks tcpi_notsent_bytes */
 #include <inttypes.h>
+#include <linux/tcp.h> /* glibc's tcp_info lacks tcpi_notsent_bytes */
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -105,9 +105,9 @@ static int group_setup(void **state)
         "     respond: {status: 200, body: \"fixed\", headers: {X-R: one}}}\n",
         admin_port, p_front, origin_port, p_pfx, origin_port, p_unix, origin_sock, p_down,
         dead_port, p_silent, origin_port, p_respond);
-    len += snprintf(cfg + len, cap - (size_t)len,
-                    "  - {name: bigresp, listenAddr: \"127.0.0.1:%d\", respond: {body: \"",
-                    p_bigresp);
+    len +=
+        snprintf(cfg + len, cap - (size_t)len,
+                 "  - {name: bigresp, listenAddr: \"127.0.0.1:%d\", respond: {body: \"", p_bigresp);
     for (size_t i = 0; i < BIG_RESPOND_BYTES; i++)
         cfg[len++] = big_byte(i);
     snprintf(cfg + len, cap - (size_t)len, "\"}}\n");
