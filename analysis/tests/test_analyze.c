@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>

@@ -6,10 +6,11 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include <cmocka.h>
+
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "fit.h"

@@ -5,12 +5,14 @@
  * Every test kills what it started, also when an assertion fails
  * (teardown kills every process whose command line names the test's folder).
  */
-#include <cmocka.h>
-#include <math.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,12 +6,14 @@
  * refproxy behind. argv[1] = scaleprof, argv[2] = refproxy. Exits 77 (meson:
  * skipped, never passed) when refproxy is not built.
  */
-#include <cmocka.h>
-#include <math.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
