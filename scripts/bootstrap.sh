@@ -14,8 +14,9 @@ build_dir=${BUILD_DIR:-build}
 
 build_pkgs=(gcc libc6-dev meson ninja-build pkg-config libyaml-dev libcurl4-openssl-dev
             libgoogle-perftools-dev libcmocka-dev libdw-dev libjansson-dev gnuplot-nox
+            libprotobuf-c-dev protobuf-c-compiler zlib1g-dev golang-github-google-pprof-dev
             procps iproute2 ca-certificates)
-test_pkgs=(google-perftools prometheus curl wrk golang-go golang-github-google-pprof-dev
+test_pkgs=(google-perftools prometheus curl wrk golang-go
            chromium util-linux)
 ci_pkgs=(clang libclang-rt-14-dev)
 
