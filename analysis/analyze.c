@@ -129,12 +129,27 @@ static void write_sentence(struct analysis *an)
                      "its growth is in the quadratic term (t = %.1f).%s",
                      who, an->fit.c_t, ratio);
     } else if (v->kind == MODEL_LINEAR) {
+        char bound[200];
+        if (v->linear_by && strcmp(v->linear_by, "share") == 0)
+            snprintf(bound, sizeof(bound),
+                     "any super-linear term is at most %.1f%% of its cost at %g services (the "
+                     "floor is %.0f%%)",
+                     100 * fmax(0, v->sl_share_hi), v->n_max, 100 * v->share_floor);
+        else if (v->linear_by && strcmp(v->linear_by, "absolute") == 0)
+            snprintf(bound, sizeof(bound),
+                     "any super-linear term costs at most %.2f%% of a core at %g services (the "
+                     "floor is %.2g%%)",
+                     fmax(0, v->sl_abs_hi), v->n_max, v->abs_floor);
+        else
+            snprintf(bound, sizeof(bound),
+                     "any super-linear term is at most %.0f%% of that at %g services (the floor "
+                     "is %.0f%%)",
+                     isfinite(v->c_hi_share) ? 100 * fmax(0, v->c_hi_share) : 0.0, v->n_max,
+                     100 * v->floor);
         snprintf(an->sentence, sizeof(an->sentence),
                  "%s's CPU grows linearly with the number of services: %.3g%% CPU per added "
-                 "service, and any super-linear term is at most %.0f%% of that at %g services "
-                 "(the floor is %.0f%%).%s",
-                 who, an->fit.b, isfinite(v->c_hi_share) ? 100 * fmax(0, v->c_hi_share) : 0.0,
-                 v->n_max, 100 * v->floor, ratio);
+                 "service, and %s.%s",
+                 who, an->fit.b, bound, ratio);
     } else {
         char det[160] = "";
         if (isfinite(v->detectable_share))
@@ -177,7 +192,8 @@ int analysis_run(const char *root, double floor, double confidence, struct analy
     an->design_ok = fit_prepare(&an->design, an->n, an->w, an->nobs) == 0;
     an->a_held_at_zero = model_fit_total(&an->design, an->y, an->weighted, &an->fit, &an->free_a);
     fit_set_confidence(&an->fit, an->confidence);
-    model_judge(&an->fit, an->design.distinct, an->design.n_min, an->design.n_max, an->floor,
+    struct model_floors floors = {an->floor, an->share_floor, an->abs_floor};
+    model_judge(&an->fit, an->design.distinct, an->design.n_min, an->design.n_max, &floors,
                 &an->verdict);
     build_levels(an);
     an->cpu_ratio = NAN;

@@ -50,6 +50,16 @@ json_t *report_json(const struct analysis *an, json_t *functions, const struct p
     json_object_set_new(fit, "c_upper", report_real(v->c_hi));
     json_object_set_new(fit, "detectable_c", report_real(v->detectable_c));
     json_object_set_new(fit, "detectable_share", report_real(v->detectable_share));
+    /* the absolute notions of materiality (analysis/README.md, "Materiality") */
+    json_object_set_new(fit, "share_floor", report_real(v->share_floor));
+    json_object_set_new(fit, "abs_floor", report_real(v->abs_floor));
+    json_object_set_new(fit, "superlinear_share", report_real(v->sl_share));
+    json_object_set_new(fit, "superlinear_share_upper", report_real(v->sl_share_hi));
+    json_object_set_new(fit, "superlinear_cpu", report_real(v->sl_abs));
+    json_object_set_new(fit, "superlinear_cpu_upper", report_real(v->sl_abs_hi));
+    json_object_set_new(fit, "linear_by",
+                        v->linear_by && v->kind == MODEL_LINEAR ? json_string(v->linear_by)
+                                                                : json_null());
     json_object_set_new(doc, "fit", fit);
     json_object_set_new(doc, "per_service_cpu_ratio", report_real(an->cpu_ratio));
 
