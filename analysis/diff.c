@@ -4,13 +4,13 @@
  * the change and its interval (from repeats), the functions whose fitted cost
  * accounts for the change, and the impact of going from A to B at each N and
  * extrapolated to --at N from the two fits.
- * Points are read through results.h when the folder has a sweep.json (failed,
- * contaminated, corrupt and missing points are left out and named), and the
- * per-N totals are then the measured process CPU (stats.json cpu_ns / window);
- * without sweep.json every N_services[/run-R] with cpu.prof and stats.json is
- * used (attribution_scan) and the totals are the profile's CPU. The function
- * rows are always the profile's CPU (samples × period / window). A profile
- * that cannot be read is named and left out.
+ * Points are read through results.h (failed, contaminated, corrupt and
+ * missing points, and points without a cpu.prof, are left out and named): with
+ * a sweep.json by results_load, and the per-N totals are then the measured
+ * process CPU (stats.json cpu_ns / window); without one by results_scan
+ * (every N_services[/run-R]), and the totals are the profile's CPU. The
+ * function rows are always the profile's CPU (samples × period / window). A
+ * profile that cannot be read is named and left out.
  */
 #include <math.h>
 #include <stdio.h>
@@ -25,11 +25,12 @@
 
 struct sweep {
     const char *root;
-    struct attr_point *pts;
+    struct results res;     /* the folder as read; owns the profile paths */
+    struct attr_point *pts; /* its ok points with a cpu.prof */
     size_t count;
     struct fit_design d;
     struct attribution a;
-    bool measured; /* totals from stats.json cpu_ns (results.h) */
+    bool measured; /* totals from stats.json cpu_ns (the folder has a sweep.json) */
     double *cpu;   /* total CPU s/s per attribution observation */
     struct fit_result cpu_fit;
     bool a_held_at_zero; /* the free fit's a < 0: every fit refitted with a = 0 */
@@ -83,18 +84,25 @@ static char *own_caller(const struct attribution *a, const char *leaf, double n)
     return NULL;
 }
 
-/* Points of a results folder with sweep.json: the usable ones with a cpu.prof;
- * cpu[] gets their measured CPU s/s. Unusable points are named on stderr. */
-static int load_results(struct sweep *s, const char *root, double **cpu, struct buf *err)
+/* The ok points of the results folder with a cpu.prof, through results.h
+ * (results_load with a sweep.json, else results_scan); cpu[] gets their
+ * measured CPU s/s (NaN without a manifest). The others are named on stderr. */
+static int load_points(struct sweep *s, const char *root, double **cpu, struct buf *err)
 {
-    struct results r;
-    if (results_load(root, &r, err) != 0)
+    char manifest[4096];
+    snprintf(manifest, sizeof(manifest), "%s/sweep.json", root);
+    s->measured = access(manifest, F_OK) == 0;
+    struct results *r = &s->res;
+    if ((s->measured ? results_load(root, r, err) : results_scan(root, r, err)) != 0)
         return -1;
-    s->pts = calloc(r.count ? r.count : 1, sizeof(*s->pts));
-    *cpu = calloc(r.count ? r.count : 1, sizeof(double));
-    int rc = s->pts && *cpu ? 0 : -1;
-    for (size_t i = 0; rc == 0 && i < r.count; i++) {
-        const struct point *p = &r.points[i];
+    s->pts = calloc(r->count ? r->count : 1, sizeof(*s->pts));
+    *cpu = calloc(r->count ? r->count : 1, sizeof(double));
+    if (!s->pts || !*cpu) {
+        buf_printf(err, "%s: out of memory", root);
+        return -1;
+    }
+    for (size_t i = 0; i < r->count; i++) {
+        const struct point *p = &r->points[i];
         if (!point_usable(p) || !p->cpu_prof) {
             fprintf(stderr, "scaleprof diff: %s: N=%d repeat %d left out: %s\n", root, p->services,
                     p->repeat,
@@ -102,18 +110,10 @@ static int load_results(struct sweep *s, const char *root, double **cpu, struct 
                                     : (p->reason && *p->reason ? p->reason : p->status));
             continue;
         }
-        char *prof = strdup(p->cpu_prof);
-        if (!prof) {
-            rc = -1;
-            break;
-        }
         (*cpu)[s->count] = p->cpu_s_per_s;
-        s->pts[s->count++] = (struct attr_point){p->services, p->window_s, prof};
+        s->pts[s->count++] = (struct attr_point){p->services, p->window_s, p->cpu_prof};
     }
-    results_free(&r);
-    if (rc)
-        buf_printf(err, "%s: out of memory", root);
-    return rc;
+    return 0;
 }
 
 static int sweep_load(struct sweep *s, const char *root, const char *binary)
@@ -123,12 +123,8 @@ static int sweep_load(struct sweep *s, const char *root, const char *binary)
     buf_init(&skipped, 1 << 16);
     memset(s, 0, sizeof(*s));
     s->root = root;
-    char manifest[4096];
-    snprintf(manifest, sizeof(manifest), "%s/sweep.json", root);
     double *cpu = NULL;
-    s->measured = access(manifest, F_OK) == 0;
-    int rc = s->measured ? load_results(s, root, &cpu, &err)
-                         : attribution_scan(root, &s->pts, &s->count, &err);
+    int rc = load_points(s, root, &cpu, &err);
     if (rc == 0) {
         double *n = malloc((s->count ? s->count : 1) * sizeof(*n));
         for (size_t i = 0; n && i < s->count; i++)
@@ -149,7 +145,7 @@ static int sweep_load(struct sweep *s, const char *root, const char *binary)
         if (!s->cpu)
             rc = -1;
         for (size_t k = 0; s->cpu && k < s->a.count; k++)
-            s->cpu[k] = cpu ? cpu[s->a.obs[k]] : s->a.total[k];
+            s->cpu[k] = s->measured ? cpu[s->a.obs[k]] : s->a.total[k];
         /* The same rule as analyze: a fixed cost below 0 is held at 0, for
          * the total and (refitted) every function, so they still add up. */
         struct fit_design *d = s->a.own_design ? &s->a.design : &s->d;
@@ -173,7 +169,10 @@ static void sweep_free(struct sweep *s)
 {
     attribution_free(&s->a);
     fit_design_free(&s->d);
-    attribution_points_free(s->pts, s->count);
+    free(s->pts);
+    s->pts = NULL;
+    s->count = 0;
+    results_free(&s->res);
     free(s->cpu);
     s->cpu = NULL;
 }

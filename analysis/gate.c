@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "analyze.h"
+#include "buf.h"
 #include "commands.h"
 
 #define GATE_MAX_CHECKS 64
@@ -238,27 +239,6 @@ static int compare_baseline(const struct baseline *cur, const struct baseline *b
     return 0;
 }
 
-static void xml_escape(FILE *f, const char *s)
-{
-    for (; *s; s++)
-        switch (*s) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
-}
-
 static int write_junit(const char *path, const struct gate *g, const char *unusable)
 {
     FILE *f = fopen(path, "w");
@@ -274,7 +254,7 @@ static int write_junit(const char *path, const struct gate *g, const char *unusa
             g->count + (unusable ? 1 : 0), failures, unusable ? 1 : 0);
     if (unusable) {
         fputs("<testcase classname=\"scaleprof.gate\" name=\"input\"><error message=\"", f);
-        xml_escape(f, unusable);
+        buf_fput_xml_escaped(f, unusable, strlen(unusable));
         fputs("\"/></testcase>\n", f);
     }
     for (size_t i = 0; i < g->count; i++) {
@@ -282,11 +262,11 @@ static int write_junit(const char *path, const struct gate *g, const char *unusa
         fprintf(f, "<testcase classname=\"scaleprof.gate\" name=\"%s\">", c->name);
         if (c->failed) {
             fputs("<failure message=\"", f);
-            xml_escape(f, c->msg);
+            buf_fput_xml_escaped(f, c->msg, strlen(c->msg));
             fputs("\"/>", f);
         } else {
             fputs("<system-out>", f);
-            xml_escape(f, c->msg);
+            buf_fput_xml_escaped(f, c->msg, strlen(c->msg));
             fputs("</system-out>", f);
         }
         fputs("</testcase>\n", f);
