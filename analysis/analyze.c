@@ -1,6 +1,6 @@
 /*
- * analyze: `scaleprof analyze RESULTS [--out DIR] [--floor X]`. Builds the
- * model of one sweep (analysis_run), then hands it to the plots, attribution
+ * analyze: `scaleprof analyze RESULTS [--out DIR] [--floor X] [--confidence P]`.
+ * Builds the model of one sweep (analysis_run), then hands it to the plots, attribution
  * and the report writers. All figures are in CPU percent of one core.
  */
 #include "analyze.h"
