@@ -81,7 +81,8 @@ struct opts {
 
 /* Prepares to parse argv[1..argc) of command cmd (argv[0] is the command's
  * name and is skipped). table ends with a zero row and holds no "help" row;
- * every val is an option character or a value above 255, never 0, 1 or 'h'.
+ * every val is an option character or a value above 255, never 0, 1, 'h',
+ * '?' or ':' (getopt's own answers).
  * shortopts is getopt's ("n:"), without h. cmd, usage, table and argv must
  * outlive the parse. Aborts on a table larger than OPTS_MAX (a programming
  * error). */
