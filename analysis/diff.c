@@ -20,6 +20,7 @@
 
 #include "attribution.h"
 #include "commands.h"
+#include "opts.h"
 #include "results.h"
 #include "stats_model.h"
 
@@ -301,27 +302,53 @@ static void diff_print(const struct sweep *A, const struct sweep *B, double at)
     printf("\n");
 }
 
+static const char diff_usage[] =
+    "usage: scaleprof diff A B [--at N] [--binary PATH]\n"
+    "\n"
+    "Two sweeps side by side (e.g. portlist per-service vs off): CPU and CPU per\n"
+    "service at each N with the change and its interval, the functions that account\n"
+    "for the change, and the impact of going from A to B.\n"
+    "\n"
+    "  --at N         also extrapolate the impact to N services from the two fits (N > 0)\n"
+    "  --binary PATH  the main executable to symbolize with (default: the one each\n"
+    "                 profile's maps name)\n"
+    "Exit: 0 ok, 2 unusable input or usage.\n";
+
+enum { DIFF_OPT_AT = 256, DIFF_OPT_BINARY };
+
+static const struct option diff_options[] = {
+    {"at", required_argument, NULL, DIFF_OPT_AT},
+    {"binary", required_argument, NULL, DIFF_OPT_BINARY},
+    {NULL, 0, NULL, 0},
+};
+
 int cmd_diff(int argc, char **argv)
 {
     const char *roots[2] = {NULL, NULL}, *binary = NULL;
     double at = 0;
     int nroots = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--at") == 0 && i + 1 < argc) {
-            char *end;
-            at = strtod(argv[++i], &end);
-            if (*end || !(at > 0))
-                goto usage;
-        } else if (strcmp(argv[i], "--binary") == 0 && i + 1 < argc) {
-            binary = argv[++i];
-        } else if (argv[i][0] != '-' && nroots < 2) {
-            roots[nroots++] = argv[i];
-        } else {
-            goto usage;
+    struct opts o;
+    opts_init(&o, "diff", diff_usage, diff_options, NULL, argc, argv);
+    for (int c; (c = opts_next(&o)) != OPTS_END;) {
+        switch (c) {
+        case OPTS_STOP:
+            return o.exit;
+        case OPTS_ARG:
+            if (nroots == 2)
+                return opts_error(&o, "unexpected argument '%s' (A and B are given)", o.arg);
+            roots[nroots++] = o.arg;
+            break;
+        case DIFF_OPT_AT:
+            if (opts_number(&o, "a service count", 0, INFINITY, OPTS_OPEN_LO, &at) < 0)
+                return OPTS_USAGE;
+            break;
+        case DIFF_OPT_BINARY:
+            binary = o.arg;
+            break;
         }
     }
     if (nroots != 2)
-        goto usage;
+        return opts_error(&o, "two results folders, A and B, are required");
     struct sweep A, B;
     if (sweep_load(&A, roots[0], binary))
         return 2;
@@ -333,7 +360,4 @@ int cmd_diff(int argc, char **argv)
     sweep_free(&A);
     sweep_free(&B);
     return 0;
-usage:
-    fprintf(stderr, "usage: scaleprof diff A B [--at N] [--binary PATH]\n");
-    return 2;
 }
