@@ -11,7 +11,15 @@
  *               [--never-ready] [--ready-after-ms M] [--die-in-profile] [--hang-profile]
  *               [--hang-threads]
  *               [--profile-bytes B] [--term-delay-ms M] [--fork-child]
+ *               [--workers K [--respawn-ms M]]
  * --exit-code makes it exit at once with C (a target that fails to start).
+ * A process tree, like nginx (issue 19: measuring a target's whole tree):
+ * --workers K makes the master fork K worker processes (comm "fake_worker")
+ * that do the burning, --burn-ms of every 100 ms each, while the master only
+ * serves HTTP and reaps; the tree then uses K * burn-ms / 100 of a CPU.
+ * --respawn-ms M makes each worker exit after M ms and the master fork a
+ * replacement, so workers come and go inside a measurement window. Workers
+ * die with the master (PR_SET_PDEATHSIG) and the master reaps every one.
  * Fault modes for test_faults: --never-ready answers 503 on /healthz and the
  * pprof index forever (--ready-after-ms M: until M ms after start);
  * --die-in-profile logs a few lines and SIGKILLs itself 300 ms into the
@@ -32,13 +40,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 static int burn_ms = 0;
 static bool never_ready, die_in_profile, hang_profile, hang_threads;
-static long ready_after_ms = 0, profile_bytes = 0, term_delay_ms = -1;
+static long ready_after_ms = 0, profile_bytes = 0, term_delay_ms = -1, respawn_ms = 0;
 static struct timespec started;
 
 static long ms_since_start(void)
@@ -68,12 +78,21 @@ static void *term_waiter(void *arg)
 }
 
 /* Burns burn_ms of thread CPU in every 100 ms period on a fixed schedule, so
- * the process uses burn_ms / 100 of a CPU whenever the machine has it to give. */
-static void *burner(void *arg)
+ * the caller uses burn_ms / 100 of a CPU whenever the machine has it to give.
+ * Returns after for_ms of wall time, or never when for_ms <= 0. Only
+ * clock_gettime and clock_nanosleep: safe in a child forked from threads. */
+static void burn(long for_ms)
 {
     volatile uint64_t x = 0;
-    struct timespec next;
+    struct timespec next, end;
     clock_gettime(CLOCK_MONOTONIC, &next);
+    end = next;
+    end.tv_sec += for_ms / 1000;
+    end.tv_nsec += (for_ms % 1000) * 1000000L;
+    if (end.tv_nsec >= 1000000000L) {
+        end.tv_nsec -= 1000000000L;
+        end.tv_sec++;
+    }
     for (;;) {
         struct timespec c0, c;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
@@ -88,8 +107,17 @@ static void *burner(void *arg)
             next.tv_nsec -= 1000000000L;
             next.tv_sec++;
         }
-        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+        bool ends = for_ms > 0 && (next.tv_sec > end.tv_sec ||
+                                   (next.tv_sec == end.tv_sec && next.tv_nsec >= end.tv_nsec));
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, ends ? &end : &next, NULL);
+        if (ends)
+            return;
     }
+}
+
+static void *burner(void *arg)
+{
+    burn(0);
     return NULL;
 }
 
@@ -212,10 +240,79 @@ static void *serve(void *arg)
     return NULL;
 }
 
+/* A worker process: burns like the burner thread, for respawn_ms when set,
+ * then exits. Forked from the master's main thread, which lives as long as the
+ * master, so PR_SET_PDEATHSIG fires exactly when the master dies. */
+static void worker_run(pid_t master)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != master)
+        _exit(0); /* the master died before prctl took effect */
+    prctl(PR_SET_NAME, "fake_worker");
+    burn(respawn_ms);
+    _exit(0);
+}
+
+static pid_t worker_fork(pid_t master)
+{
+    for (;;) {
+        pid_t pid = fork();
+        if (pid == 0)
+            worker_run(master);
+        if (pid > 0)
+            return pid;
+        fprintf(stderr, "fake_target: fork a worker: %s; retrying\n", strerror(errno));
+        sleep_ms(100);
+    }
+}
+
+/* The master's main thread with --workers: forks k workers, then reaps every
+ * child that exits and replaces each worker (another child, --fork-child's,
+ * is reaped but not replaced). Never returns. */
+static void supervise(int k)
+{
+    pid_t master = getpid(), *workers = calloc((size_t)k, sizeof *workers);
+    if (!workers)
+        abort();
+    for (int i = 0; i < k; i++)
+        workers[i] = worker_fork(master);
+    fprintf(stderr, "fake_target: %d workers, each burning %d ms per 100 ms%s\n", k, burn_ms,
+            respawn_ms > 0 ? " and respawned" : "");
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno != EINTR)
+                sleep_ms(100); /* ECHILD cannot last: workers are always replaced */
+            continue;
+        }
+        for (int i = 0; i < k; i++)
+            if (workers[i] == pid)
+                workers[i] = worker_fork(master);
+    }
+}
+
+static void *accept_loop(void *arg)
+{
+    int ls = (int)(intptr_t)arg;
+    for (;;) {
+        int fd = accept(ls, NULL, NULL);
+        if (fd < 0)
+            continue;
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_create(&t, &attr, serve, (void *)(intptr_t)fd);
+        pthread_attr_destroy(&attr);
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     const char *config = NULL;
-    int idle_threads = 0;
+    int idle_threads = 0, workers = 0;
     bool fork_child = false;
     clock_gettime(CLOCK_MONOTONIC, &started);
     for (int i = 1; i < argc; i++) {
@@ -252,13 +349,19 @@ int main(int argc, char **argv)
             burn_ms = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--idle-threads"))
             idle_threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--workers"))
+            workers = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--respawn-ms"))
+            respawn_ms = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--exit-code")) {
             fprintf(stderr, "fake_target: exiting at once with %s as asked\n", argv[i + 1]);
             return atoi(argv[i + 1]);
         }
     }
-    if (burn_ms < 0 || burn_ms > 100 || !config) {
-        fprintf(stderr, "usage: fake_target --config FILE [--burn-ms 0..100]\n");
+    if (burn_ms < 0 || burn_ms > 100 || !config || workers < 0 || workers > 64 || respawn_ms < 0 ||
+        (respawn_ms > 0 && workers == 0)) {
+        fprintf(stderr, "usage: fake_target --config FILE [--burn-ms 0..100] "
+                        "[--workers 0..64 [--respawn-ms M]]\n");
         return 2;
     }
     char addr[128] = "127.0.0.1:9099", line[512];
@@ -293,18 +396,13 @@ int main(int argc, char **argv)
         for (;;) /* stays in the group until someone kills it */
             pause();
     }
-    if (burn_ms > 0)
+    /* with workers the master burns nothing: the workers do, like nginx's */
+    if (burn_ms > 0 && workers == 0)
         pthread_create(&t, NULL, burner, NULL);
     for (int i = 0; i < idle_threads; i++)
         pthread_create(&t, NULL, idler, NULL);
-    for (;;) {
-        int fd = accept(ls, NULL, NULL);
-        if (fd < 0)
-            continue;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_create(&t, &attr, serve, (void *)(intptr_t)fd);
-        pthread_attr_destroy(&attr);
-    }
+    if (workers == 0)
+        accept_loop((void *)(intptr_t)ls);
+    pthread_create(&t, NULL, accept_loop, (void *)(intptr_t)ls);
+    supervise(workers);
 }
