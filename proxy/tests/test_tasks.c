@@ -210,6 +210,42 @@ static void test_metrics_text_is_valid_for_promtool(void **state)
     test_nodes_stop(tn);
 }
 
+/* Every task with code declares the prefix of the functions that run it, for
+ * the analysis' cross-check of its counters against the profile
+ * (results/README.md), whether it runs or not: with every task off, /metrics
+ * still has one refproxy_task_info line each; footprint runs no code and has
+ * none. */
+static void test_metrics_declare_each_task_entry_prefix(void **state)
+{
+    struct tasks_config tc = test_tasks_all_off();
+    struct test_nodes *tn = test_nodes_start(1, &tc, ARCH_PER_SERVICE);
+    struct buf m;
+    buf_init(&m, 1 << 20);
+    tasks_write_metrics(&m);
+    const char *type = "# TYPE refproxy_task_info gauge\n";
+    const char *p = strstr(m.data, type);
+    assert_non_null(p);
+    assert_null(strstr(p + 1, type));
+    static const char *const want[] = {
+        "refproxy_task_info{task=\"portlist\",entry_prefix=\"portlist_\"} 1\n",
+        "refproxy_task_info{task=\"netmon\",entry_prefix=\"netmon_\"} 1\n",
+        "refproxy_task_info{task=\"timers\",entry_prefix=\"timers_\"} 1\n",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        assert_non_null(strstr(m.data, want[i]));
+    assert_null(strstr(m.data, "refproxy_task_info{task=\"footprint\""));
+    /* and one line for each spec with a prefix, nothing else */
+    size_t lines = 0, declared = 0;
+    for (const char *q = m.data; (q = strstr(q, "\nrefproxy_task_info{")); q++)
+        lines++;
+    for (size_t i = 0; i < TASK_COUNT; i++)
+        declared += task_specs[i]->entry_prefix != NULL;
+    assert_int_equal(lines, declared);
+    assert_int_equal(test_promtool_check(m.data, m.len), 0);
+    buf_free(&m);
+    test_nodes_stop(tn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_footprint_threads_and_sockets_per_node),
         cmocka_unit_test(test_off_runs_nothing),
         cmocka_unit_test(test_metrics_text_is_valid_for_promtool),
+        cmocka_unit_test(test_metrics_declare_each_task_entry_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
