@@ -29,7 +29,7 @@
  * Adding a task is its spec, its file, its config struct in config.h and one
  * X(name) here.
  */
-#define TASK_LIST(X) X(portlist) X(netmon) X(timers) X(footprint)
+#define TASK_LIST(X) X(portlist) X(netmon) X(timers) X(footprint) X(heartbeat)
 
 #define TASK_ID_(name) TASK_ID_##name,
 enum task_id { TASK_LIST(TASK_ID_) TASK_COUNT };

@@ -112,6 +112,24 @@ const struct task_spec footprint_spec = {
 };
 STARTS_WITH_MODE(struct task_footprint_config);
 
+/* ---- heartbeat: a per-node wakeup (heartbeat.c) ---- */
+
+static const struct task_key heartbeat_keys[] = {
+    {"interval", TASK_KEY_DURATION, FIELD(struct task_heartbeat_config, interval_ms), 3000, 1, 0,
+     NULL},
+};
+
+const struct task_spec heartbeat_spec = {
+    .name = "heartbeat",
+    .entry_prefix = "heartbeat_", /* heartbeat_beat */
+    .modes = TASK_MODES_NODE,
+    .default_on = false,
+    .config_off = offsetof(struct tasks_config, heartbeat),
+    .keys = heartbeat_keys,
+    .nkeys = COUNT(heartbeat_keys),
+};
+STARTS_WITH_MODE(struct task_heartbeat_config);
+
 /* ---- the table ---- */
 
 #define TASK_SPEC_REF_(name) &name##_spec,
