@@ -124,6 +124,29 @@ static void test_timers_run_on_the_node_loop(void **state)
     test_nodes_stop(tn);
 }
 
+/* heartbeat, the task added to show what a new task takes: off unless asked
+ * for even in the per-service architecture; switched on, it beats on every
+ * node's loop and adds no thread. */
+static void test_heartbeat_beats_on_each_node_only_when_switched_on(void **state)
+{
+    struct tasks_config def;
+    config_tasks_defaults(&def, ARCH_PER_SERVICE);
+    assert_int_equal(def.heartbeat.mode, TASK_OFF);
+    assert_int_equal(def.heartbeat.interval_ms, 3000);
+    struct tasks_config tc = test_tasks_all_off();
+    tc.heartbeat.mode = TASK_PER_SERVICE;
+    tc.heartbeat.interval_ms = 5;
+    int threads0 = test_count_threads(NULL);
+    struct test_nodes *tn = test_nodes_start(2, &tc, ARCH_PER_SERVICE);
+    assert_int_equal(test_count_threads(NULL), threads0 + 2); /* the node loops only */
+    struct task_counts c;
+    assert_true(test_wait_runs("heartbeat", "svc0", 3, &c));
+    assert_int_equal(c.work_units, c.runs);
+    assert_true(test_wait_runs("heartbeat", "svc1", 3, &c));
+    assert_int_equal(task_stats_read_task("heartbeat", &c), 2);
+    test_nodes_stop(tn);
+}
+
 static void test_footprint_threads_and_sockets_per_node(void **state)
 {
     struct tasks_config tc = test_tasks_all_off();
@@ -255,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_per_service_netmon_restun_enumerates_on_every_node),
         cmocka_unit_test(test_shared_netmon_restun_is_one_thread),
         cmocka_unit_test(test_timers_run_on_the_node_loop),
+        cmocka_unit_test(test_heartbeat_beats_on_each_node_only_when_switched_on),
         cmocka_unit_test(test_footprint_threads_and_sockets_per_node),
         cmocka_unit_test(test_off_runs_nothing),
         cmocka_unit_test(test_metrics_text_is_valid_for_promtool),
