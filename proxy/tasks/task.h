@@ -24,7 +24,7 @@
  * runner's private loop. Lives as long as every instance started for it. */
 struct task_node {
     struct loop *loop;
-    size_t index;        /* the service's position in the config: "svc<index>/..." threads */
+    size_t index;        /* the service's position in the config ("svc<index>/..."); 0 shared */
     const char *service; /* its name, or "shared": the service="" label of the series */
     uint32_t seed;       /* index + 1 on a node, 0 when shared: per-instance jitter */
     /* A TCP connection the node holds (footprint's first), -1 when none: the
