@@ -99,8 +99,6 @@ void report_print_table(const struct analysis *an, FILE *out);
  * plot_render: it leaves plot_functions.dat/.names for the functions plot. */
 int report_functions(const struct analysis *an, const char *outdir, json_t *functions,
                      json_t *extra, struct buf *md, struct buf *html, struct buf *err);
-/* The entry-function name prefix of a /metrics task, or NULL (unmapped). */
-const char *report_task_entry_prefix(const char *task);
 /* report_heap_threads.c: heap attribution (heap.prof at every point) and
  * threads per service by role (threads.txt). Adds "heap" and
  * "threads_by_role" to extra and sections to md/html; 0, or -1 (memory). */

@@ -5,7 +5,8 @@
  * HTML table, the scaling flame graph, its folded stacks, the data of the
  * top functions' CPU vs N plot (plot.c draws it), and the cross-check of each
  * /metrics task's c against the c of the call paths through the task's entry
- * functions (table below). Function figures are converted to CPU percent of
+ * functions (the prefix the target declares in refproxy_task_info, read by
+ * results.c). Function figures are converted to CPU percent of
  * one core like the rest of the report. An unreadable profile is named and
  * left out; the functions are then fitted over the other points.
  */
@@ -20,26 +21,6 @@
 
 #define TOP_ROWS 15
 #define PLOT_FUNCS 8
-
-/* Which code implements each /metrics task: a function belongs to a task when
- * its call path passes through a frame whose name starts with the prefix (the
- * task's entry points: the loop callbacks that also do its CPU accounting in
- * proxy/tasks/). A task missing here is reported as unmapped. */
-static const struct {
-    const char *task, *prefix;
-} task_entry[] = {
-    {"portlist", "portlist_"}, /* portlist_tick → portlist_poll, _parse, … */
-    {"netmon", "netmon_"},     /* netmon_readable, netmon_debounced, netmon_restun */
-    {"timers", "timers_"},     /* node_timers.c: timers_flush, _clock, _keepalive */
-};
-
-const char *report_task_entry_prefix(const char *task)
-{
-    for (size_t i = 0; i < sizeof(task_entry) / sizeof(task_entry[0]); i++)
-        if (strcmp(task_entry[i].task, task) == 0)
-            return task_entry[i].prefix;
-    return NULL;
-}
 
 /* Sum of c over the call paths with a frame starting with prefix: the c of
  * every function on them, each path once (so a callee shared by two entries
@@ -305,7 +286,8 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
                        "crosscheck\"><tr><th>task</th><th>entry functions</th><th>c from "
                        "/metrics</th><th>c of its call paths</th><th>difference</th></tr>\n");
         for (size_t t = 0; t + 1 < an->ntasks; t++) {
-            const char *name = an->tasks[t].name, *prefix = report_task_entry_prefix(name);
+            const char *name = an->tasks[t].name;
+            const char *prefix = results_task_entry_prefix(&an->res, name);
             double tc = an->tasks[t].fit.c;
             double fc = prefix ? 100 * paths_c_through(&at, prefix) : NAN;
             json_t *o = json_object();
@@ -316,9 +298,9 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
             json_object_set_new(o, "c_functions", report_real(fc));
             json_object_set_new(o, "difference", report_real(fc - tc));
             json_array_append_new(arr, o);
-            char pre[80], fcs[48], dif[48];
+            char pre[160], fcs[48], dif[48];
             snprintf(pre, sizeof(pre), prefix ? "`%s*`" : "(no mapping: %s)",
-                     prefix ? prefix : "add it to task_entry in analysis/report_functions.c");
+                     prefix ? prefix : "metrics.prom has no refproxy_task_info for it");
             snprintf(fcs, sizeof(fcs), prefix ? "%.3g" : "–", fc);
             snprintf(dif, sizeof(dif), prefix ? "%+.3g" : "–", fc - tc);
             buf_printf(md, "| %s | %s | %.3g ± %.2g | %s | %s |\n", name, pre, tc,
@@ -332,9 +314,9 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
         }
         buf_puts(html, "</table>\n");
         buf_puts(md, "\nc in CPU % of one core per service²; a task's call paths are those "
-                     "through a function named like its entry (task_entry in "
-                     "analysis/report_functions.c). The counters are exact, the profile is "
-                     "sampled: expect the difference within a few standard errors.\n");
+                     "through a function whose name starts with the entry prefix the target "
+                     "declares (refproxy_task_info in metrics.prom). The counters are exact, the "
+                     "profile is sampled: expect the difference within a few standard errors.\n");
         json_object_set_new(extra, "task_crosscheck", arr);
     }
     if (flame) {

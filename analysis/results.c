@@ -254,6 +254,36 @@ static int task_index(struct results *r, const char *name)
     return (int)r->ntasks++;
 }
 
+/* Records the task's entry prefix from a refproxy_task_info sample, unless
+ * the task has one already. An empty prefix would match every call path: it
+ * is no mapping. */
+static void add_task_entry(struct results *r, const struct prom_sample *s)
+{
+    const char *task = label_of(s, "task"), *prefix = label_of(s, "entry_prefix");
+    if (!task || !prefix || !*prefix || s->value == 0 || results_task_entry_prefix(r, task))
+        return;
+    struct task_entry *ne = realloc(r->task_entries, (r->ntask_entries + 1) * sizeof(*ne));
+    if (!ne)
+        return;
+    r->task_entries = ne;
+    ne[r->ntask_entries].task = strdup(task);
+    ne[r->ntask_entries].prefix = strdup(prefix);
+    if (ne[r->ntask_entries].task && ne[r->ntask_entries].prefix)
+        r->ntask_entries++;
+    else {
+        free(ne[r->ntask_entries].task);
+        free(ne[r->ntask_entries].prefix);
+    }
+}
+
+const char *results_task_entry_prefix(const struct results *r, const char *task)
+{
+    for (size_t i = 0; i < r->ntask_entries; i++)
+        if (strcmp(r->task_entries[i].task, task) == 0)
+            return r->task_entries[i].prefix;
+    return NULL;
+}
+
 /* Per-task CPU seconds per second. /metrics counters are cumulative since the
  * target started; with metrics_start.prom (fetched at the window's start) the
  * delta over the window is exact, otherwise the total is spread over warm-up
@@ -281,6 +311,8 @@ static void load_metrics(struct results *r, struct point *pt, size_t *task_cap)
         span = pt->window_s > 0 ? pt->window_s : 1.0;
     const char *fam = "refproxy_task_cpu_seconds_total";
     for (size_t i = 0; i < set.count; i++) {
+        if (strcmp(set.samples[i].name, "refproxy_task_info") == 0)
+            add_task_entry(r, &set.samples[i]);
         if (strcmp(set.samples[i].name, fam) != 0)
             continue;
         const char *task = label_of(&set.samples[i], "task");
@@ -647,6 +679,11 @@ void results_free(struct results *r)
     for (size_t i = 0; i < r->ntasks; i++)
         free(r->task_names[i]);
     free(r->task_names);
+    for (size_t i = 0; i < r->ntask_entries; i++) {
+        free(r->task_entries[i].task);
+        free(r->task_entries[i].prefix);
+    }
+    free(r->task_entries);
     free(r->root);
     free(r->sweep_status);
     free(r->target_name);

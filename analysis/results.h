@@ -1,10 +1,11 @@
 /*
  * results: reads a results folder (results/README.md) into memory — the
- * sweep.json manifest, every point's stats.json, metrics.prom and
- * thread_count.txt. A point that is missing, failed, corrupt or contaminated
- * is kept with its status and a reason, never dropped silently, and loading
- * goes on with the rest. Only points with status "ok" feed the model. The one
- * reader of a results folder: analyze, gate and diff all go through it.
+ * sweep.json manifest, every point's stats.json, metrics.prom (task CPU and
+ * the tasks' entry-function prefixes) and thread_count.txt. A point that is
+ * missing, failed, corrupt or contaminated is kept with its status and a
+ * reason, never dropped silently, and loading goes on with the rest. Only
+ * points with status "ok" feed the model. The one reader of a results
+ * folder: analyze, gate and diff all go through it.
  */
 #ifndef SCALEPROF_RESULTS_H
 #define SCALEPROF_RESULTS_H
@@ -70,6 +71,13 @@ struct results {
     size_t count;
     char **task_names;
     size_t ntasks;
+    /* refproxy_task_info{task,entry_prefix} 1 lines of the points' metrics.prom:
+     * which functions run each task, as the target declared it (first seen
+     * wins). A task without one has no mapping. */
+    struct task_entry {
+        char *task, *prefix;
+    } * task_entries;
+    size_t ntask_entries;
     size_t usable;     /* points with status ok */
     bool has_manifest; /* read from sweep.json (results_load); false: results_scan */
 };
@@ -90,5 +98,8 @@ int results_load(const char *root, struct results *r, struct buf *err);
 int results_scan(const char *root, struct results *r, struct buf *err);
 void results_free(struct results *r);
 bool point_usable(const struct point *p);
+/* The entry-function name prefix the target declared for task, or NULL when
+ * its metrics.prom files have no refproxy_task_info line for it. Owned by r. */
+const char *results_task_entry_prefix(const struct results *r, const char *task);
 
 #endif

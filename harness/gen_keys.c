@@ -1,8 +1,11 @@
 /*
  * gen_keys: the keys `scaleprof gen --set` accepts for each target, with
  * their types, so a bad key or value is caught before a sweep starts.
- * refproxy's keys follow /work/notes/config_keys.txt (proxy/README.md is the
- * reference); keys starting "service." apply to every generated service.
+ * refproxy's keys are those of proxy/CONFIG.md; its tasks.* keys come from
+ * the task specs refproxy itself loads its config with
+ * (proxy/tasks/task_specs.c, pure data with no refproxy runtime behind it),
+ * so a new task's keys reach gen without an edit here. Keys starting
+ * "service." apply to every generated service.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -12,6 +15,7 @@
 
 #include "edit_distance.h"
 #include "gen.h"
+#include "tasks/task_spec.h"
 
 enum key_kind { K_STRING, K_BOOL, K_UINT, K_DURATION, K_ENUM, K_ADDR };
 
@@ -22,7 +26,8 @@ struct gen_key {
     long min, max;       /* K_UINT */
 };
 
-static const struct gen_key refproxy_keys[] = {
+/* refproxy: the keys before tasks.*, then the tasks' (refproxy_keys), then these. */
+static const struct gen_key refproxy_head[] = {
     {"prometheusAddr", K_ADDR, NULL, 0, 0},
     {"adminAllowRemote", K_BOOL, NULL, 0, 0},
     {"adminTokenFile", K_STRING, NULL, 0, 0},
@@ -42,21 +47,10 @@ static const struct gen_key refproxy_keys[] = {
     {"limits.maxConnections", K_UINT, NULL, 1, 10000000},
     {"limits.shutdownGrace", K_DURATION, NULL, 0, 0},
     {"limits.maxProfileSeconds", K_UINT, NULL, 1, 86400},
-    {"tasks.portlist.mode", K_ENUM, "per-service|shared|off", 0, 0},
-    {"tasks.portlist.interval", K_DURATION, NULL, 0, 0},
-    {"tasks.portlist.scope", K_ENUM, "self|all", 0, 0},
-    {"tasks.netmon.mode", K_ENUM, "per-service|shared|off", 0, 0},
-    {"tasks.netmon.debounce", K_DURATION, NULL, 0, 0},
-    {"tasks.netmon.restunMin", K_DURATION, NULL, 0, 0},
-    {"tasks.netmon.restunMax", K_DURATION, NULL, 0, 0},
-    {"tasks.timers.mode", K_ENUM, "per-service|off", 0, 0},
-    {"tasks.timers.logFlush", K_DURATION, NULL, 0, 0},
-    {"tasks.timers.clockCheck", K_DURATION, NULL, 0, 0},
-    {"tasks.timers.keepalive", K_DURATION, NULL, 0, 0},
-    {"tasks.footprint.mode", K_ENUM, "per-service|off", 0, 0},
-    {"tasks.footprint.udpSockets", K_UINT, NULL, 0, 1000},
-    {"tasks.footprint.tcpConns", K_UINT, NULL, 0, 1000},
-    {"tasks.footprint.idleThreads", K_UINT, NULL, 0, 1000},
+    {NULL, 0, NULL, 0, 0},
+};
+
+static const struct gen_key refproxy_tail[] = {
     {"upstream", K_STRING, NULL, 0, 0}, /* every service proxies here instead of responding */
     {"service.timeout", K_DURATION, NULL, 0, 0},
     {"service.readHeaderTimeout", K_DURATION, NULL, 0, 0},
@@ -78,12 +72,73 @@ static const struct gen_key tsnsrv_keys[] = {
     {NULL, 0, NULL, 0, 0},
 };
 
-/* Short names the design uses ("portlist=off"): the task's mode. */
-static const char *const task_aliases[] = {"portlist", "netmon", "timers", "footprint", NULL};
+/* One gen key per task key: tasks.<task>.mode (the advertised modes), then
+ * the task's keys. Appends to keys at *n; names and choices are malloc'd.
+ * -1 when out of memory. */
+static int add_task_keys(struct gen_key *keys, size_t *n)
+{
+    for (size_t t = 0; t < TASK_COUNT; t++) {
+        const struct task_spec *ts = task_specs[t];
+        char words[128];
+        char *name = NULL;
+        task_spec_mode_words(ts, "|", words, sizeof words);
+        struct gen_key *k = &keys[(*n)++];
+        *k = (struct gen_key){NULL, K_ENUM, strdup(words), 0, 0};
+        if (asprintf(&name, "tasks.%s.mode", ts->name) < 0 || !k->choices)
+            return -1;
+        k->key = name;
+        for (size_t i = 0; i < ts->nkeys; i++) {
+            const struct task_key *tk = &ts->keys[i];
+            k = &keys[(*n)++];
+            *k = (struct gen_key){NULL, K_DURATION, NULL, 0, 0};
+            if (tk->kind == TASK_KEY_COUNT)
+                *k = (struct gen_key){NULL, K_UINT, NULL, tk->min, tk->max};
+            if (tk->kind == TASK_KEY_CHOICE) {
+                task_key_choice_words(tk, "|", words, sizeof words);
+                if (!(k->choices = strdup(words)))
+                    return -1;
+                k->kind = K_ENUM;
+            }
+            if (asprintf(&name, "tasks.%s.%s", ts->name, tk->name) < 0)
+                return -1;
+            k->key = name;
+        }
+    }
+    return 0;
+}
+
+/* refproxy's whole table, built on first use and kept for the process's
+ * life; NULL when out of memory. */
+static const struct gen_key *refproxy_keys(void)
+{
+    static struct gen_key *keys;
+    if (keys)
+        return keys;
+    size_t head = 0, tail = 0;
+    while (refproxy_head[head].key)
+        head++;
+    while (refproxy_tail[tail].key)
+        tail++;
+    struct gen_key *k = calloc(head + task_spec_slots() + tail + 1, sizeof(*k));
+    if (!k)
+        return NULL;
+    size_t n = head;
+    memcpy(k, refproxy_head, head * sizeof(*k));
+    if (add_task_keys(k, &n) < 0) {
+        for (size_t i = head; i < n; i++) {
+            free((char *)k[i].key);
+            free((char *)k[i].choices);
+        }
+        free(k);
+        return NULL;
+    }
+    memcpy(k + n, refproxy_tail, (tail + 1) * sizeof(*k)); /* with the terminator */
+    return keys = k;
+}
 
 static const struct gen_key *keys_for(enum gen_target t)
 {
-    return t == GEN_TSNSRV ? tsnsrv_keys : refproxy_keys;
+    return t == GEN_TSNSRV ? tsnsrv_keys : refproxy_keys();
 }
 
 static const char *kind_name(enum key_kind k)
@@ -203,14 +258,14 @@ char *gen_check_setting(enum gen_target t, const char *key, const char *value, c
     char *msg = NULL;
     *canon = NULL;
     char alias[64];
-    for (int i = 0; t == GEN_REFPROXY && task_aliases[i]; i++) {
-        if (!strcmp(key, task_aliases[i])) {
-            snprintf(alias, sizeof alias, "tasks.%s.mode", key);
-            key = alias;
-            break;
-        }
+    /* Short names the design uses ("portlist=off"): the task's mode. */
+    if (t == GEN_REFPROXY && task_spec_find(key)) {
+        snprintf(alias, sizeof alias, "tasks.%s.mode", key);
+        key = alias;
     }
     const struct gen_key *keys = keys_for(t);
+    if (!keys)
+        return strdup("--set: out of memory");
     for (const struct gen_key *k = keys; k->key; k++) {
         if (strcmp(k->key, key))
             continue;
@@ -246,7 +301,8 @@ char *gen_check_setting(enum gen_target t, const char *key, const char *value, c
 
 void gen_list_keys(enum gen_target t, struct buf *out)
 {
-    for (const struct gen_key *k = keys_for(t); k->key; k++) {
+    const struct gen_key *keys = keys_for(t);
+    for (const struct gen_key *k = keys; k && k->key; k++) {
         buf_printf(out, "  %-32s %s", k->key, kind_name(k->kind));
         if (k->kind == K_ENUM)
             buf_printf(out, " %s", k->choices);
@@ -254,6 +310,10 @@ void gen_list_keys(enum gen_target t, struct buf *out)
             buf_printf(out, " %ld..%ld", k->min, k->max);
         buf_puts(out, "\n");
     }
-    if (t == GEN_REFPROXY)
-        buf_puts(out, "  portlist|netmon|timers|footprint   short for tasks.<name>.mode\n");
+    if (t == GEN_REFPROXY) {
+        buf_puts(out, " ");
+        for (size_t i = 0; i < TASK_COUNT; i++)
+            buf_printf(out, "%s%s", i ? "|" : " ", task_specs[i]->name);
+        buf_puts(out, "   short for tasks.<name>.mode\n");
+    }
 }

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "config_internal.h"
+#include "tasks/task_spec.h"
 
 /* config_defaults points admin_text here so that a config that was only
  * defaulted needs no config_free. */
@@ -42,25 +43,18 @@ const char *architecture_name(enum architecture a)
 
 void config_tasks_defaults(struct tasks_config *t, enum architecture arch)
 {
-    /* Per-service defaults are tsnsrv's node figures (DESIGN §1); a shared
-     * refproxy runs no background work unless asked to. */
-    enum task_mode on = arch == ARCH_PER_SERVICE ? TASK_PER_SERVICE : TASK_OFF;
+    /* Per-service defaults are tsnsrv's node figures (DESIGN §1), in each
+     * task's spec (tasks/task_specs.c); a shared refproxy runs no background
+     * work unless asked to. */
     memset(t, 0, sizeof *t);
-    t->portlist.mode = on;
-    t->portlist.interval_ms = 1000;
-    t->portlist.scope_all = false;
-    t->netmon.mode = on;
-    t->netmon.debounce_ms = 250;
-    t->netmon.restun_min_ms = 20000;
-    t->netmon.restun_max_ms = 26000;
-    t->timers.mode = on;
-    t->timers.log_flush_ms = 2000;
-    t->timers.clock_check_ms = 15000;
-    t->timers.keepalive_ms = 60000;
-    t->footprint.mode = on;
-    t->footprint.udp_sockets = 2;
-    t->footprint.tcp_conns = 24; /* calibrated: see proxy/tasks/README.md */
-    t->footprint.idle_threads = 8;
+    for (size_t i = 0; i < TASK_COUNT; i++) {
+        const struct task_spec *s = task_specs[i];
+        char *c = (char *)t + s->config_off;
+        enum task_mode m = arch == ARCH_PER_SERVICE && s->default_on ? TASK_PER_SERVICE : TASK_OFF;
+        memcpy(c, &m, sizeof m);
+        for (size_t k = 0; k < s->nkeys; k++)
+            task_key_put(&s->keys[k], c, s->keys[k].dflt);
+    }
 }
 
 void config_defaults(struct config *cfg)
@@ -362,12 +356,16 @@ static int check_admin(struct cfg_ctx *c)
     return 0;
 }
 
-static int check_restun(struct cfg_ctx *c, const struct tasks_config *t, int line, int col)
+/* Each task's check of its keys against each other (restunMin <= restunMax),
+ * on the final values, reported at the tasks: mapping that set them. */
+static int check_tasks(struct cfg_ctx *c, const struct tasks_config *t, int line, int col)
 {
-    if (t->netmon.restun_min_ms > t->netmon.restun_max_ms)
-        return cv_fail_at(c, line, col,
-                          "tasks.netmon: restunMin (%u ms) is greater than restunMax (%u ms)",
-                          t->netmon.restun_min_ms, t->netmon.restun_max_ms);
+    for (size_t i = 0; i < TASK_COUNT; i++) {
+        const struct task_spec *s = task_specs[i];
+        char msg[256];
+        if (s->check && s->check(task_spec_config(s, t), msg, sizeof msg) < 0)
+            return cv_fail_at(c, line, col, "tasks.%s: %s", s->name, msg);
+    }
     return 0;
 }
 
@@ -377,8 +375,8 @@ static int finish(struct cfg_ctx *c)
     /* Architecture-dependent defaults under what the file set explicitly. */
     config_tasks_defaults(&cfg->tasks, cfg->architecture);
     config_tasks_overlay(&cfg->tasks, &c->task_values, c->task_mask);
-    if (check_restun(c, &cfg->tasks, c->tasks_line ? c->tasks_line : 1,
-                     c->tasks_column ? c->tasks_column : 1) < 0)
+    if (check_tasks(c, &cfg->tasks, c->tasks_line ? c->tasks_line : 1,
+                    c->tasks_column ? c->tasks_column : 1) < 0)
         return -1;
     if (!c->services_given || !cfg->num_services)
         return cv_fail_at(c, c->services_given ? c->services_line : 1,
@@ -390,7 +388,7 @@ static int finish(struct cfg_ctx *c)
         struct svc_extra *x = &c->extra[i];
         s->tasks = cfg->tasks;
         config_tasks_overlay(&s->tasks, &x->task_values, x->task_mask);
-        if (x->task_mask && check_restun(c, &s->tasks, x->tasks_line, x->tasks_column) < 0)
+        if (x->task_mask && check_tasks(c, &s->tasks, x->tasks_line, x->tasks_column) < 0)
             return -1;
     }
     size_t *order = malloc(cfg->num_services * sizeof *order);

@@ -59,11 +59,17 @@ struct task_footprint_config {
     uint32_t idle_threads; /* blocked worker threads per node; default 8 */
 };
 
+struct task_heartbeat_config {
+    enum task_mode mode;  /* per-service | off; off by default in every architecture */
+    uint32_t interval_ms; /* default 3000 */
+};
+
 struct tasks_config {
     struct task_portlist_config portlist;
     struct task_netmon_config netmon;
     struct task_timers_config timers;
     struct task_footprint_config footprint;
+    struct task_heartbeat_config heartbeat;
 };
 
 struct kv {

@@ -24,8 +24,9 @@
 /* Entries in one prefixes list. */
 #define CONFIG_MAX_PREFIXES 1000
 
-/* Bits of a task set mask: which task keys a tasks: mapping set explicitly. */
-enum { TASK_KEY_COUNT = 15 };
+/* A tasks: mapping records the keys it set explicitly as bits of a uint64_t,
+ * by slot (tasks/task_spec.h): every task's keys together stay below this. */
+enum { TASK_SLOTS_MAX = 64 };
 
 /* What the loader knows about a service beyond struct service_config. */
 struct svc_extra {
@@ -33,7 +34,7 @@ struct svc_extra {
     bool listen_given;              /* listenAddr was written (else tsnsrv's ":443") */
     bool listen_hostless;           /* ":port": gets its own loopback address */
     uint16_t listen_port;
-    uint32_t task_mask; /* per-service task keys set explicitly */
+    uint64_t task_mask; /* per-service task keys set explicitly, by slot */
     struct tasks_config task_values;
     int tasks_line, tasks_column;
 };
@@ -46,7 +47,7 @@ struct cfg_ctx {
     char *err;          /* first error, malloc'd */
     char where[128];    /* prefix naming the service, e.g. "service 'api': " */
     uint64_t warned;    /* ignored tsnsrv keys already warned about */
-    uint32_t task_mask; /* global task keys set explicitly */
+    uint64_t task_mask; /* global task keys set explicitly, by slot */
     struct tasks_config task_values;
     int tasks_line, tasks_column;
     int admin_line, admin_column;
@@ -115,7 +116,7 @@ void cv_format_addr(const struct sockaddr_storage *ss, char *out, size_t cap);
 
 /* Walks the document's root into c->cfg and c->extra. */
 int config_yaml_walk(struct cfg_ctx *c);
-/* Copies the fields whose bit is set in mask from src into dst. */
-void config_tasks_overlay(struct tasks_config *dst, const struct tasks_config *src, uint32_t mask);
+/* Copies the task keys whose slot bit is set in mask from src into dst. */
+void config_tasks_overlay(struct tasks_config *dst, const struct tasks_config *src, uint64_t mask);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "config_internal.h"
 #include "edit_distance.h"
+#include "tasks/task_spec.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -78,53 +79,23 @@ static const char *const service_keys[] = {
     "stripPrefix", "upstreamHeaders", "timeout",  "readHeaderTimeout", "tasks",   NULL,
 };
 static const char *const respond_keys[] = {"status", "body", "headers", NULL};
-static const char *const task_sections[] = {"portlist", "netmon", "timers", "footprint", NULL};
 
 /* --- tasks ---------------------------------------------------------------- */
 
-enum task_kind { TK_MODE, TK_DURATION, TK_COUNT, TK_SCOPE };
-#define MODES_ALL ((1u << TASK_OFF) | (1u << TASK_PER_SERVICE) | (1u << TASK_SHARED))
-#define MODES_NODE ((1u << TASK_OFF) | (1u << TASK_PER_SERVICE))
-#define TASK_FIELD(f) offsetof(struct tasks_config, f), sizeof(((struct tasks_config *)0)->f)
-
-static const struct task_key {
-    const char *section, *key;
-    enum task_kind kind;
-    size_t off, size;
-    unsigned modes;      /* TK_MODE: allowed modes */
-    bool shared_is_node; /* TK_MODE: "shared" accepted, stored as per-service */
-    uint32_t min, max;   /* TK_DURATION: min ms; TK_COUNT: range */
-} task_keys[TASK_KEY_COUNT] = {
-    {"portlist", "mode", TK_MODE, TASK_FIELD(portlist.mode), MODES_ALL, false, 0, 0},
-    {"portlist", "interval", TK_DURATION, TASK_FIELD(portlist.interval_ms), 0, false, 1, 0},
-    {"portlist", "scope", TK_SCOPE, TASK_FIELD(portlist.scope_all), 0, false, 0, 0},
-    {"netmon", "mode", TK_MODE, TASK_FIELD(netmon.mode), MODES_ALL, false, 0, 0},
-    {"netmon", "debounce", TK_DURATION, TASK_FIELD(netmon.debounce_ms), 0, false, 0, 0},
-    {"netmon", "restunMin", TK_DURATION, TASK_FIELD(netmon.restun_min_ms), 0, false, 1, 0},
-    {"netmon", "restunMax", TK_DURATION, TASK_FIELD(netmon.restun_max_ms), 0, false, 1, 0},
-    {"timers", "mode", TK_MODE, TASK_FIELD(timers.mode), MODES_NODE, true, 0, 0},
-    {"timers", "logFlush", TK_DURATION, TASK_FIELD(timers.log_flush_ms), 0, false, 1, 0},
-    {"timers", "clockCheck", TK_DURATION, TASK_FIELD(timers.clock_check_ms), 0, false, 1, 0},
-    {"timers", "keepalive", TK_DURATION, TASK_FIELD(timers.keepalive_ms), 0, false, 1, 0},
-    {"footprint", "mode", TK_MODE, TASK_FIELD(footprint.mode), MODES_NODE, false, 0, 0},
-    {"footprint", "udpSockets", TK_COUNT, TASK_FIELD(footprint.udp_sockets), 0, false, 0, 64},
-    {"footprint", "tcpConns", TK_COUNT, TASK_FIELD(footprint.tcp_conns), 0, false, 0, 1024},
-    {"footprint", "idleThreads", TK_COUNT, TASK_FIELD(footprint.idle_threads), 0, false, 0, 1024},
-};
-
-static const struct task_key *task_key_at(size_t i)
+/* Every task key has a slot (tasks/task_spec.h); the file's explicit keys are
+ * the set bits of a mask, copied over the defaults once the architecture is
+ * known. */
+void config_tasks_overlay(struct tasks_config *dst, const struct tasks_config *src, uint64_t mask)
 {
-    return &task_keys[i];
-}
-
-enum { TASK_KEYS_TOTAL = TASK_KEY_COUNT };
-
-void config_tasks_overlay(struct tasks_config *dst, const struct tasks_config *src, uint32_t mask)
-{
-    for (size_t i = 0; i < TASK_KEYS_TOTAL; i++) {
-        const struct task_key *k = task_key_at(i);
-        if (mask & (1u << i))
-            memcpy((char *)dst + k->off, (const char *)src + k->off, k->size);
+    for (size_t t = 0; t < TASK_COUNT; t++) {
+        const struct task_spec *s = task_specs[t];
+        char *d = (char *)dst + s->config_off;
+        const char *from = (const char *)src + s->config_off;
+        if (mask & (1ull << task_spec_slot(t, -1)))
+            memcpy(d, from, sizeof(enum task_mode));
+        for (size_t k = 0; k < s->nkeys; k++)
+            if (mask & (1ull << task_spec_slot(t, (int)k)))
+                task_key_put(&s->keys[k], d, task_key_get(&s->keys[k], from));
     }
 }
 
@@ -225,20 +196,20 @@ static int walk_map(struct cfg_ctx *c, yaml_node_t *n, const char *what, const c
     return 0;
 }
 
-/* --- tasks: ---------------------------------------------------------------- */
+/* --- tasks: (keys, defaults and ranges from tasks/task_specs.c) ------------- */
 
 struct tasks_walk {
     struct tasks_config *vals;
-    uint32_t *mask;
-    const char *section;
+    uint64_t *mask;
+    enum task_id task;
 };
 
-static int task_mode_parse(struct cfg_ctx *c, yaml_node_t *v, const struct task_key *k,
+static int task_mode_parse(struct cfg_ctx *c, yaml_node_t *v, const struct task_spec *ts,
                            const char *field, void *dst)
 {
-    /* timers accept "shared" too, but it is not a distinct mode: not advertised */
-    const char *expect =
-        k->modes == MODES_ALL ? "per-service, shared or off" : "per-service or off";
+    /* a task that accepts "shared" as per-service does not advertise it */
+    char expect[64];
+    task_spec_mode_words(ts, NULL, expect, sizeof expect);
     const char *s = cv_scalar(c, v, field, expect);
     if (!s)
         return -1;
@@ -247,79 +218,104 @@ static int task_mode_parse(struct cfg_ctx *c, yaml_node_t *v, const struct task_
         m = TASK_OFF;
     else if (!strcmp(s, "per-service"))
         m = TASK_PER_SERVICE;
-    else if (!strcmp(s, "shared") && (k->modes & (1u << TASK_SHARED)))
+    else if (!strcmp(s, "shared") && (ts->modes & (1u << TASK_SHARED)))
         m = TASK_SHARED;
-    else if (!strcmp(s, "shared") && k->shared_is_node)
-        m = TASK_PER_SERVICE; /* timers have no shared form: each node keeps its own */
+    else if (!strcmp(s, "shared") && ts->shared_means_node)
+        m = TASK_PER_SERVICE;
     else
         return cv_fail(c, v, "%s: expected %s, got '%s'", field, expect, s);
     memcpy(dst, &m, sizeof m);
     return 0;
 }
 
+static int task_choice_parse(struct cfg_ctx *c, yaml_node_t *v, const struct task_key *k,
+                             const char *field, void *config)
+{
+    char expect[128];
+    task_key_choice_words(k, NULL, expect, sizeof expect);
+    const char *s = cv_scalar(c, v, field, expect);
+    if (!s)
+        return -1;
+    for (uint32_t i = 0; k->choices[i]; i++)
+        if (!strcmp(s, k->choices[i])) {
+            task_key_put(k, config, i);
+            return 0;
+        }
+    return cv_fail(c, v, "%s: expected %s, got '%s'", field, expect, s);
+}
+
 static int task_field(struct cfg_ctx *c, const char *key, yaml_node_t *kn, yaml_node_t *v,
                       void *arg)
 {
     struct tasks_walk *w = arg;
+    const struct task_spec *ts = task_specs[w->task];
+    void *config = (char *)w->vals + ts->config_off;
     char field[96];
-    snprintf(field, sizeof field, "tasks.%s.%s", w->section, key);
-    for (size_t i = 0; i < TASK_KEYS_TOTAL; i++) {
-        const struct task_key *k = task_key_at(i);
-        if (strcmp(k->section, w->section) || strcmp(k->key, key))
-            continue;
-        void *dst = (char *)w->vals + k->off;
-        int r;
+    snprintf(field, sizeof field, "tasks.%s.%s", ts->name, key);
+    int ki = -1; /* the mode */
+    if (strcmp(key, "mode")) {
+        for (ki = 0; (size_t)ki < ts->nkeys && strcmp(ts->keys[ki].name, key); ki++)
+            ;
+        if ((size_t)ki == ts->nkeys)
+            return cv_fail(c, kn, "%s: internal error, no such task key", field);
+    }
+    size_t slot = task_spec_slot(w->task, ki);
+    if (slot >= TASK_SLOTS_MAX)
+        return cv_fail(c, kn, "%s: internal error, more than %d task keys", field, TASK_SLOTS_MAX);
+    int r;
+    if (ki < 0) {
+        r = task_mode_parse(c, v, ts, field, config);
+    } else {
+        const struct task_key *k = &ts->keys[ki];
+        void *dst = (char *)config + k->off;
         switch (k->kind) {
-        case TK_MODE:
-            r = task_mode_parse(c, v, k, field, dst);
-            break;
-        case TK_DURATION:
+        case TASK_KEY_DURATION:
             r = cv_duration(c, v, field, k->min, dst);
             break;
-        case TK_COUNT:
+        case TASK_KEY_COUNT:
             r = cv_uint(c, v, field, k->min, k->max, dst);
             break;
-        default: {
-            const char *s = cv_scalar(c, v, field, "self or all");
-            if (!s)
-                return -1;
-            if (strcmp(s, "self") && strcmp(s, "all"))
-                return cv_fail(c, v, "%s: expected self or all, got '%s'", field, s);
-            *(bool *)dst = !strcmp(s, "all");
-            r = 0;
+        default:
+            r = task_choice_parse(c, v, k, field, config);
         }
-        }
-        if (r < 0)
-            return -1;
-        *w->mask |= 1u << i;
-        return 0;
     }
-    return cv_fail(c, kn, "%s: internal error, no such task key", field);
+    if (r < 0)
+        return -1;
+    *w->mask |= 1ull << slot;
+    return 0;
 }
 
 static int task_section(struct cfg_ctx *c, const char *key, yaml_node_t *kn, yaml_node_t *v,
                         void *arg)
 {
     struct tasks_walk *w = arg;
-    const char *known[8];
+    for (w->task = 0; w->task < TASK_COUNT && strcmp(task_specs[w->task]->name, key); w->task++)
+        ;
+    if (w->task == TASK_COUNT)
+        return cv_fail(c, kn, "tasks.%s: internal error, no such task", key);
+    const struct task_spec *ts = task_specs[w->task];
+    const char *known[TASK_SLOTS_MAX + 1]; /* mode and keys: fewer than all slots */
     size_t n = 0;
-    for (size_t i = 0; i < TASK_KEYS_TOTAL && n < COUNT(known) - 1; i++)
-        if (!strcmp(task_key_at(i)->section, key))
-            known[n++] = task_key_at(i)->key;
+    known[n++] = "mode";
+    for (size_t i = 0; i < ts->nkeys && n < COUNT(known) - 1; i++)
+        known[n++] = ts->keys[i].name;
     known[n] = NULL;
     char what[64];
     snprintf(what, sizeof what, "tasks.%s", key);
-    w->section = key;
     return walk_map(c, v, what, known, TSNSRV_NONE, task_field, w);
 }
 
-static int parse_tasks(struct cfg_ctx *c, yaml_node_t *v, struct tasks_config *vals, uint32_t *mask,
+static int parse_tasks(struct cfg_ctx *c, yaml_node_t *v, struct tasks_config *vals, uint64_t *mask,
                        int *line, int *column)
 {
-    struct tasks_walk w = {vals, mask, NULL};
+    struct tasks_walk w = {vals, mask, 0};
+    const char *names[TASK_COUNT + 1];
+    for (size_t i = 0; i < TASK_COUNT; i++)
+        names[i] = task_specs[i]->name;
+    names[TASK_COUNT] = NULL;
     *line = cv_line(v);
     *column = cv_column(v);
-    return walk_map(c, v, "tasks", task_sections, TSNSRV_NONE, task_section, &w);
+    return walk_map(c, v, "tasks", names, TSNSRV_NONE, task_section, &w);
 }
 
 /* --- limits: ---------------------------------------------------------------- */

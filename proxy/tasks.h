@@ -7,10 +7,10 @@
  * and counts runs and units of work; tasks_write_metrics exports them.
  *
  * Lifecycle, all called by server.c:
- *   tasks_global_start  once, before any node: starts the shared instances
- *                       (own thread "shared/portlist", "shared/netmon") for
- *                       tasks whose mode is TASK_SHARED, and the internal peer
- *                       that footprint connects to.
+ *   tasks_global_start  once, before any node: each task's process-wide
+ *                       part (the internal peer footprint connects to) and
+ *                       the shared instances (own thread "shared/portlist",
+ *                       "shared/netmon") of tasks whose mode is TASK_SHARED.
  *   tasks_node_attach   on each node's own thread, with its loop: starts that
  *                       node's per-service tasks as timers/fds on that loop and
  *                       its footprint (sockets, idle threads).
@@ -39,8 +39,9 @@ struct node_tasks *tasks_node_attach(struct loop *loop, const struct config *cfg
 void tasks_node_detach(struct node_tasks *nt);
 
 /* refproxy_task_runs_total, refproxy_task_cpu_seconds_total,
- * refproxy_task_work_units_total {task=, service=} and node/thread gauges.
- * Thread-safe. */
+ * refproxy_task_work_units_total {task=, service=}, refproxy_task_info
+ * {task=, entry_prefix=} (one per task with an entry prefix, running or not)
+ * and node/thread gauges. Thread-safe. */
 void tasks_write_metrics(struct buf *out);
 
 #endif

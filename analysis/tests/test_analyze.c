@@ -83,6 +83,62 @@ static void test_prom_parser_rows(void **state)
     prom_free(&set);
 }
 
+/* The entry prefixes a target declares in metrics.prom (refproxy_task_info):
+ * the first point to declare a task wins; an empty prefix, a value of 0 or a
+ * missing label declares nothing; a task never declared has no mapping. */
+static void test_results_read_task_entry_prefixes(void **state)
+{
+    (void)state;
+    char *root = tmp_root("info");
+    mkdir(root, 0755);
+    char path[700];
+    snprintf(path, sizeof(path), "%s/sweep.json", root);
+    synth_write(path, "{\"status\":\"complete\",\"points\":["
+                      "{\"services\":10,\"dir\":\"10_services\",\"status\":\"ok\"},"
+                      "{\"services\":20,\"dir\":\"20_services\",\"status\":\"ok\"}]}\n");
+    static const char *const metrics[2] = {
+        "refproxy_task_cpu_seconds_total{task=\"portlist\",service=\"s1\"} 1\n"
+        "refproxy_task_info{task=\"portlist\",entry_prefix=\"portlist_\"} 1\n"
+        "refproxy_task_info{task=\"mine\",entry_prefix=\"my_\"} 1\n"
+        "refproxy_task_info{task=\"blank\",entry_prefix=\"\"} 1\n"
+        "refproxy_task_info{task=\"zero\",entry_prefix=\"zero_\"} 0\n"
+        "refproxy_task_info{entry_prefix=\"orphan_\"} 1\n",
+        "refproxy_task_info{task=\"mine\",entry_prefix=\"other_\"} 1\n"
+        "refproxy_task_info{task=\"later\",entry_prefix=\"later_\"} 1\n",
+    };
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/%d_services", root, 10 * (i + 1));
+        mkdir(path, 0755);
+        snprintf(path, sizeof(path), "%s/%d_services/stats.json", root, 10 * (i + 1));
+        synth_write(path, "{\"window_s\": 1.0, \"cpu_ns\": 1000000}\n");
+        snprintf(path, sizeof(path), "%s/%d_services/metrics.prom", root, 10 * (i + 1));
+        synth_write(path, metrics[i]);
+    }
+    static const struct {
+        const char *task, *prefix, *why;
+    } rows[] = {
+        {"portlist", "portlist_", "declared"},
+        {"mine", "my_", "the first point's declaration wins"},
+        {"later", "later_", "declared by a later point only"},
+        {"blank", NULL, "an empty prefix would match every path"},
+        {"zero", NULL, "a value of 0 declares nothing"},
+        {"timers", NULL, "never declared: no mapping"},
+        {"", NULL, "a line without a task label"},
+    };
+    struct results r;
+    struct buf err;
+    buf_init(&err, 1024);
+    assert_int_equal(results_load(root, &r, &err), 0);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const char *got = results_task_entry_prefix(&r, rows[i].task);
+        if (rows[i].prefix ? !got || strcmp(got, rows[i].prefix) : got != NULL)
+            fail_msg("row %zu (%s): got %s", i, rows[i].why, got ? got : "NULL");
+    }
+    results_free(&r);
+    buf_free(&err);
+    synth_rmtree(root);
+}
+
 /* Failed, contaminated, missing and corrupt points are excluded from the
  * model, named with a reason, and the rest is still analysed. */
 static void test_bad_points_are_excluded_and_named(void **state)
@@ -602,6 +658,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prom_parser_rows),
+        cmocka_unit_test(test_results_read_task_entry_prefixes),
         cmocka_unit_test(test_bad_points_are_excluded_and_named),
         cmocka_unit_test(test_results_scan_reads_folders_without_manifest),
         cmocka_unit_test(test_analyze_writes_stable_report),

@@ -365,7 +365,8 @@ static void write_heap(const char *path, int n)
  * profiles: sweep.json (point 0 listed as failed when failed0), stats.json with
  * cpu_ns = the profile's CPU, heap.prof (write_heap), threads.txt (2
  * "svcI/idleJ" threads per service, workers w0 w1, main), metrics.prom (a
- * mapped and an unmapped task). */
+ * task whose entry prefix it declares, as refproxy_task_info, and one it does
+ * not). */
 static void make_results(const char *name, bool failed0, double less_cpu_ns)
 {
     char root[512], path[900];
@@ -421,7 +422,8 @@ static void make_results(const char *name, bool failed0, double less_cpu_ns)
             assert_non_null(f);
             fprintf(f,
                     "refproxy_task_cpu_seconds_total{task=\"timers\",service=\"s0\"} %g\n"
-                    "refproxy_task_cpu_seconds_total{task=\"mystery\",service=\"s0\"} %g\n",
+                    "refproxy_task_cpu_seconds_total{task=\"mystery\",service=\"s0\"} %g\n"
+                    "refproxy_task_info{task=\"timers\",entry_prefix=\"timers_\"} 1\n",
                     0.001 * ns[i], 0.002 * ns[i]);
             fclose(f);
             fprintf(sw,
@@ -655,6 +657,77 @@ static void test_diff_holds_a_negative_fixed_cost_at_zero(void **state)
     assert_true(cause);
 }
 
+/* A target declares its own tasks: each point's metrics.prom of a results
+ * folder names two made-up tasks and the entry prefixes of their code, and the
+ * report's cross-check takes each prefix from there (the analysis keeps no
+ * table of its own). "quadwork" is declared as the profile's work_quad: its
+ * call paths carry c. "elsewhere" names a prefix no frame has: mapped, with
+ * no c. "undeclared" has counters but no info line: no mapping. */
+static void test_crosscheck_uses_entry_prefixes_the_target_declares(void **state)
+{
+    make_results("res_foreign", false, 0);
+    char root[512], path[900], out[700], log[700];
+    snprintf(root, sizeof(root), "%s/res_foreign", tmpdir);
+    for (int r = 1; r <= REPEATS; r++)
+        for (int i = 0; i < NN; i++) {
+            snprintf(path, sizeof(path), "%s/%d_services/run-%d/metrics.prom", root, ns[i], r);
+            FILE *f = fopen(path, "w");
+            assert_non_null(f);
+            fprintf(f,
+                    "# TYPE refproxy_task_cpu_seconds_total counter\n"
+                    "refproxy_task_cpu_seconds_total{task=\"quadwork\",service=\"s0\"} %g\n"
+                    "refproxy_task_cpu_seconds_total{task=\"elsewhere\",service=\"s0\"} %g\n"
+                    "refproxy_task_cpu_seconds_total{task=\"undeclared\",service=\"s0\"} %g\n"
+                    "# TYPE refproxy_task_info gauge\n"
+                    "refproxy_task_info{task=\"quadwork\",entry_prefix=\"work_quad\"} 1\n"
+                    "refproxy_task_info{task=\"elsewhere\",entry_prefix=\"nosuch_\"} 1\n",
+                    1e-5 * ns[i] * ns[i], 0.001 * ns[i], 0.002 * ns[i]);
+            fclose(f);
+        }
+    snprintf(out, sizeof(out), "%s/report", root);
+    snprintf(log, sizeof(log), "%s/analyze_foreign.txt", tmpdir);
+    char *argv[] = {"analyze", root, "--out", out, NULL};
+    assert_int_equal(run_quiet(cmd_analyze, 4, argv, log), 0);
+    snprintf(path, sizeof(path), "%s/report.json", out);
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    assert_non_null(doc);
+    json_t *cc = json_object_get(doc, "task_crosscheck");
+    assert_int_equal(json_array_size(cc), 3);
+    int seen = 0;
+    for (size_t i = 0; i < json_array_size(cc); i++) {
+        json_t *t = json_array_get(cc, i);
+        const char *task = json_string_value(json_object_get(t, "task"));
+        json_t *prefix = json_object_get(t, "entry_prefix");
+        json_t *cf = json_object_get(t, "c_functions");
+        if (strcmp(task, "quadwork") == 0) {
+            assert_string_equal(json_string_value(prefix), "work_quad");
+            assert_true(json_is_number(cf) && json_number_value(cf) > 0);
+            seen |= 1;
+        } else if (strcmp(task, "elsewhere") == 0) {
+            assert_string_equal(json_string_value(prefix), "nosuch_");
+            assert_true(json_is_number(cf) && json_number_value(cf) == 0);
+            seen |= 2;
+        } else {
+            assert_string_equal(task, "undeclared");
+            assert_true(json_is_null(prefix) && json_is_null(cf));
+            seen |= 4;
+        }
+    }
+    assert_int_equal(seen, 7);
+    json_decref(doc);
+    snprintf(path, sizeof(path), "%s/report.md", out);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char md[1 << 18];
+    size_t got = fread(md, 1, sizeof(md) - 1, f);
+    md[got] = 0;
+    fclose(f);
+    assert_non_null(strstr(md, "| quadwork | `work_quad*` |"));
+    assert_non_null(
+        strstr(md, "| undeclared | (no mapping: metrics.prom has no refproxy_task_info"));
+}
+
 /* When the N² time is in a system call (libc's read), the culprit is the
  * program's own caller of it, and the path still shows where the time is:
  * the shape of portlist, whose cost is read() of /proc/net under
@@ -703,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_diff_reads_results_and_skips_failed_points),
         cmocka_unit_test(test_culprit_is_the_own_caller_of_a_system_call),
         cmocka_unit_test(test_diff_holds_a_negative_fixed_cost_at_zero),
+        cmocka_unit_test(test_crosscheck_uses_entry_prefixes_the_target_declares),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -18,6 +18,7 @@
 #include "gen.h"
 #include "outfile.h"
 #include "pointcfg.h"
+#include "tasks/task_spec.h"
 #include "test_util.h"
 
 static void test_unknown_key_names_it_and_its_neighbours(void **state)
@@ -90,6 +91,55 @@ static void test_task_alias_becomes_the_mode_key(void **state)
     assert_null(gen_check_setting(GEN_REFPROXY, "portlist", "off", &canon));
     assert_string_equal(canon, "tasks.portlist.mode");
     free(canon);
+}
+
+/* gen's tasks.* keys are refproxy's own task specs: every key of every task
+ * (and its mode, and the task's short alias) is settable with a value the
+ * spec allows, and a count outside the spec's range is refused, so gen
+ * never writes a task config refproxy would reject. */
+static void test_every_task_spec_key_is_settable(void **state)
+{
+    for (size_t i = 0; i < TASK_COUNT; i++) {
+        const struct task_spec *s = task_specs[i];
+        char key[128], *canon = NULL;
+        snprintf(key, sizeof key, "tasks.%s.mode", s->name);
+        assert_null(gen_check_setting(GEN_REFPROXY, key, "off", &canon));
+        assert_string_equal(canon, key);
+        free(canon);
+        assert_null(gen_check_setting(GEN_REFPROXY, s->name, "per-service", &canon));
+        assert_string_equal(canon, key);
+        free(canon);
+        char *err = gen_check_setting(GEN_REFPROXY, key, "shared", &canon);
+        assert_true((err == NULL) == ((s->modes & (1u << TASK_SHARED)) != 0));
+        free(err);
+        free(canon);
+        canon = NULL;
+        for (size_t k = 0; k < s->nkeys; k++) {
+            const struct task_key *tk = &s->keys[k];
+            char ok[64], bad[64] = "";
+            if (tk->kind == TASK_KEY_DURATION)
+                snprintf(ok, sizeof ok, "%ums", tk->dflt);
+            else if (tk->kind == TASK_KEY_COUNT) {
+                snprintf(ok, sizeof ok, "%u", tk->max);
+                snprintf(bad, sizeof bad, "%llu", (unsigned long long)tk->max + 1);
+            } else {
+                snprintf(ok, sizeof ok, "%s", tk->choices[0]);
+                snprintf(bad, sizeof bad, "%s-not", tk->choices[0]);
+            }
+            snprintf(key, sizeof key, "tasks.%s.%s", s->name, tk->name);
+            err = gen_check_setting(GEN_REFPROXY, key, ok, &canon);
+            if (err)
+                fail_msg("%s=%s: %s", key, ok, err);
+            assert_string_equal(canon, key);
+            free(canon);
+            if (*bad) {
+                err = gen_check_setting(GEN_REFPROXY, key, bad, &canon);
+                assert_non_null(err);
+                assert_null(canon);
+                free(err);
+            }
+        }
+    }
 }
 
 static void test_counts_and_geometric_series(void **state)
@@ -318,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_unknown_key_names_it_and_its_neighbours),
         cmocka_unit_test(test_values_are_checked_against_the_key_type),
         cmocka_unit_test(test_task_alias_becomes_the_mode_key),
+        cmocka_unit_test(test_every_task_spec_key_is_settable),
         cmocka_unit_test(test_counts_and_geometric_series),
         cmocka_unit_test(test_render_reads_back_with_sets_applied),
         cmocka_unit_test(test_tsnsrv_render_has_its_fields),

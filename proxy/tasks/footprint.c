@@ -34,6 +34,7 @@
 #endif
 
 struct footprint {
+    struct task_node *node; /* its conn_fd is our first TCP connection while we run */
     int *udp;
     uint32_t num_udp;
     int *tcp;
@@ -90,9 +91,11 @@ static int loopback_socket(int type, const struct sockaddr_storage *peer, sockle
     return fd;
 }
 
-struct footprint *footprint_start(const struct task_footprint_config *c, size_t index,
-                                  const struct sockaddr_storage *peer, socklen_t peer_len,
-                                  char **err)
+static void footprint_stop(void *instance);
+
+static struct footprint *footprint_start(const struct task_footprint_config *c, size_t index,
+                                         const struct sockaddr_storage *peer, socklen_t peer_len,
+                                         char **err)
 {
     struct footprint *fp = calloc(1, sizeof(*fp));
     if (!fp) {
@@ -151,10 +154,13 @@ static void close_without_time_wait(int fd)
     close(fd);
 }
 
-void footprint_stop(struct footprint *fp)
+static void footprint_stop(void *instance)
 {
+    struct footprint *fp = instance;
     if (!fp)
         return;
+    if (fp->node)
+        fp->node->conn_fd = -1;
     if (fp->idle_pipe[1] >= 0)
         close(fp->idle_pipe[1]);
     for (uint32_t i = 0; i < fp->num_idle; i++)
@@ -171,13 +177,9 @@ void footprint_stop(struct footprint *fp)
     free(fp);
 }
 
-int footprint_keepalive_fd(const struct footprint *fp)
+static uint32_t footprint_threads(const void *instance)
 {
-    return fp && fp->num_tcp ? fp->tcp[0] : -1;
-}
-
-uint32_t footprint_threads(const struct footprint *fp)
-{
+    const struct footprint *fp = instance;
     return fp ? fp->num_idle : 0;
 }
 
@@ -257,7 +259,7 @@ static void *peer_main(void *arg)
     return NULL;
 }
 
-struct peer *peer_start(char **err)
+static struct peer *peer_start(char **err)
 {
     struct peer *p = calloc(1, sizeof(*p));
     if (!p) {
@@ -297,7 +299,7 @@ fail:
     return NULL;
 }
 
-void peer_stop(struct peer *p)
+static void peer_stop(struct peer *p)
 {
     if (!p)
         return;
@@ -314,13 +316,47 @@ void peer_stop(struct peer *p)
     free(p);
 }
 
-void peer_addr(const struct peer *p, struct sockaddr_storage *ss, socklen_t *len)
+/* ---- the descriptor: the peer is process-wide, the rest per node ---- */
+
+static struct peer *footprint_peer; /* between global_start and global_stop */
+
+/* Only per-service nodes hold footprint connections; the peer exists when one
+ * of them will. */
+static int footprint_global_start(const struct config *cfg, char **err)
 {
-    *ss = p->addr;
-    *len = p->addr_len;
+    if (cfg->architecture != ARCH_PER_SERVICE)
+        return 0;
+    for (size_t i = 0; i < cfg->num_services; i++) {
+        const struct task_footprint_config *f = &cfg->services[i].tasks.footprint;
+        if (f->mode != TASK_OFF && f->tcp_conns)
+            return (footprint_peer = peer_start(err)) ? 0 : -1;
+    }
+    return 0;
 }
 
-uint64_t peer_accepted(const struct peer *p)
+static void footprint_global_stop(void)
 {
-    return p ? atomic_load_explicit(&p->accepted, memory_order_relaxed) : 0;
+    peer_stop(footprint_peer);
+    footprint_peer = NULL;
 }
+
+static void *footprint_task_start(struct task_node *node, const void *config, char **err)
+{
+    struct peer *p = footprint_peer;
+    struct footprint *fp =
+        footprint_start(config, node->index, p ? &p->addr : NULL, p ? p->addr_len : 0, err);
+    if (fp) {
+        fp->node = node;
+        node->conn_fd = fp->num_tcp ? fp->tcp[0] : -1;
+    }
+    return fp;
+}
+
+const struct task_desc footprint_desc = {
+    .spec = &footprint_spec,
+    .start = footprint_task_start,
+    .stop = footprint_stop,
+    .global_start = footprint_global_start,
+    .global_stop = footprint_global_stop,
+    .threads = footprint_threads,
+};

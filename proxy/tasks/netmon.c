@@ -232,11 +232,14 @@ static void netmon_readable(struct loop *loop, int fd, unsigned events, void *da
     task_stats_record(nm->st, t0, msgs);
 }
 
-struct netmon *netmon_start(struct loop *loop, const struct task_netmon_config *c,
-                            const char *service, uint32_t seed, char **err)
+static void *netmon_start(struct task_node *node, const void *config, char **err)
 {
+    const struct task_netmon_config *c = config;
+    struct loop *loop = node->loop;
+    const char *service = node->service;
+    uint32_t seed = node->seed;
     struct netmon *nm = calloc(1, sizeof(*nm));
-    if (!nm || !(nm->st = task_stats_get("netmon", service))) {
+    if (!nm || !(nm->st = task_stats_get(netmon_spec.name, service))) {
         free(nm);
         tasks_set_err(err, "netmon %s: out of memory", service);
         return NULL;
@@ -267,8 +270,9 @@ struct netmon *netmon_start(struct loop *loop, const struct task_netmon_config *
     return nm;
 }
 
-void netmon_stop(struct netmon *nm)
+static void netmon_stop(void *instance)
 {
+    struct netmon *nm = instance;
     if (!nm)
         return;
     loop_unwatch(nm->loop, nm->fd);
@@ -277,6 +281,12 @@ void netmon_stop(struct netmon *nm)
     loop_timer_cancel(nm->loop, &nm->restun);
     free(nm);
 }
+
+const struct task_desc netmon_desc = {
+    .spec = &netmon_spec,
+    .start = netmon_start,
+    .stop = netmon_stop,
+};
 
 uint64_t netmon_events(const struct netmon *nm)
 {

@@ -5,7 +5,8 @@
  *   log flush (2 s):    format a small log line and write it to the process's
  *                       log sink (/dev/null).
  *   clock check (15 s): compare CLOCK_REALTIME against CLOCK_MONOTONIC drift.
- *   keepalive (60 s):   one byte on the node's first footprint TCP connection.
+ *   keepalive (60 s):   one byte on the node's first footprint TCP connection
+ *                       (task_node.conn_fd, looked up at each beat).
  * Work units: one per action.
  */
 #include <errno.h>
@@ -21,7 +22,7 @@ struct node_timers {
     struct loop *loop;
     struct loop_timer flush, clock, keepalive;
     uint32_t flush_ms, clock_ms, keepalive_ms;
-    int keepalive_fd;
+    const struct task_node *node;
     uint64_t lines;
     int64_t last_offset_ns; /* REALTIME - MONOTONIC at the last check */
     int64_t max_drift_ns;
@@ -75,20 +76,23 @@ static void timers_keepalive(struct loop *loop, struct loop_timer *timer, void *
     struct node_timers *t = data;
     uint64_t t0 = task_cpu_now();
     uint64_t units = 0;
-    if (t->keepalive_fd >= 0) {
+    int fd = t->node->conn_fd;
+    if (fd >= 0) {
         /* Non-blocking: a full buffer means the peer is slow; skip this beat. */
-        if (send(t->keepalive_fd, "k", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+        if (send(fd, "k", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
             units = 1;
     }
     task_stats_record(t->st, t0, units);
     loop_timer_arm(loop, &t->keepalive, t->keepalive_ms);
 }
 
-struct node_timers *node_timers_start(struct loop *loop, const struct task_timers_config *c,
-                                      const char *service, int keepalive_fd, char **err)
+static void *node_timers_start(struct task_node *node, const void *config, char **err)
 {
+    const struct task_timers_config *c = config;
+    struct loop *loop = node->loop;
+    const char *service = node->service;
     struct node_timers *t = calloc(1, sizeof(*t));
-    if (!t || !(t->st = task_stats_get("timers", service))) {
+    if (!t || !(t->st = task_stats_get(timers_spec.name, service))) {
         free(t);
         tasks_set_err(err, "timers %s: out of memory", service);
         return NULL;
@@ -97,7 +101,7 @@ struct node_timers *node_timers_start(struct loop *loop, const struct task_timer
     t->flush_ms = c->log_flush_ms ? c->log_flush_ms : 2000;
     t->clock_ms = c->clock_check_ms ? c->clock_check_ms : 15000;
     t->keepalive_ms = c->keepalive_ms ? c->keepalive_ms : 60000;
-    t->keepalive_fd = keepalive_fd;
+    t->node = node;
     snprintf(t->service, sizeof(t->service), "%s", service);
     loop_timer_init(&t->flush, timers_flush, t);
     loop_timer_init(&t->clock, timers_clock, t);
@@ -108,8 +112,9 @@ struct node_timers *node_timers_start(struct loop *loop, const struct task_timer
     return t;
 }
 
-void node_timers_stop(struct node_timers *t)
+static void node_timers_stop(void *instance)
 {
+    struct node_timers *t = instance;
     if (!t)
         return;
     loop_timer_cancel(t->loop, &t->flush);
@@ -117,3 +122,11 @@ void node_timers_stop(struct node_timers *t)
     loop_timer_cancel(t->loop, &t->keepalive);
     free(t);
 }
+
+/* No shared form: a `shared` mode in the config already reads as per-service
+ * (task_specs.c), so every node runs its own. */
+const struct task_desc timers_desc = {
+    .spec = &timers_spec,
+    .start = node_timers_start,
+    .stop = node_timers_stop,
+};

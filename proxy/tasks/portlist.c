@@ -317,13 +317,14 @@ static void portlist_tick(struct loop *loop, struct loop_timer *timer, void *dat
     loop_timer_arm(loop, &t->timer, t->interval_ms);
 }
 
-struct portlist_task *portlist_task_start(struct loop *loop, const struct task_portlist_config *c,
-                                          const char *service, char **err)
+static void *portlist_task_start(struct task_node *node, const void *config, char **err)
 {
+    const struct task_portlist_config *c = config;
+    struct loop *loop = node->loop;
     struct portlist_task *t = calloc(1, sizeof(*t));
-    if (!t || !(t->st = task_stats_get("portlist", service))) {
+    if (!t || !(t->st = task_stats_get(portlist_spec.name, node->service))) {
         free(t);
-        tasks_set_err(err, "portlist %s: out of memory", service);
+        tasks_set_err(err, "portlist %s: out of memory", node->service);
         return NULL;
     }
     t->loop = loop;
@@ -335,11 +336,18 @@ struct portlist_task *portlist_task_start(struct loop *loop, const struct task_p
     return t;
 }
 
-void portlist_task_stop(struct portlist_task *t)
+static void portlist_task_stop(void *instance)
 {
+    struct portlist_task *t = instance;
     if (!t)
         return;
     loop_timer_cancel(t->loop, &t->timer);
     portlist_free(&t->pl);
     free(t);
 }
+
+const struct task_desc portlist_desc = {
+    .spec = &portlist_spec,
+    .start = portlist_task_start,
+    .stop = portlist_task_stop,
+};

@@ -1,6 +1,7 @@
 /*
- * tasks_internal: how tasks.c (lifecycle, registry) reaches each task module,
- * and the hooks the unit tests use. Not part of the tasks.h contract.
+ * tasks_internal: what the task modules share beyond their descriptors
+ * (task.h, which is how tasks.c starts and stops them), and the hooks the
+ * unit tests and bench use. Not part of the tasks.h contract.
  *
  * Every task instance runs on exactly one loop (a node's loop, or the private
  * loop of a shared thread), is started and stopped on that loop's thread (or
@@ -15,6 +16,7 @@
 #include "buf.h"
 #include "config.h"
 #include "loop.h"
+#include "task.h"
 #include "task_stats.h"
 
 struct node_tasks;
@@ -57,45 +59,14 @@ uint64_t portlist_poll(struct portlist *pl, struct portlist_counts *c);
 bool portlist_known(const struct portlist *pl, uint64_t inode);
 size_t portlist_count(const struct portlist *pl);
 
-struct portlist_task;
-struct portlist_task *portlist_task_start(struct loop *loop, const struct task_portlist_config *c,
-                                          const char *service, char **err);
-void portlist_task_stop(struct portlist_task *t);
-
 /* ---- netmon.c: netlink route monitor ---- */
 
 struct netmon;
-struct netmon *netmon_start(struct loop *loop, const struct task_netmon_config *c,
-                            const char *service, uint32_t seed, char **err);
-void netmon_stop(struct netmon *nm);
 uint64_t netmon_events(const struct netmon *nm); /* netlink event messages received */
 uint64_t netmon_dumps(const struct netmon *nm);  /* debounced full dumps done */
 /* One interface enumeration (RTM_GETLINK, RTM_GETADDR per ifindex, and the
  * default route when with_route); returns netlink messages processed or -1. */
 long netmon_enumerate(bool with_route);
-
-/* ---- node_timers.c ---- */
-
-struct node_timers;
-struct node_timers *node_timers_start(struct loop *loop, const struct task_timers_config *c,
-                                      const char *service, int keepalive_fd, char **err);
-void node_timers_stop(struct node_timers *t);
-
-/* ---- footprint.c: sockets and idle threads a node holds, and the peer ---- */
-
-struct footprint;
-struct footprint *footprint_start(const struct task_footprint_config *c, size_t index,
-                                  const struct sockaddr_storage *peer, socklen_t peer_len,
-                                  char **err);
-void footprint_stop(struct footprint *fp);
-int footprint_keepalive_fd(const struct footprint *fp); /* -1 when no TCP connection */
-uint32_t footprint_threads(const struct footprint *fp);
-
-struct peer;
-struct peer *peer_start(char **err);
-void peer_stop(struct peer *p);
-void peer_addr(const struct peer *p, struct sockaddr_storage *ss, socklen_t *len);
-uint64_t peer_accepted(const struct peer *p);
 
 /* ---- tasks.c: test hooks ---- */
 

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "config_internal.h"
+#include "tasks/task_spec.h"
 
 static char tmpdir[64];
 
@@ -494,6 +495,89 @@ static void test_tasks_defaults_and_names(void **state)
     config_free(&cfg);
 }
 
+/* What the loader and `scaleprof gen` take from every task spec holds for each
+ * of them, a task added later included: unique names, off and per-service
+ * accepted, a default inside each key's own range, and all keys within the
+ * loader's mask of explicitly set keys. */
+static void test_task_specs_are_consistent(void **state)
+{
+    assert_true(task_spec_slots() <= TASK_SLOTS_MAX);
+    for (size_t i = 0; i < TASK_COUNT; i++) {
+        const struct task_spec *s = task_specs[i];
+        assert_ptr_equal(task_spec_find(s->name), s);
+        assert_true((s->modes & TASK_MODES_NODE) == TASK_MODES_NODE);
+        assert_true(s->config_off + sizeof(enum task_mode) <= sizeof(struct tasks_config));
+        for (size_t k = 0; k < s->nkeys; k++) {
+            const struct task_key *key = &s->keys[k];
+            assert_string_not_equal(key->name, "mode");
+            for (size_t j = 0; j < k; j++)
+                assert_string_not_equal(key->name, s->keys[j].name);
+            if (key->kind == TASK_KEY_COUNT)
+                assert_true(key->min <= key->dflt && key->dflt <= key->max);
+            if (key->kind == TASK_KEY_DURATION)
+                assert_true(key->dflt >= key->min);
+            if (key->kind == TASK_KEY_CHOICE) {
+                size_t n = 0;
+                while (key->choices && key->choices[n])
+                    n++;
+                assert_true(n >= 2 && key->dflt < n);
+            }
+        }
+    }
+}
+
+/* Every key of every task spec reaches its own field through the loader, from
+ * the global tasks: and from a service's, and a default-only load gives the
+ * spec's defaults: nothing per task is left to config_yaml.c. */
+static void test_every_task_key_loads_into_its_field(void **state)
+{
+    for (size_t i = 0; i < TASK_COUNT; i++) {
+        const struct task_spec *s = task_specs[i];
+        for (size_t k = 0; k < s->nkeys; k++) {
+            const struct task_key *key = &s->keys[k];
+            char value[64];
+            uint32_t want;
+            if (key->kind == TASK_KEY_DURATION) {
+                want = key->dflt + 7; /* away from the default */
+                snprintf(value, sizeof value, "%ums", want);
+            } else if (key->kind == TASK_KEY_COUNT) {
+                want = key->dflt == key->max ? key->min : key->max;
+                snprintf(value, sizeof value, "%u", want);
+            } else {
+                want = key->dflt == 0 ? 1 : 0;
+                snprintf(value, sizeof value, "%s", key->choices[want]);
+            }
+            for (int in_service = 0; in_service < 2; in_service++) {
+                char *yaml;
+                if (in_service)
+                    assert_true(asprintf(&yaml,
+                                         "architecture: per-service\n" OK_SVC
+                                         "    tasks:\n      %s: {mode: off, %s: %s}\n",
+                                         s->name, key->name, value) > 0);
+                else
+                    assert_true(asprintf(&yaml,
+                                         "architecture: per-service\n"
+                                         "tasks:\n  %s: {mode: off, %s: %s}\n" OK_SVC,
+                                         s->name, key->name, value) > 0);
+                struct config cfg;
+                char *err = load_text(yaml, &cfg, NULL, NULL);
+                if (err)
+                    fail_msg("%s.%s = %s: %s", s->name, key->name, value, err);
+                const struct tasks_config *t = &cfg.services[0].tasks;
+                assert_int_equal(task_key_get(key, task_spec_config(s, t)), want);
+                assert_int_equal(task_spec_mode(s, t), TASK_OFF);
+                /* the global values keep the defaults when only the service set it */
+                uint32_t global = task_key_get(key, task_spec_config(s, &cfg.tasks));
+                assert_int_equal(global, in_service ? key->dflt : want);
+                assert_int_equal(task_spec_mode(s, &cfg.tasks),
+                                 in_service && s->default_on ? TASK_PER_SERVICE : TASK_OFF);
+                config_free(&cfg);
+                free(yaml);
+            }
+        }
+    }
+}
+
 /* --- respond and unix services ---------------------------------------------------- */
 
 static void test_respond_service(void **state)
@@ -754,6 +838,8 @@ int main(void)
         cmocka_unit_test(test_explicit_shared_task_runs_in_shared_architecture),
         cmocka_unit_test(test_per_service_task_overrides_apply_on_top_of_global),
         cmocka_unit_test(test_tasks_defaults_and_names),
+        cmocka_unit_test(test_task_specs_are_consistent),
+        cmocka_unit_test(test_every_task_key_loads_into_its_field),
         cmocka_unit_test(test_respond_service),
         cmocka_unit_test(test_unix_upstream),
         cmocka_unit_test(test_null_values_mean_unset),

@@ -124,6 +124,29 @@ static void test_timers_run_on_the_node_loop(void **state)
     test_nodes_stop(tn);
 }
 
+/* heartbeat, the task added to show what a new task takes: off unless asked
+ * for even in the per-service architecture; switched on, it beats on every
+ * node's loop and adds no thread. */
+static void test_heartbeat_beats_on_each_node_only_when_switched_on(void **state)
+{
+    struct tasks_config def;
+    config_tasks_defaults(&def, ARCH_PER_SERVICE);
+    assert_int_equal(def.heartbeat.mode, TASK_OFF);
+    assert_int_equal(def.heartbeat.interval_ms, 3000);
+    struct tasks_config tc = test_tasks_all_off();
+    tc.heartbeat.mode = TASK_PER_SERVICE;
+    tc.heartbeat.interval_ms = 5;
+    int threads0 = test_count_threads(NULL);
+    struct test_nodes *tn = test_nodes_start(2, &tc, ARCH_PER_SERVICE);
+    assert_int_equal(test_count_threads(NULL), threads0 + 2); /* the node loops only */
+    struct task_counts c;
+    assert_true(test_wait_runs("heartbeat", "svc0", 3, &c));
+    assert_int_equal(c.work_units, c.runs);
+    assert_true(test_wait_runs("heartbeat", "svc1", 3, &c));
+    assert_int_equal(task_stats_read_task("heartbeat", &c), 2);
+    test_nodes_stop(tn);
+}
+
 static void test_footprint_threads_and_sockets_per_node(void **state)
 {
     struct tasks_config tc = test_tasks_all_off();
@@ -210,6 +233,42 @@ static void test_metrics_text_is_valid_for_promtool(void **state)
     test_nodes_stop(tn);
 }
 
+/* Every task with code declares the prefix of the functions that run it, for
+ * the analysis' cross-check of its counters against the profile
+ * (results/README.md), whether it runs or not: with every task off, /metrics
+ * still has one refproxy_task_info line each; footprint runs no code and has
+ * none. */
+static void test_metrics_declare_each_task_entry_prefix(void **state)
+{
+    struct tasks_config tc = test_tasks_all_off();
+    struct test_nodes *tn = test_nodes_start(1, &tc, ARCH_PER_SERVICE);
+    struct buf m;
+    buf_init(&m, 1 << 20);
+    tasks_write_metrics(&m);
+    const char *type = "# TYPE refproxy_task_info gauge\n";
+    const char *p = strstr(m.data, type);
+    assert_non_null(p);
+    assert_null(strstr(p + 1, type));
+    static const char *const want[] = {
+        "refproxy_task_info{task=\"portlist\",entry_prefix=\"portlist_\"} 1\n",
+        "refproxy_task_info{task=\"netmon\",entry_prefix=\"netmon_\"} 1\n",
+        "refproxy_task_info{task=\"timers\",entry_prefix=\"timers_\"} 1\n",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        assert_non_null(strstr(m.data, want[i]));
+    assert_null(strstr(m.data, "refproxy_task_info{task=\"footprint\""));
+    /* and one line for each spec with a prefix, nothing else */
+    size_t lines = 0, declared = 0;
+    for (const char *q = m.data; (q = strstr(q, "\nrefproxy_task_info{")); q++)
+        lines++;
+    for (size_t i = 0; i < TASK_COUNT; i++)
+        declared += task_specs[i]->entry_prefix != NULL;
+    assert_int_equal(lines, declared);
+    assert_int_equal(test_promtool_check(m.data, m.len), 0);
+    buf_free(&m);
+    test_nodes_stop(tn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,9 +278,11 @@ int main(void)
         cmocka_unit_test(test_per_service_netmon_restun_enumerates_on_every_node),
         cmocka_unit_test(test_shared_netmon_restun_is_one_thread),
         cmocka_unit_test(test_timers_run_on_the_node_loop),
+        cmocka_unit_test(test_heartbeat_beats_on_each_node_only_when_switched_on),
         cmocka_unit_test(test_footprint_threads_and_sockets_per_node),
         cmocka_unit_test(test_off_runs_nothing),
         cmocka_unit_test(test_metrics_text_is_valid_for_promtool),
+        cmocka_unit_test(test_metrics_declare_each_task_entry_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
