@@ -103,12 +103,9 @@ static int write_to_buf(void *data, unsigned char *bytes, size_t size)
     return buf_append(data, bytes, size) == 0;
 }
 
-/* The settings that apply to the whole file, in the order they are written. */
-static void build_top(const struct gen_options *o, struct gnode *top)
+/* refproxy's own top-level settings: the architecture and its task defaults. */
+static void build_refproxy_top(const struct gen_options *o, struct gnode *top)
 {
-    node_set(top, "prometheusAddr", "127.0.0.1:9099");
-    if (o->target == GEN_TSNSRV)
-        return;
     const char *arch = "per-service";
     for (size_t i = 0; i < o->num_sets; i++)
         if (!strcmp(o->sets[i].key, "architecture"))
@@ -124,6 +121,15 @@ static void build_top(const struct gen_options *o, struct gnode *top)
         for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
             node_set(top, defaults[i][0], defaults[i][1]);
     }
+}
+
+/* The settings that apply to the whole file, in the order they are written. */
+static void build_top(const struct gen_options *o, struct gnode *top)
+{
+    node_set(top, "prometheusAddr", "127.0.0.1:9099");
+    if (o->target == GEN_REFPROXY)
+        build_refproxy_top(o, top);
+    /* tsnsrv too: its one top-level key, prometheusAddr, is settable */
     for (size_t i = 0; i < o->num_sets; i++) {
         const char *k = o->sets[i].key;
         if (strncmp(k, "service.", 8) && strcmp(k, "upstream"))

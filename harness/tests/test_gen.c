@@ -227,13 +227,20 @@ static void test_render_reads_back_with_sets_applied(void **state)
 static void test_tsnsrv_render_has_its_fields(void **state)
 {
     char *dir = tu_tmpdir("gen");
-    struct gen_setting sets[] = {{"upstream", "http://127.0.0.1:9000"}};
-    struct gen_options o = {.target = GEN_TSNSRV, .sets = sets, .num_sets = 1};
+    struct gen_setting sets[] = {{"upstream", "http://127.0.0.1:9000"},
+                                 {"prometheusAddr", "127.0.0.1:9444"}};
+    struct gen_options o = {.target = GEN_TSNSRV, .sets = sets, .num_sets = 2};
     char *path = render_to_file(&o, 2, dir);
     char *text = tu_read(path);
-    const char *fields[] = {"prometheusAddr:", "name: svc2",     "upstream: http://127.0.0.1:9000",
-                            "ephemeral:",      "funnel:",        "listenAddr:",
-                            "stateDir:",       "suppressWhois:", "timeout:"};
+    const char *fields[] = {"prometheusAddr: 127.0.0.1:9444",
+                            "name: svc2",
+                            "upstream: http://127.0.0.1:9000",
+                            "ephemeral:",
+                            "funnel:",
+                            "listenAddr:",
+                            "stateDir:",
+                            "suppressWhois:",
+                            "timeout:"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         assert_non_null(strstr(text, fields[i]));
     assert_null(strstr(text, "architecture"));

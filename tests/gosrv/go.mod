@@ -1,0 +1,3 @@
+module scaleprof.test/gosrv
+
+go 1.19
