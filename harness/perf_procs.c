@@ -284,8 +284,7 @@ static struct perf_proc *get(struct perf_procs *ps, pid_t pid, pid_t ppid)
 
 struct perf_proc *perf_procs_get(struct perf_procs *ps, pid_t pid)
 {
-    struct thread *t = thread_slot(ps, pid, false);
-    return get(ps, pid, t && t->forked ? t->pid : 0);
+    return get(ps, pid, 0); /* a forked child was taken in by its FORK record */
 }
 
 bool perf_procs_refresh(struct perf_procs *ps, struct perf_proc *p, double min_age_s)
@@ -302,17 +301,22 @@ void perf_procs_mmap(struct perf_procs *ps, pid_t pid)
         p->dirty = true;
 }
 
-void perf_procs_exec(struct perf_procs *ps, pid_t pid)
+/* pid's address space was replaced (exec) or pid is a new process (reuse). */
+static void renew(struct perf_procs *ps, struct perf_proc *p)
 {
-    struct perf_proc *p = *proc_slot(ps, pid);
-    if (!p)
-        return;
     /* a new address space: old ranges must not name new addresses (the
      * builder keeps the old Mappings for the samples that used them) */
     for (size_t i = 0; i < p->nids; i++)
         p->ids[i].live = false;
     p->dirty = true;
-    unwind_forget(ps->uw, pid);
+    unwind_forget(ps->uw, p->pid);
+}
+
+void perf_procs_exec(struct perf_procs *ps, pid_t pid)
+{
+    struct perf_proc *p = *proc_slot(ps, pid);
+    if (p)
+        renew(ps, p);
 }
 
 static void read_comm(pid_t pid, pid_t tid, char out[17])
@@ -352,8 +356,14 @@ void perf_procs_fork(struct perf_procs *ps, pid_t pid, pid_t ppid, pid_t tid, pi
     if (!comm[0])
         read_comm(pid, tid, comm);
     memcpy(t->comm, comm, sizeof comm);
-    if (pid != ppid)
-        get(ps, pid, ppid); /* a new process: snapshot it while it lives */
+    if (pid == ppid)
+        return;
+    /* a new process: snapshot it while it lives (a pid seen before was an
+     * earlier process of the tree, gone since) */
+    struct perf_proc *p = *proc_slot(ps, pid);
+    if (p)
+        renew(ps, p);
+    get(ps, pid, ppid);
 }
 
 bool perf_procs_forked(struct perf_procs *ps, pid_t tid)

@@ -655,6 +655,8 @@ int perf_profiler_start(struct perf_profiler **out, pid_t root, const struct per
         goto fail;
     }
     p->fds_cap = o->max_events;
+    for (size_t i = 0; i < p->ncpus; i++)
+        p->rings[i].fd = -1; /* not mapped: poll ignores it */
     if (unwind_new(&p->uw, o->max_processes, err) < 0 ||
         perf_procs_new(&p->procs, p->pb, p->uw, o->max_processes, o->max_threads, err) < 0)
         goto fail;
@@ -695,6 +697,13 @@ int perf_profiler_stop(struct perf_profiler *p, const char *pprof_path, struct p
     for (size_t i = 0; i < p->nfds; i++)
         ioctl(p->fds[i], PERF_EVENT_IOC_DISABLE, 0);
     p->t1_mono = now_ns(CLOCK_MONOTONIC);
+    /* a cpu-clock event counts nanoseconds on CPU, and its value includes
+     * the threads that inherited it, exited ones too */
+    for (size_t i = 0; i < p->nfds; i++) {
+        uint64_t count;
+        if (read(p->fds[i], &count, sizeof count) == (ssize_t)sizeof count)
+            p->st.counted_cpu_ns += count;
+    }
     atomic_store(&p->stopping, true);
     uint64_t one = 1;
     if (write(p->wake_fd, &one, sizeof one) < 0) {
@@ -715,9 +724,10 @@ int perf_profiler_stop(struct perf_profiler *p, const char *pprof_path, struct p
         char note[256];
         snprintf(note, sizeof note,
                  "scaleprof perf: cpu-clock every %" PRIu64 " ns, kernel time %s, %" PRIu64
-                 " samples, %" PRIu64 " with a complete stack, %" PRIu64 " lost records",
+                 " samples, %" PRIu64 " with a complete stack, %" PRIu64 " lost records, %" PRIu64
+                 " ns counted on CPU",
                  p->period, p->kernel ? "sampled" : "not sampled", p->st.samples,
-                 p->st.samples_complete, p->st.lost);
+                 p->st.samples_complete, p->st.lost, p->st.counted_cpu_ns);
         pprof_add_comment(p->pb, note);
         pprof_set_time(p->pb, (int64_t)p->t0_real, (int64_t)p->st.duration_ns);
         if (pprof_write(p->pb, pprof_path, err) < 0)

@@ -83,11 +83,14 @@ struct perf_stats {
                                     * state: in the profile with no frames */
     uint64_t samples_dropped;      /* not in the profile: a table cap was hit */
     uint64_t lost;                 /* records the kernel could not write (PERF_RECORD_LOST) */
-    uint64_t processes, threads;   /* seen during the window */
+    uint64_t processes, threads;   /* seen in the window: sampled, named or created */
     uint64_t events;               /* perf events opened at start */
     bool kernel_sampled;           /* exclude_kernel = 0 */
     uint64_t period_ns;
     uint64_t sampled_cpu_ns; /* sum of the samples' periods */
+    uint64_t counted_cpu_ns; /* CPU the events counted (exact, sampled or not): short of
+                              * it, sampled_cpu_ns lost under one period per thread and CPU,
+                              * which for threads living less than a period is all of it */
     uint64_t duration_ns;    /* first event opened .. events disabled */
     uint64_t reader_cpu_ns;  /* CPU of the reader/unwinder thread */
     uint64_t stacks;         /* distinct samples in the profile */

@@ -164,12 +164,13 @@ static void test_profile_of_a_tree_without_frame_pointers(void **state)
     double hi_s = (double)(after_stop - before_start) / 1e9;
     double proc_s = (lo_s + hi_s) / 2, sampled_s = (double)st.sampled_cpu_ns / 1e9;
     fprintf(stderr,
-            "# hz %u: sampled CPU %.3f s, /proc CPU %.3f..%.3f s (%+.1f%% of the middle); %" PRIu64
-            " samples, %.1f%% complete, %" PRIu64 " unwind errors, %" PRIu64 " lost; %" PRIu64
-            " processes, %" PRIu64 " threads, %" PRIu64
+            "# hz %u: sampled CPU %.3f s, counted %.3f s, /proc CPU %.3f..%.3f s (sampled "
+            "%+.1f%% of the middle); %" PRIu64 " samples, %.1f%% complete, %" PRIu64
+            " unwind errors, %" PRIu64 " lost; %" PRIu64 " processes, %" PRIu64 " threads, %" PRIu64
             " events; kernel %s; reader CPU %.2f ms = %.2f ms per target CPU-second; "
             "%" PRIu64 " stacks\n",
-            o.hz, sampled_s, lo_s, hi_s, 100.0 * (sampled_s - proc_s) / proc_s, st.samples,
+            o.hz, sampled_s, (double)st.counted_cpu_ns / 1e9, lo_s, hi_s,
+            100.0 * (sampled_s - proc_s) / proc_s, st.samples,
             st.samples ? 100.0 * (double)st.samples_complete / (double)st.samples : 0.0,
             st.samples_unwind_error, st.lost, st.processes, st.threads, st.events,
             st.kernel_sampled ? "sampled" : "not sampled", (double)st.reader_cpu_ns / 1e6,
@@ -180,6 +181,11 @@ static void test_profile_of_a_tree_without_frame_pointers(void **state)
     assert_int_equal(st.period_ns, 1000000000u / TEST_HZ);
     if (sampled_s < 0.9 * lo_s || sampled_s > 1.1 * hi_s)
         fail_msg("sampled %.3f s of CPU, /proc says %.3f..%.3f s", sampled_s, lo_s, hi_s);
+    /* what the events counted, sampled or not */
+    double counted_s = (double)st.counted_cpu_ns / 1e9;
+    if (counted_s < 0.9 * lo_s || counted_s > 1.1 * hi_s)
+        fail_msg("the events counted %.3f s of CPU, /proc says %.3f..%.3f s", counted_s, lo_s,
+                 hi_s);
     /* (b) unwinding reaches the outermost frame */
     if ((double)st.samples_complete < 0.9 * (double)st.samples)
         fail_msg("%" PRIu64 " of %" PRIu64 " samples unwound completely", st.samples_complete,
