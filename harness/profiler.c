@@ -19,6 +19,7 @@ static const struct profiler *const backends[] = {
     &profiler_go,
     &profiler_gperftools,
     &profiler_none,
+    &profiler_perf,
 };
 
 const struct profiler *profiler_by_name(const char *name)

@@ -75,12 +75,13 @@ struct profiler {
 
 extern const struct profiler profiler_gperftools;
 extern const struct profiler profiler_go;
+extern const struct profiler profiler_perf;
 extern const struct profiler profiler_none;
 
 /* The backend named name ("auto" is not a backend), or NULL. */
 const struct profiler *profiler_by_name(const char *name);
 /* --profiler auto: the first backend whose serves() accepts the index (NULL
- * when the target has no index), else the fallback (the table's last). */
+ * when the target has no index), else perf. */
 const struct profiler *profiler_pick(const char *index);
 /* The names --profiler takes, for usage texts and errors: "auto|gperftools|…". */
 const char *profiler_names(void);

@@ -61,10 +61,12 @@ static const char sweep_usage[] =
     "  --ready-timeout S how long a target may take to answer /healthz\n"
     "                    (default 30 s + 1 ms per service)\n"
     "  --fetch-timeout S time allowed for each fetch beyond the window (default 30)\n"
-    "  --profiler NAME   auto (default: what the target's /debug/pprof/ index serves),\n"
+    "  --profiler NAME   auto (default: what the target's /debug/pprof/ index serves,\n"
+    "                    else perf),\n"
     "                    gperftools (the target serves /debug/pprof/profile), go\n"
-    "                    (net/http/pprof: CPU, heap, allocs, goroutine, mutex, block) or\n"
-    "                    none (process measurements only)\n"
+    "                    (net/http/pprof: CPU, heap, allocs, goroutine, mutex, block),\n"
+    "                    perf (scaleprof samples the process tree at 99 Hz: any binary,\n"
+    "                    no frame pointers needed) or none (process measurements only)\n"
     "Exit: 0 every point ok, 1 some failed, 2 usage, 130/143 interrupted.\n";
 
 static void loadavg(double v[3])
