@@ -389,6 +389,16 @@ static void load_point(struct results *r, struct point *pt, size_t *task_cap)
         pt->load_errors = jnum(load, "errors", 0);
     }
     bool contaminated = json_is_true(json_object_get(s, "contaminated"));
+    /* the profiler names the CPU profile it wrote (any format profile.h
+     * reads); older folders hold cpu.prof */
+    json_t *cpu_file = json_object_get(s, "cpu_profile");
+    char *cpu_name = json_is_string(cpu_file) ? strdup(json_string_value(cpu_file)) : NULL;
+    json_t *no_prof = json_object_get(s, "profile_reason");
+    pt->profile_reason = json_is_string(no_prof) ? strdup(json_string_value(no_prof)) : NULL;
+    json_t *notes = json_object_get(s, "profile_notes");
+    pt->profile_notes = json_is_string(notes) ? strdup(json_string_value(notes)) : NULL;
+    json_t *prof_kind = json_object_get(s, "profiler");
+    pt->profiler = json_is_string(prof_kind) ? strdup(json_string_value(prof_kind)) : NULL;
     json_decref(s);
     /* A folder without a manifest may hold profiles only (attribution tests,
      * hand-made sweeps): there cpu_ns is optional and cpu_s_per_s is NaN. */
@@ -420,11 +430,15 @@ static void load_point(struct results *r, struct point *pt, size_t *task_cap)
         snprintf(why, sizeof(why), "run delay share %.2f", pt->run_delay_share);
         point_fail(pt, "contaminated", "%s: other load on the machine", why);
     }
-    char *prof = path_join(pt->dir, "cpu.prof");
-    if (prof && stat(prof, &st) == 0)
-        pt->cpu_prof = prof;
-    else
-        free(prof);
+    static const char *const cpu_names[] = {"cpu.prof", "cpu.pb.gz"};
+    for (size_t k = 0; k < (cpu_name ? 1 : 2) && !pt->cpu_prof; k++) {
+        char *prof = path_join(pt->dir, cpu_name ? cpu_name : cpu_names[k]);
+        if (prof && stat(prof, &st) == 0)
+            pt->cpu_prof = prof;
+        else
+            free(prof);
+    }
+    free(cpu_name);
     load_metrics(r, pt, task_cap);
 }
 
@@ -674,6 +688,9 @@ void results_free(struct results *r)
         free(r->points[i].reason);
         free(r->points[i].task_cpu);
         free(r->points[i].cpu_prof);
+        free(r->points[i].profiler);
+        free(r->points[i].profile_reason);
+        free(r->points[i].profile_notes);
     }
     free(r->points);
     for (size_t i = 0; i < r->ntasks; i++)

@@ -57,7 +57,11 @@ struct point {
     double *task_cpu;
     bool has_metrics;
     bool metrics_is_delta; /* true: from metrics_start.prom deltas over the window */
-    char *cpu_prof;        /* path of cpu.prof when present, else NULL */
+    char *cpu_prof;        /* path of the CPU profile (stats.json's cpu_profile, else cpu.prof or
+                            * cpu.pb.gz) when present, else NULL */
+    char *profiler;        /* stats.json: which profiler ran ("gperftools", "go", "perf", …) */
+    char *profile_reason;  /* why there is no CPU profile, NULL when there is */
+    char *profile_notes;   /* what else was not collected, NULL when nothing */
 };
 
 struct results {

@@ -101,6 +101,14 @@ void fetcher_run(struct fetcher *f, int wait_ms)
     collect_done(f);
 }
 
+int fetcher_active(struct fetcher *f)
+{
+    int running = 0;
+    curl_multi_perform(f->multi, &running);
+    collect_done(f);
+    return running;
+}
+
 void fetch_cleanup(struct fetcher *f, struct fetch *fx)
 {
     if (fx->easy) {

@@ -36,8 +36,11 @@ void fetcher_free(struct fetcher *f);
 /* Starts GET url. 0 ok, -1 on setup failure (fx->error says why). */
 int fetch_start(struct fetcher *f, struct fetch *fx, const char *url, long timeout_ms,
                 size_t max_bytes);
-/* Runs the transfers for at most wait_ms (returns early when one finishes). */
+/* Runs the transfers for at most wait_ms (returns early when one finishes).
+ * Returns at once when no transfer is running. */
 void fetcher_run(struct fetcher *f, int wait_ms);
+/* Runs the transfers once; the number still running. */
+int fetcher_active(struct fetcher *f);
 /* Removes fx from f and frees it (body included). */
 void fetch_cleanup(struct fetcher *f, struct fetch *fx);
 /* A one-line description of a finished fetch's failure ("HTTP 404", curl's message). */

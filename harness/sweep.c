@@ -25,6 +25,7 @@
 #include "opts.h"
 #include "outfile.h"
 #include "procstat.h"
+#include "profiler.h"
 #include "progress.h"
 #include "sweep.h"
 #include "target.h"
@@ -41,7 +42,7 @@ static const char sweep_usage[] =
     "                       [--repeat R] [--order interleaved|shuffled] [--seed S]\n"
     "                       [--load RPS] [--target-cmd 'CMD {config}'] [--admin ADDR]\n"
     "                       [--contaminated-share X] [--ready-timeout S]\n"
-    "                       [--fetch-timeout S] [--force]\n"
+    "                       [--fetch-timeout S] [--profiler NAME] [--force]\n"
     "\n"
     "  --configs DIR     <N>_services.yaml files (scaleprof gen writes them)\n"
     "  --out DIR         results folder; one holding an earlier run is refused, or\n"
@@ -60,6 +61,12 @@ static const char sweep_usage[] =
     "  --ready-timeout S how long a target may take to answer /healthz\n"
     "                    (default 30 s + 1 ms per service)\n"
     "  --fetch-timeout S time allowed for each fetch beyond the window (default 30)\n"
+    "  --profiler NAME   auto (default: what the target's /debug/pprof/ index serves,\n"
+    "                    else perf),\n"
+    "                    gperftools (the target serves /debug/pprof/profile), go\n"
+    "                    (net/http/pprof: CPU, heap, allocs, goroutine, mutex, block),\n"
+    "                    perf (scaleprof samples the process tree at 99 Hz: any binary,\n"
+    "                    no frame pointers needed) or none (process measurements only)\n"
     "Exit: 0 every point ok, 1 some failed, 2 usage, 130/143 interrupted.\n";
 
 static void loadavg(double v[3])
@@ -384,6 +391,7 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
                             .progress = &pg,
                             .command = run->target_cmd,
                             .heap_by_command = strstr(run->target_cmd, "--heap-profile") != NULL,
+                            .profiler = run->profiler,
                             .signal = &g_signal};
     struct target origin = {0};
     char *origin_url = NULL;
@@ -454,6 +462,7 @@ enum {
     SWEEP_OPT_READY_TIMEOUT,
     SWEEP_OPT_FETCH_TIMEOUT,
     SWEEP_OPT_FORCE,
+    SWEEP_OPT_PROFILER,
 };
 
 static const struct option sweep_options[] = {
@@ -471,6 +480,7 @@ static const struct option sweep_options[] = {
     {"ready-timeout", required_argument, NULL, SWEEP_OPT_READY_TIMEOUT},
     {"fetch-timeout", required_argument, NULL, SWEEP_OPT_FETCH_TIMEOUT},
     {"force", no_argument, NULL, SWEEP_OPT_FORCE},
+    {"profiler", required_argument, NULL, SWEEP_OPT_PROFILER},
     {NULL, 0, NULL, 0},
 };
 
@@ -536,6 +546,14 @@ static bool sweep_parse(struct sweep_run *run, bool *seed_given, int argc, char 
             break;
         case SWEEP_OPT_FORCE:
             run->force = true;
+            break;
+        case SWEEP_OPT_PROFILER:
+            if (strcmp(o.arg, "auto") && !profiler_by_name(o.arg)) {
+                *status =
+                    opts_error(&o, "--profiler: expected %s, got '%s'", profiler_names(), o.arg);
+                return false;
+            }
+            run->profiler = o.arg;
             break;
         }
         if (rc < 0) {

@@ -14,6 +14,7 @@
 
 #include "loadgen.h"
 #include "procstat.h"
+#include "profiler.h"
 
 /* Share of the machine's CPU capacity other processes must use during a window before a
  * large run delay counts as contamination (see sweep_write_stats). */
@@ -32,6 +33,7 @@ struct sweep_point {
 struct sweep_run {
     /* flags */
     const char *configs, *out, *order, *target_cmd, *admin_override;
+    const char *profiler; /* --profiler: a backend's name or "auto" (NULL: auto) */
     double warmup_s, duration_s, contaminated_share, load_rps;
     double ready_timeout_s; /* 0: 30 s + 1 ms per service */
     double fetch_timeout_s; /* allowance for each fetch (the profile: window + this) */
@@ -58,10 +60,9 @@ struct point_stats {
     struct procstat first, last; /* at the window's start and end */
     struct procstat *samples;    /* one a second, including first and last */
     size_t num_samples;
-    uint64_t threads_after;                  /* from /proc after the window */
-    long profile_samples, profile_period_us; /* from cpu.prof; -1 when unreadable */
-    double contaminated_share;               /* the threshold */
-    long heap_status; /* HTTP status of /debug/pprof/heap when it failed, else 0 */
+    uint64_t threads_after;       /* from /proc after the window */
+    struct point_profile profile; /* what the profiler produced, and why not */
+    double contaminated_share;    /* the threshold */
     bool has_load;
     struct loadgen_result load;
 };
@@ -75,6 +76,7 @@ struct sweep_ctx {
     const char *command;    /* target command template with {config} */
     bool heap_by_command;   /* the command itself turns heap profiling on */
     const char *origin_url; /* --load: the origin services proxy to; NULL otherwise */
+    const char *profiler;   /* --profiler (NULL: auto) */
     volatile int *signal;   /* set by the signal handler: stop now */
 };
 

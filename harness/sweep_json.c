@@ -100,14 +100,26 @@ int sweep_write_stats(const char *dir, const struct point_stats *s, bool *contam
     json_object_set_new(j, "contaminated", json_boolean(*contaminated));
     json_object_set_new(j, "syscr", json_integer((json_int_t)delta(b->syscr, a->syscr)));
     json_object_set_new(j, "syscw", json_integer((json_int_t)delta(b->syscw, a->syscw)));
-    json_object_set_new(j, "profile_samples", json_integer(s->profile_samples));
-    json_object_set_new(j, "profile_period_us", json_integer(s->profile_period_us));
+    const struct point_profile *pf = &s->profile;
+    json_object_set_new(j, "profiler", pf->profiler ? json_string(pf->profiler) : json_null());
+    json_object_set_new(j, "cpu_profile",
+                        pf->cpu_file[0] ? json_string(pf->cpu_file) : json_null());
+    if (pf->reason[0])
+        json_object_set_new(j, "profile_reason", json_string(pf->reason));
+    if (pf->notes[0])
+        json_object_set_new(j, "profile_notes", json_string(pf->notes));
+    json_object_set_new(j, "profile_samples", json_integer(pf->samples));
+    json_object_set_new(j, "profile_period_us", json_integer(pf->period_us));
+    if (pf->sampled_cpu_ns >= 0)
+        json_object_set_new(j, "profile_cpu_ns", json_integer((json_int_t)pf->sampled_cpu_ns));
+    if (pf->complete_share >= 0)
+        json_object_set_new(j, "profile_complete_share", json_real(pf->complete_share));
+    if (pf->lost >= 0)
+        json_object_set_new(j, "profile_lost", json_integer(pf->lost));
     json_object_set_new(j, "threads_after", json_integer((json_int_t)s->threads_after));
     json_object_set_new(j, "stat_ticks",
                         json_integer((json_int_t)delta(b->stat_ticks, a->stat_ticks)));
     json_object_set_new(j, "clock_ticks_per_s", json_integer(sysconf(_SC_CLK_TCK)));
-    if (s->heap_status)
-        json_object_set_new(j, "heap_status", json_integer(s->heap_status));
     json_t *samples = json_array();
     for (size_t i = 0; i < s->num_samples; i++) {
         const struct procstat *p = &s->samples[i];

@@ -1,10 +1,12 @@
 /*
  * sweep_point: one point of a sweep, start to finish: copy (or rewrite) the
  * config into the point's folder and run the target from that copy, wait
- * until it answers, warm up, fetch the CPU profile over the window while
- * sampling /proc once a second, fetch heap/threads/metrics, stop the target,
- * write the files. Whatever goes wrong is recorded on the point and the
- * sweep goes on; only a signal stops the sweep.
+ * until it answers, pick its profiler (profiler.h), warm up, profile over the
+ * window while sampling /proc once a second, collect what the profiler takes
+ * after the window and /metrics, stop the target, write the files. Whatever
+ * goes wrong is recorded on the point and the sweep goes on; only a signal
+ * stops the sweep. A point stands on its process measurements: a missing
+ * profile is recorded, not a failure.
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,6 +23,7 @@
 #include "outfile.h"
 #include "pointcfg.h"
 #include "procstat.h"
+#include "profiler.h"
 #include "progress.h"
 #include "sweep.h"
 #include "target.h"
@@ -37,6 +40,9 @@ struct point_run {
     struct pointcfg cfg;
     struct target target;
     struct loadgen *load;
+    const struct profiler *profiler;
+    struct profiler_point pp;
+    struct fetcher fetcher; /* the window's transfers */
     struct point_stats stats;
     struct buf reason;
     bool failed;
@@ -154,61 +160,68 @@ static int wait_until(struct point_run *pr, double until, const char *phase)
     return 1;
 }
 
-/* Sums the sample counts of a gperftools CPU profile (header 0,3,0,period,0;
- * records count,depth,pcs...; trailer 0,1,0). */
-static void count_profile(const struct buf *b, long *samples, long *period)
+static void note(void *ctx, const char *fmt, ...)
 {
-    *samples = *period = -1;
-    const uintptr_t *w = (const uintptr_t *)(const void *)b->data;
-    size_t n = b->len / sizeof *w;
-    if (!b->data || n < 5 || w[0] != 0 || w[1] != 3 || w[2] != 0)
-        return;
-    *period = (long)w[3];
-    long total = 0;
-    size_t i = 2 + w[1]; /* header is 2 + header-words-count words */
-    while (i + 2 <= n) {
-        uintptr_t count = w[i], depth = w[i + 1];
-        if (count == 0 && depth == 1 && i + 2 < n && w[i + 2] == 0)
-            break; /* trailer */
-        if (depth > 1024 || i + 2 + depth > n)
-            return;
-        total += (long)count;
-        i += 2 + depth;
-    }
-    *samples = total;
+    struct point_run *pr = ctx;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    progress_message(pr->ctx->progress, "%s", msg);
 }
 
-static void save(struct point_run *pr, const char *name, const struct buf *b)
+/* The profiler for this point: --profiler, or with auto what the target's
+ * /debug/pprof/ index says it serves (none: perf, where the kernel allows). */
+static void pick_profiler(struct point_run *pr)
 {
-    if (outfile_write(pr->dir, name, b->data ? b->data : "", b->len) < 0)
-        fail(pr, "writing %s/%s: %s", pr->dir, name, strerror(errno));
+    const char *want = pr->ctx->profiler ? pr->ctx->profiler : "auto";
+    pr->profiler = strcmp(want, "auto") ? profiler_by_name(want) : NULL;
+    if (!pr->profiler) {
+        char *index = NULL;
+        if (pr->cfg.admin) {
+            char *u = url(pr, "/debug/pprof/");
+            struct buf b;
+            buf_init(&b, 1 << 20);
+            long status = 0;
+            char err[CURL_ERROR_SIZE + 256];
+            if (fetch_get(u, 5000, 1 << 20, &b, &status, err, sizeof err) == 0 && status == 200)
+                index = buf_detach(&b, NULL);
+            buf_free(&b);
+            free(u);
+        }
+        pr->profiler = profiler_pick(index ? index : NULL);
+        free(index);
+    }
+    pr->stats.profile.profiler = pr->profiler->name;
+    pr->pp = (struct profiler_point){
+        .admin = pr->cfg.admin,
+        .pid = pr->target.pid,
+        .duration_s = pr->ctx->run->duration_s,
+        .fetch_timeout_ms = (long)(pr->ctx->run->fetch_timeout_s * 1000),
+        .dir = pr->dir,
+        .want_heap = pr->cfg.heap_profile || pr->ctx->heap_by_command,
+        .fetcher = &pr->fetcher,
+        .signal = pr->ctx->signal,
+        .out = &pr->stats.profile,
+        .note = note,
+        .note_ctx = pr,
+    };
 }
 
-/* The window: profile fetch in the background, one /proc sample a second.
- * 1 ok, 0 failed, -1 signal. */
-static int run_window(struct point_run *pr, double duration, struct buf *profile)
+/* The window: the profiler's work in the background, one /proc sample a
+ * second. 1 ok, 0 failed, -1 signal. */
+static int run_window(struct point_run *pr, double duration)
 {
-    struct fetcher f;
-    struct fetch fx;
-    if (fetcher_init(&f) < 0) {
-        fail(pr, "curl_multi_init failed");
-        return 0;
-    }
-    char path[64];
-    snprintf(path, sizeof path, "/debug/pprof/profile?seconds=%.0f", duration);
-    char *u = url(pr, path);
-    /* the target answers after `duration`; allow generously for a loaded machine */
-    long timeout_ms = (long)((duration + pr->ctx->run->fetch_timeout_s) * 1000);
-    fetch_start(&f, &fx, u, timeout_ms, BODY_MAX);
-    /* get the request onto the wire before the first sample, so the profile's window and
+    void *pstate = NULL;
+    bool profiling = pr->profiler->window_start(&pr->pp, &pstate) == 0;
+    if (!profiling)
+        progress_message(pr->ctx->progress, "%s: no CPU profile: %s (process measurements go on)",
+                         pr->p->dir, pr->stats.profile.reason);
+    /* get the requests onto the wire before the first sample, so the profile's window and
      * ours start together (loopback: a few milliseconds) */
-    for (int i = 0; i < 20 && !fx.done; i++) {
-        fetcher_run(&f, 1);
-        double sent = 0;
-        curl_easy_getinfo(fx.easy, CURLINFO_PRETRANSFER_TIME, &sent);
-        if (sent > 0)
-            break;
-    }
+    for (int i = 0; i < 20 && fetcher_active(&pr->fetcher) > 0; i++)
+        fetcher_run(&pr->fetcher, 1);
     size_t cap = (size_t)ceil(duration) + 2;
     pr->stats.samples = calloc(cap, sizeof *pr->stats.samples);
     struct point_stats *st = &pr->stats;
@@ -243,7 +256,11 @@ static int run_window(struct point_run *pr, double duration, struct buf *profile
         }
         show(pr, "profiling", end - now);
         double wait = fmin(next, end) - procstat_now();
-        fetcher_run(&f, wait > 0.1 ? 100 : (int)(wait * 1000) + 1);
+        int wait_ms = wait > 0.1 ? 100 : (int)(wait * 1000) + 1;
+        if (fetcher_active(&pr->fetcher) > 0)
+            fetcher_run(&pr->fetcher, wait_ms);
+        else
+            sleep_ms(wait_ms);
     }
     if (rc == 1) {
         if (procstat_read(pr->target.pid, &st->last, true) < 0) {
@@ -254,65 +271,44 @@ static int run_window(struct point_run *pr, double duration, struct buf *profile
             st->window_s = st->last.t - st->first.t;
         }
     }
-    /* collect the profile (bounded by the fetch's own timeout) */
-    while (rc == 1 && !fx.done) {
+    /* collect what the profiler fetches (bounded by each fetch's own timeout) */
+    while (rc == 1 && fetcher_active(&pr->fetcher) > 0) {
         if (interrupted(pr)) {
             rc = -1;
             break;
         }
         show(pr, "fetching profile", -1);
-        fetcher_run(&f, 100);
+        fetcher_run(&pr->fetcher, 100);
     }
-    if (rc == 1) {
-        if (fx.result == CURLE_OK && fx.status == 200) {
-            buf_append(profile, fx.body.data ? fx.body.data : "", fx.body.len);
-        } else {
-            fail(pr, "CPU profile %s: %s", u, fetch_error(&fx));
-        }
-    }
-    free(u);
-    fetch_cleanup(&f, &fx);
-    fetcher_free(&f);
+    /* files only from a whole window: a profile of a target that died or of
+     * an interrupted point would be taken for a measurement */
+    pr->profiler->window_finish(&pr->pp, pstate, rc == 1);
+    if (pr->stats.profile.io_error[0])
+        fail(pr, "%s", pr->stats.profile.io_error);
     return rc;
 }
 
-/* heap (when on), threads, metrics: each failure is noted, none is fatal alone.
- * -1 when a signal came (the point is then interrupted, like any other phase). */
+/* After the window: the profiler's own collection, then /metrics. Each
+ * failure is noted, none is fatal alone. -1 when a signal came (the point is
+ * then interrupted, like any other phase). */
 static int collect_after(struct point_run *pr)
 {
-    struct {
-        const char *path, *file;
-        bool needed;
-    } items[] = {
-        {"/debug/pprof/heap", "heap.prof", pr->cfg.heap_profile || pr->ctx->heap_by_command},
-        {"/debug/pprof/threads", "threads.txt", true},
-        {"/metrics", "metrics.prom", true},
-    };
-    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
-        if (!items[i].needed)
-            continue;
-        show(pr, "collecting", -1);
-        char *u = url(pr, items[i].path);
-        struct buf b;
-        buf_init(&b, BODY_MAX);
-        long status = 0;
-        char err[CURL_ERROR_SIZE + 256];
-        long timeout_ms = (long)(pr->ctx->run->fetch_timeout_s * 1000);
-        if (fetch_get(u, timeout_ms, BODY_MAX, &b, &status, err, sizeof err) < 0)
-            progress_message(pr->ctx->progress, "%s: %s", pr->p->dir, err);
-        else if (status != 200)
-            progress_message(pr->ctx->progress, "%s: %s answered HTTP %ld (recorded, not fatal)",
-                             pr->p->dir, u, status);
-        else
-            save(pr, items[i].file, &b);
-        if (status != 200 && !strcmp(items[i].file, "heap.prof")) {
-            pr->stats.heap_status = status;
-        }
-        buf_free(&b);
-        free(u);
-        if (interrupted(pr))
-            return -1;
-    }
+    show(pr, "collecting", -1);
+    if (pr->profiler->collect_after(&pr->pp) < 0 || interrupted(pr))
+        return -1;
+    if (pr->stats.profile.io_error[0])
+        fail(pr, "%s", pr->stats.profile.io_error);
+    if (!pr->cfg.admin)
+        return 0;
+    char why[512];
+    int rc = profiler_fetch_file(&pr->pp, "/metrics", "metrics.prom", why, sizeof why);
+    if (rc < 0)
+        return -1;
+    if (rc == 0)
+        progress_message(pr->ctx->progress, "%s: /metrics: %s (recorded, not fatal)", pr->p->dir,
+                         why);
+    if (pr->stats.profile.io_error[0])
+        fail(pr, "%s", pr->stats.profile.io_error);
     return 0;
 }
 
@@ -381,15 +377,19 @@ int sweep_run_point(struct sweep_ctx *ctx, struct sweep_point *p, int index)
     pr.stats.services = p->services;
     pr.stats.repeat = p->repeat;
     pr.stats.contaminated_share = run->contaminated_share;
-    pr.stats.profile_samples = pr.stats.profile_period_us = -1;
+    pr.stats.profile.samples = pr.stats.profile.period_us = -1;
+    pr.stats.profile.sampled_cpu_ns = pr.stats.profile.complete_share = -1;
+    pr.stats.profile.lost = -1;
     double t0 = procstat_now();
     sweep_timestamp(p->started_at, sizeof p->started_at);
     snprintf(pr.dir, sizeof pr.dir, "%s/%s", run->out, p->dir);
     char config[PATH_MAX + 16], log_tmp[PATH_MAX];
     snprintf(log_tmp, sizeof log_tmp, "%s/.target.log.partial", pr.dir);
     int rc = 0, step = 0;
-    struct buf profile;
-    buf_init(&profile, BODY_MAX);
+    if (fetcher_init(&pr.fetcher) < 0) {
+        fail(&pr, "curl_multi_init failed");
+        goto out;
+    }
 
     if (outfile_mkdirs(pr.dir) < 0) {
         fail(&pr, "%s: %s", pr.dir, strerror(errno));
@@ -413,15 +413,10 @@ int sweep_run_point(struct sweep_ctx *ctx, struct sweep_point *p, int index)
         start_load(&pr, window_start, window_start + run->duration_s);
     if (pr.failed || (step = wait_until(&pr, window_start, "warm-up")) <= 0)
         goto stop;
-    if ((step = run_window(&pr, run->duration_s, &profile)) <= 0)
+    pick_profiler(&pr);
+    if ((step = run_window(&pr, run->duration_s)) <= 0)
         goto stop;
     pr.stats.threads_after = pr.stats.last.threads;
-    /* no profile (the fetch failed: recorded) means no cpu.prof, never an empty one the
-     * analysis would take for a truncated profile */
-    if (!pr.failed) {
-        save(&pr, "cpu.prof", &profile);
-        count_profile(&profile, &pr.stats.profile_samples, &pr.stats.profile_period_us);
-    }
     if (collect_after(&pr) < 0)
         step = -1;
 stop:
@@ -478,7 +473,7 @@ out:
     target_free(&pr.target);
     pointcfg_free(&pr.cfg);
     free(pr.stats.samples);
-    buf_free(&profile);
+    fetcher_free(&pr.fetcher);
     buf_free(&pr.reason);
     return rc;
 }

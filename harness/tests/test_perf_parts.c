@@ -1,0 +1,388 @@
+/*
+ * test_perf_parts: the perf profiler's parts that need no perf events: the
+ * register mapping from perf's REGS_USER order to DWARF numbers, the pprof
+ * builder/writer (aggregation, ids, caps, atomic writes, read back with
+ * protobuf-c) and the process-tree listing from /proc.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <asm/perf_regs.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "perf_test_util.h"
+#include "perf_unwind.h"
+#include "pprof_write.h"
+#include "proctree.h"
+
+/* ---- registers ---- */
+
+/* DWARF x86_64 numbering (the psABI) against perf's enum, one row per register. */
+static const struct {
+    int dwarf, perf;
+    const char *name;
+} reg_rows[] = {
+    {0, PERF_REG_X86_AX, "rax"},   {1, PERF_REG_X86_DX, "rdx"},   {2, PERF_REG_X86_CX, "rcx"},
+    {3, PERF_REG_X86_BX, "rbx"},   {4, PERF_REG_X86_SI, "rsi"},   {5, PERF_REG_X86_DI, "rdi"},
+    {6, PERF_REG_X86_BP, "rbp"},   {7, PERF_REG_X86_SP, "rsp"},   {8, PERF_REG_X86_R8, "r8"},
+    {9, PERF_REG_X86_R9, "r9"},    {10, PERF_REG_X86_R10, "r10"}, {11, PERF_REG_X86_R11, "r11"},
+    {12, PERF_REG_X86_R12, "r12"}, {13, PERF_REG_X86_R13, "r13"}, {14, PERF_REG_X86_R14, "r14"},
+    {15, PERF_REG_X86_R15, "r15"}, {16, PERF_REG_X86_IP, "rip"},
+};
+
+/* The sample holds one value per set mask bit, in bit order: give each the
+ * value 1000 + its perf register number and check where each lands. */
+static void test_regs_from_perf_puts_each_register_at_its_dwarf_number(void **state)
+{
+    uint64_t mask = unwind_perf_regs_mask(), in[64], out[UNWIND_NREGS];
+    size_t n = 0;
+    for (int bit = 0; bit < 64; bit++)
+        if (mask & (1ull << bit))
+            in[n++] = 1000 + (uint64_t)bit;
+    assert_int_equal(n, 20); /* perf's set: 24 registers less ds, es, fs, gs */
+    assert_int_equal(unwind_regs_from_perf(mask, in, n, out), 0);
+    for (size_t i = 0; i < sizeof reg_rows / sizeof reg_rows[0]; i++) {
+        if (out[reg_rows[i].dwarf] != 1000 + (uint64_t)reg_rows[i].perf)
+            fail_msg("%s: DWARF %d holds perf register %llu, want %d", reg_rows[i].name,
+                     reg_rows[i].dwarf, (unsigned long long)out[reg_rows[i].dwarf] - 1000,
+                     reg_rows[i].perf);
+    }
+}
+
+static void test_regs_from_perf_rejects_masks_it_cannot_use(void **state)
+{
+    uint64_t full = unwind_perf_regs_mask(), in[64] = {0}, out[UNWIND_NREGS];
+    const struct {
+        uint64_t mask;
+        size_t n;
+        const char *why;
+    } rows[] = {
+        {full & ~(1ull << PERF_REG_X86_IP), 19, "no ip: nothing to start from"},
+        {full & ~(1ull << PERF_REG_X86_SP), 19, "no sp: the stack copy cannot be placed"},
+        {full & ~(1ull << PERF_REG_X86_R15), 19, "no r15: a callee-saved register"},
+        {full, 19, "fewer values than mask bits"},
+        {full, 21, "more values than mask bits"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (unwind_regs_from_perf(rows[i].mask, in, rows[i].n, out) != -1)
+            fail_msg("accepted: %s", rows[i].why);
+}
+
+/* ---- pprof ---- */
+
+static char tmpdir[] = "/tmp/test_perf_parts.XXXXXX";
+
+static int make_tmpdir(void **state)
+{
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmpdir(void **state)
+{
+    DIR *d = opendir(tmpdir);
+    struct dirent *e;
+    char path[512];
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || e->d_name[1] == '.'))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
+        unlink(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(tmpdir);
+    return 0;
+}
+
+static size_t files_in_tmpdir(void)
+{
+    size_t n = 0;
+    DIR *d = opendir(tmpdir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static const struct pprof_value_type cpu_types[2] = {{"samples", "count"}, {"cpu", "nanoseconds"}};
+static const struct pprof_value_type cpu_period = {"cpu", "nanoseconds"};
+
+static void test_pprof_round_trip_aggregates_equal_samples(void **state)
+{
+    struct pprof_builder *b = pprof_new(cpu_types, 2, &cpu_period, 10000000, NULL);
+    assert_non_null(b);
+    uint64_t m1 = pprof_add_mapping(b, 0x1000, 0x2000, 0x0, "/bin/main", "abcd");
+    uint64_t m2 = pprof_add_mapping(b, 0x7000, 0x8000, 0x3000, "/lib/libc.so.6", NULL);
+    assert_int_equal(m1, 1);
+    assert_int_equal(m2, 2);
+    uint64_t leaf = pprof_location(b, m1, 0x1010), caller = pprof_location(b, m1, 0x1100);
+    uint64_t lib = pprof_location(b, m2, 0x7010), unknown = pprof_location(b, 0, 0x9999);
+    assert_int_equal(pprof_location(b, m1, 0x1010), leaf); /* same (mapping, address): same id */
+    assert_int_equal(pprof_location_count(b), 4);
+    assert_int_equal(pprof_location(b, 3, 0x1), 0); /* no mapping 3 */
+
+    uint64_t stack[] = {leaf, caller}, other[] = {lib, caller};
+    int64_t v[2] = {1, 10000000};
+    struct pprof_label main_thread[2] = {{"pid", NULL, 42}, {"thread", "main", 0}};
+    struct pprof_label worker[2] = {{"pid", NULL, 42}, {"thread", "worker", 0}};
+    struct pprof_label child[2] = {{"pid", NULL, 43}, {"thread", "main", 0}};
+    assert_int_equal(pprof_add_sample(b, stack, 2, v, main_thread, 2), 0);
+    assert_int_equal(pprof_add_sample(b, stack, 2, v, main_thread, 2), 0); /* aggregated */
+    assert_int_equal(pprof_add_sample(b, stack, 2, v, worker, 2), 0);      /* other thread */
+    assert_int_equal(pprof_add_sample(b, stack, 2, v, child, 2), 0);       /* other pid */
+    assert_int_equal(pprof_add_sample(b, other, 2, v, main_thread, 2), 0); /* other stack */
+    assert_int_equal(pprof_add_sample(b, &unknown, 1, v, main_thread, 2), 0);
+    assert_int_equal(pprof_add_sample(b, NULL, 0, v, main_thread, 2), 0); /* no frames */
+    uint64_t bogus = 99;
+    assert_int_equal(pprof_add_sample(b, &bogus, 1, v, main_thread, 2), -1);
+    assert_int_equal(pprof_sample_count(b), 6);
+    assert_int_equal(pprof_dropped(b), 2); /* the location of mapping 3 and this sample */
+    pprof_set_time(b, 1700000000000000000, 1500000000);
+    assert_int_equal(pprof_add_comment(b, "hello"), 0);
+
+    char path[600];
+    snprintf(path, sizeof path, "%s/cpu.pb.gz", tmpdir);
+    struct buf err;
+    buf_init(&err, 4096);
+    assert_int_equal(pprof_write(b, path, &err), 0);
+    assert_int_equal(files_in_tmpdir(), 1); /* the temporary name is gone */
+    pprof_free(b);
+
+    Perftools__Profiles__Profile *p = ptu_load(path);
+    assert_non_null(p);
+    const char *bad = ptu_check_ids(p);
+    if (bad)
+        fail_msg("%s", bad);
+    assert_int_equal(p->n_sample_type, 2);
+    assert_string_equal(ptu_str(p, p->sample_type[0]->type), "samples");
+    assert_string_equal(ptu_str(p, p->sample_type[0]->unit), "count");
+    assert_string_equal(ptu_str(p, p->sample_type[1]->type), "cpu");
+    assert_string_equal(ptu_str(p, p->sample_type[1]->unit), "nanoseconds");
+    assert_non_null(p->period_type);
+    assert_string_equal(ptu_str(p, p->period_type->unit), "nanoseconds");
+    assert_int_equal(p->period, 10000000);
+    assert_int_equal(p->time_nanos, 1700000000000000000);
+    assert_int_equal(p->duration_nanos, 1500000000);
+    assert_int_equal(p->n_comment, 1);
+    assert_string_equal(ptu_str(p, p->comment[0]), "hello");
+    assert_int_equal(p->n_mapping, 2);
+    assert_string_equal(ptu_str(p, p->mapping[0]->filename), "/bin/main");
+    assert_string_equal(ptu_str(p, p->mapping[0]->build_id), "abcd");
+    assert_int_equal(p->mapping[1]->memory_start, 0x7000);
+    assert_int_equal(p->mapping[1]->memory_limit, 0x8000);
+    assert_int_equal(p->mapping[1]->file_offset, 0x3000);
+    assert_string_equal(ptu_str(p, p->mapping[1]->build_id), "");
+    assert_int_equal(p->n_location, 4);
+    assert_int_equal(p->location[0]->address, 0x1010);
+    assert_int_equal(p->location[0]->n_line, 0); /* address-only */
+    assert_int_equal(p->location[3]->mapping_id, 0);
+    assert_int_equal(p->n_sample, 6);
+    /* the first sample: the stack added twice, leaf first, values summed */
+    const Perftools__Profiles__Sample *s = p->sample[0];
+    assert_int_equal(s->n_location_id, 2);
+    assert_int_equal(s->location_id[0], leaf);
+    assert_int_equal(s->location_id[1], caller);
+    assert_int_equal(s->value[0], 2);
+    assert_int_equal(s->value[1], 20000000);
+    const char *thread;
+    int64_t pid;
+    assert_int_equal(ptu_label(p, s, "pid", NULL, &pid), 0);
+    assert_int_equal(pid, 42);
+    assert_int_equal(ptu_label(p, s, "thread", &thread, NULL), 0);
+    assert_string_equal(thread, "main");
+    assert_int_equal(ptu_label(p, p->sample[1], "thread", &thread, NULL), 0);
+    assert_string_equal(thread, "worker");
+    assert_int_equal(ptu_label(p, p->sample[2], "pid", NULL, &pid), 0);
+    assert_int_equal(pid, 43);
+    assert_int_equal(p->sample[5]->n_location_id, 0);
+    perftools__profiles__profile__free_unpacked(p, NULL);
+    unlink(path);
+    buf_free(&err);
+}
+
+static void test_pprof_caps_count_drops_and_keep_what_fitted(void **state)
+{
+    struct pprof_limits lim;
+    pprof_limits_default(&lim);
+    lim.max_mappings = 1;
+    lim.max_locations = 2;
+    lim.max_samples = 1;
+    struct pprof_builder *b = pprof_new(cpu_types, 2, &cpu_period, 1, &lim);
+    assert_non_null(b);
+    assert_int_equal(pprof_add_mapping(b, 0x1000, 0x2000, 0, "/a", NULL), 1);
+    assert_int_equal(pprof_add_mapping(b, 0x3000, 0x4000, 0, "/b", NULL), 0);
+    uint64_t l1 = pprof_location(b, 1, 0x1001), l2 = pprof_location(b, 1, 0x1002);
+    assert_int_not_equal(l1, 0);
+    assert_int_not_equal(l2, 0);
+    assert_int_equal(pprof_location(b, 1, 0x1003), 0);
+    int64_t v[2] = {1, 1};
+    struct pprof_label lab = {"pid", NULL, 1};
+    assert_int_equal(pprof_add_sample(b, &l1, 1, v, &lab, 1), 0);
+    assert_int_equal(pprof_add_sample(b, &l1, 1, v, &lab, 1), 0); /* aggregates: no new entry */
+    assert_int_equal(pprof_add_sample(b, &l2, 1, v, &lab, 1), -1);
+    assert_int_equal(pprof_dropped(b), 3);
+    char path[600];
+    snprintf(path, sizeof path, "%s/capped.pb.gz", tmpdir);
+    struct buf err;
+    buf_init(&err, 4096);
+    assert_int_equal(pprof_write(b, path, &err), 0);
+    pprof_free(b);
+    Perftools__Profiles__Profile *p = ptu_load(path);
+    assert_non_null(p);
+    assert_null(ptu_check_ids(p));
+    assert_int_equal(p->n_mapping, 1);
+    assert_int_equal(p->n_sample, 1);
+    assert_int_equal(p->sample[0]->value[0], 2);
+    perftools__profiles__profile__free_unpacked(p, NULL);
+    unlink(path);
+    buf_free(&err);
+}
+
+static void test_pprof_write_refuses_an_oversized_profile_and_leaves_nothing(void **state)
+{
+    struct pprof_limits lim;
+    pprof_limits_default(&lim);
+    lim.max_file_bytes = 16; /* a gzip header and trailer alone are 18 bytes */
+    struct pprof_builder *b = pprof_new(cpu_types, 2, &cpu_period, 1, &lim);
+    assert_non_null(b);
+    char path[600];
+    snprintf(path, sizeof path, "%s/big.pb.gz", tmpdir);
+    struct buf err;
+    buf_init(&err, 4096);
+    assert_int_equal(pprof_write(b, path, &err), -1);
+    assert_non_null(strstr(err.data, "limit"));
+    assert_int_equal(files_in_tmpdir(), 0);
+    buf_reset(&err);
+    pprof_limits_default(&lim);
+    pprof_free(b);
+    b = pprof_new(cpu_types, 2, &cpu_period, 1, &lim);
+    snprintf(path, sizeof path, "%s/no/such/folder/cpu.pb.gz", tmpdir);
+    assert_int_equal(pprof_write(b, path, &err), -1);
+    assert_non_null(strstr(err.data, path)); /* the message names the file */
+    pprof_free(b);
+    buf_free(&err);
+}
+
+static void test_pprof_new_refuses_a_bad_value_count(void **state)
+{
+    assert_null(pprof_new(cpu_types, 0, NULL, 0, NULL));
+    assert_null(pprof_new(cpu_types, PPROF_MAX_VALUES + 1, NULL, 0, NULL));
+}
+
+/* ---- proctree ---- */
+
+static void *idle_thread(void *arg)
+{
+    int *fd = arg;
+    char c;
+    return read(*fd, &c, 1) < 0 ? NULL : arg;
+}
+
+static void test_proctree_lists_descendants_parent_first(void **state)
+{
+    int ready[2], hold[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(hold), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        close(hold[1]); /* EOF on hold[0] once the test closes its end */
+        pid_t grandchild = fork();
+        if (grandchild == 0) {
+            char c;
+            if (write(ready[1], "g", 1) != 1 || read(hold[0], &c, 1) < 0)
+                _exit(1);
+            _exit(0);
+        }
+        char c;
+        if (write(ready[1], "c", 1) != 1 || read(hold[0], &c, 1) < 0)
+            _exit(1);
+        waitpid(grandchild, NULL, 0);
+        _exit(0);
+    }
+    char c[2];
+    assert_int_equal(read(ready[0], c, 1), 1);
+    assert_int_equal(read(ready[0], c + 1, 1), 1);
+
+    pid_t pids[8];
+    size_t total = 0;
+    int n = proctree_pids(child, pids, 8, &total);
+    assert_int_equal(n, 2);
+    assert_int_equal(total, 2);
+    assert_int_equal(pids[0], child);
+    assert_int_equal(proctree_ppid(pids[1]), child);
+    assert_int_equal(proctree_pids(child, pids, 1, &total), 1); /* room for one: the root */
+    assert_int_equal(total, 2);
+    assert_int_equal(pids[0], child);
+
+    close(hold[1]);
+    waitpid(child, NULL, 0);
+    close(hold[0]);
+    close(ready[0]);
+    close(ready[1]);
+}
+
+static void test_proctree_lists_every_thread(void **state)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, idle_thread, &fds[0]), 0);
+    pid_t tids[64];
+    size_t total;
+    int n = proctree_tids(getpid(), tids, 64, &total);
+    assert_true(n >= 2);
+    assert_int_equal((size_t)n, total);
+    int self = 0;
+    for (int i = 0; i < n; i++)
+        self += tids[i] == (pid_t)syscall(SYS_gettid);
+    assert_int_equal(self, 1);
+    assert_int_equal(write(fds[1], "x", 1), 1);
+    pthread_join(t, NULL);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+static void test_proctree_missing_pid_fails_with_esrch(void **state)
+{
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    waitpid(gone, NULL, 0);
+    pid_t pids[4];
+    errno = 0;
+    assert_int_equal(proctree_pids(gone, pids, 4, NULL), -1);
+    assert_int_equal(errno, ESRCH);
+    assert_int_equal(proctree_tids(gone, pids, 4, NULL), -1);
+    assert_int_equal(proctree_ppid(gone), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_regs_from_perf_puts_each_register_at_its_dwarf_number),
+        cmocka_unit_test(test_regs_from_perf_rejects_masks_it_cannot_use),
+        cmocka_unit_test(test_pprof_round_trip_aggregates_equal_samples),
+        cmocka_unit_test(test_pprof_caps_count_drops_and_keep_what_fitted),
+        cmocka_unit_test(test_pprof_write_refuses_an_oversized_profile_and_leaves_nothing),
+        cmocka_unit_test(test_pprof_new_refuses_a_bad_value_count),
+        cmocka_unit_test(test_proctree_lists_descendants_parent_first),
+        cmocka_unit_test(test_proctree_lists_every_thread),
+        cmocka_unit_test(test_proctree_missing_pid_fails_with_esrch),
+    };
+    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+}
