@@ -33,10 +33,10 @@
 #include <stdint.h>
 
 /* Hard limits on what a loader accepts (bounded input, fuzzed). */
-#define PROFILE_MAX_BYTES ((size_t)1 << 30)          /* a file as stored */
-#define PROFILE_MAX_INFLATED ((size_t)512 << 20)     /* a compressed file, inflated */
-#define PROFILE_MAX_DEPTH 4096                       /* frames in one stack */
-#define PROFILE_MAX_MAPS 65536                       /* mappings used */
+#define PROFILE_MAX_BYTES ((size_t)1 << 30)      /* a file as stored */
+#define PROFILE_MAX_INFLATED ((size_t)512 << 20) /* a compressed file, inflated */
+#define PROFILE_MAX_DEPTH 4096                   /* frames in one stack */
+#define PROFILE_MAX_MAPS 65536                   /* mappings used */
 
 /* What a value means, in canonical units. */
 enum profile_measure {
@@ -71,17 +71,17 @@ struct profile_sample {
 
 struct profile {
     enum profile_kind kind;
-    const char *format;   /* the backend's name: "gperftools", "pprof" (static) */
-    char *name;           /* the file it was read from (for messages) */
-    uint32_t measures;    /* bit m set: v[m] is meaningful */
-    int64_t period_ns;    /* CPU: sampling period in ns; 0 when not sampled by time */
-    int64_t duration_ns;  /* what the profile says it covers; 0 unknown */
+    const char *format;  /* the backend's name: "gperftools", "pprof" (static) */
+    char *name;          /* the file it was read from (for messages) */
+    uint32_t measures;   /* bit m set: v[m] is meaningful */
+    int64_t period_ns;   /* CPU: sampling period in ns; 0 when not sampled by time */
+    int64_t duration_ns; /* what the profile says it covers; 0 unknown */
     int64_t total[PROFILE_NMEASURES];
     struct profile_sample *samples;
     size_t nsamples;
     uint32_t *frames; /* function ids of the session */
     size_t nframes;
-    uint32_t unresolved; /* frames no symbol table named ("0x…" functions) */
+    size_t samples_cap, frames_cap; /* the builder's (profile_add_sample) */
 };
 
 /* An interned function. file/line: where the function starts (its DWARF

@@ -25,8 +25,8 @@ struct profile_format {
     /* Fills p (already zeroed, p->name set) from data. Returns 0, or -1 with
      * a message in err that names p->name and where the data is bad. The
      * caller frees p on error. */
-    int (*load)(struct profile_session *s, const unsigned char *data, size_t len,
-                struct profile *p, char *err, size_t errlen);
+    int (*load)(struct profile_session *s, const unsigned char *data, size_t len, struct profile *p,
+                char *err, size_t errlen);
 };
 
 extern const struct profile_format profile_format_gperftools;
@@ -58,8 +58,7 @@ uint32_t profile_resolve(struct profile_session *s, uint64_t addr);
 
 /* Appends one sample: v[PROFILE_NMEASURES] and depth function ids, leaf
  * first. Returns 0, or -1 when out of memory. */
-int profile_add_sample(struct profile *p, const int64_t *v, const uint32_t *funcs,
-                       uint32_t depth);
+int profile_add_sample(struct profile *p, const int64_t *v, const uint32_t *funcs, uint32_t depth);
 
 /* Formats a message into err (NUL-terminated when errlen > 0); returns -1. */
 int profile_fail(char *err, size_t errlen, const char *fmt, ...)
