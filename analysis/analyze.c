@@ -1,6 +1,6 @@
 /*
- * analyze: `scaleprof analyze RESULTS [--out DIR] [--floor X]`. Builds the
- * model of one sweep (analysis_run), then hands it to the plots, attribution
+ * analyze: `scaleprof analyze RESULTS [--out DIR] [--floor X] [--confidence P]`.
+ * Builds the model of one sweep (analysis_run), then hands it to the plots, attribution
  * and the report writers. All figures are in CPU percent of one core.
  */
 #include "analyze.h"
@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "opts.h"
 
 static int cmp_double(const void *pa, const void *pb)
 {
@@ -129,12 +130,27 @@ static void write_sentence(struct analysis *an)
                      "its growth is in the quadratic term (t = %.1f).%s",
                      who, an->fit.c_t, ratio);
     } else if (v->kind == MODEL_LINEAR) {
+        char bound[200];
+        if (v->linear_by && strcmp(v->linear_by, "share") == 0)
+            snprintf(bound, sizeof(bound),
+                     "any super-linear term is at most %.1f%% of its cost at %g services (the "
+                     "floor is %.0f%%)",
+                     100 * fmax(0, v->sl_share_hi), v->n_max, 100 * v->share_floor);
+        else if (v->linear_by && strcmp(v->linear_by, "absolute") == 0)
+            snprintf(bound, sizeof(bound),
+                     "any super-linear term costs at most %.2f%% of a core at %g services (the "
+                     "floor is %.2g%%)",
+                     fmax(0, v->sl_abs_hi), v->n_max, v->abs_floor);
+        else
+            snprintf(bound, sizeof(bound),
+                     "any super-linear term is at most %.0f%% of that at %g services (the floor "
+                     "is %.0f%%)",
+                     isfinite(v->c_hi_share) ? 100 * fmax(0, v->c_hi_share) : 0.0, v->n_max,
+                     100 * v->floor);
         snprintf(an->sentence, sizeof(an->sentence),
                  "%s's CPU grows linearly with the number of services: %.3g%% CPU per added "
-                 "service, and any super-linear term is at most %.0f%% of that at %g services "
-                 "(the floor is %.0f%%).%s",
-                 who, an->fit.b, isfinite(v->c_hi_share) ? 100 * fmax(0, v->c_hi_share) : 0.0,
-                 v->n_max, 100 * v->floor, ratio);
+                 "service, and %s.%s",
+                 who, an->fit.b, bound, ratio);
     } else {
         char det[160] = "";
         if (isfinite(v->detectable_share))
@@ -177,7 +193,8 @@ int analysis_run(const char *root, double floor, double confidence, struct analy
     an->design_ok = fit_prepare(&an->design, an->n, an->w, an->nobs) == 0;
     an->a_held_at_zero = model_fit_total(&an->design, an->y, an->weighted, &an->fit, &an->free_a);
     fit_set_confidence(&an->fit, an->confidence);
-    model_judge(&an->fit, an->design.distinct, an->design.n_min, an->design.n_max, an->floor,
+    struct model_floors floors = {an->floor, an->share_floor, an->abs_floor};
+    model_judge(&an->fit, an->design.distinct, an->design.n_min, an->design.n_max, &floors,
                 &an->verdict);
     build_levels(an);
     an->cpu_ratio = NAN;
@@ -239,49 +256,58 @@ static int write_json_file(json_t *doc, const char *dir, const char *name, struc
     return 0;
 }
 
-static void usage(void)
-{
-    fprintf(stderr, "usage: scaleprof analyze RESULTS [--out DIR] [--floor X] [--confidence P]\n"
-                    "  --out DIR         where the report goes (default RESULTS/report)\n"
-                    "  --floor X         materiality floor of 2cNmax/b (default 0.2)\n"
-                    "  --confidence P    one-sided level of the test of c (default 0.95)\n");
-}
+static const char analyze_usage[] =
+    "usage: scaleprof analyze RESULTS [--out DIR] [--floor X] [--confidence P]\n"
+    "\n"
+    "Fits total CPU C(N) = a + bN + cN^2 over the sweep in RESULTS, says whether the\n"
+    "cost per service grows, names the functions that make it grow, and writes\n"
+    "report.json, report.md, index.html and the plots.\n"
+    "\n"
+    "  --out DIR         where the report goes (default RESULTS/report)\n"
+    "  --floor X         materiality floor of 2cNmax/b, > 0 (default 0.2)\n"
+    "  --confidence P    one-sided level of the test of c, in [0.5, 1) (default 0.95)\n"
+    "Exit: 0 ok, 2 unusable input or usage.\n";
+
+enum { ANALYZE_OPT_OUT = 256, ANALYZE_OPT_FLOOR, ANALYZE_OPT_CONFIDENCE };
+
+static const struct option analyze_options[] = {
+    {"out", required_argument, NULL, ANALYZE_OPT_OUT},
+    {"floor", required_argument, NULL, ANALYZE_OPT_FLOOR},
+    {"confidence", required_argument, NULL, ANALYZE_OPT_CONFIDENCE},
+    {NULL, 0, NULL, 0},
+};
 
 int cmd_analyze(int argc, char **argv)
 {
     const char *root = NULL, *out = NULL;
     double floor = MODEL_DEFAULT_FLOOR, confidence = FIT_DEFAULT_CONFIDENCE;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
-            out = argv[++i];
-        } else if (strcmp(argv[i], "--floor") == 0 && i + 1 < argc) {
-            char *end;
-            floor = strtod(argv[++i], &end);
-            if (*end || !(floor > 0)) {
-                fprintf(stderr, "analyze: --floor needs a positive number\n");
-                return 2;
-            }
-        } else if (strcmp(argv[i], "--confidence") == 0 && i + 1 < argc) {
-            char *end;
-            confidence = strtod(argv[++i], &end);
-            if (*end || !(confidence >= 0.5 && confidence < 1)) {
-                fprintf(stderr, "analyze: --confidence needs a level in [0.5, 1), e.g. 0.99\n");
-                return 2;
-            }
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage();
-            return 0;
-        } else if (argv[i][0] != '-' && !root) {
-            root = argv[i];
-        } else {
-            usage();
-            return 2;
+    struct opts o;
+    opts_init(&o, "analyze", analyze_usage, analyze_options, NULL, argc, argv);
+    for (int c; (c = opts_next(&o)) != OPTS_END;) {
+        int rc = 0;
+        switch (c) {
+        case OPTS_STOP:
+            return o.exit;
+        case OPTS_ARG:
+            if (root)
+                return opts_error(&o, "unexpected argument '%s' (RESULTS is '%s')", o.arg, root);
+            root = o.arg;
+            break;
+        case ANALYZE_OPT_OUT:
+            out = o.arg;
+            break;
+        case ANALYZE_OPT_FLOOR:
+            rc = opts_number(&o, "a number", 0, INFINITY, OPTS_OPEN_LO, &floor);
+            break;
+        case ANALYZE_OPT_CONFIDENCE:
+            rc = opts_number(&o, "a level", 0.5, 1, OPTS_OPEN_HI, &confidence);
+            break;
         }
+        if (rc < 0)
+            return OPTS_USAGE;
     }
-    if (!root) {
-        usage();
-        return 2;
-    }
+    if (!root)
+        return opts_error(&o, "RESULTS (a results folder) is required");
     struct buf err, md_extra, html_extra;
     buf_init(&err, 1 << 16);
     buf_init(&md_extra, 1 << 24);

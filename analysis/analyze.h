@@ -39,8 +39,10 @@ struct task_fit {
 
 struct analysis {
     struct results res;
-    double floor;
-    double confidence; /* one-sided level of the test of c (0.95; the gate's 0.99) */
+    double floor;       /* relative materiality floor (2cNmax/b) */
+    double share_floor; /* cNmax²/C(Nmax); 0: the default */
+    double abs_floor;   /* cNmax² in % of one core; 0: the default */
+    double confidence;  /* one-sided level of the test of c (0.95; the gate's 0.99) */
     /* observations: usable points in sweep order */
     size_t nobs;
     double *n, *y, *w;

@@ -5,62 +5,19 @@
  */
 #include "attribution.h"
 
-#include <dirent.h>
-#include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "profile.h"
+#include "strmap.h"
 
-/* name → index, open addressing over an array of names owned elsewhere. */
-struct strmap {
-    uint32_t *slot; /* index + 1; 0 = empty */
-    size_t cap;
-};
-
-static uint64_t str_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-/* The key of element i of an array whose elements start with a char * key. */
-static const char *key_at(const void *base, size_t stride, size_t i)
-{
-    return *(char *const *)((const char *)base + i * stride);
-}
-
-/* Finds key among the elements of base via m; returns the slot (0 when absent). */
-static uint32_t *strmap_find(struct strmap *m, const void *base, size_t stride, const char *key)
-{
-    size_t mask = m->cap - 1;
-    for (size_t i = str_hash(key) & mask;; i = (i + 1) & mask) {
-        uint32_t v = m->slot[i];
-        if (v == 0 || strcmp(key_at(base, stride, v - 1), key) == 0)
-            return &m->slot[i];
-    }
-}
-
-static int strmap_grow(struct strmap *m, const void *base, size_t stride, size_t len)
-{
-    if ((len + 1) * 2 <= m->cap)
-        return 0;
-    size_t ncap = m->cap ? m->cap * 2 : 256;
-    uint32_t *ns = calloc(ncap, sizeof(*ns));
-    if (!ns)
-        return -1;
-    free(m->slot);
-    m->slot = ns;
-    m->cap = ncap;
-    for (size_t i = 0; i < len; i++)
-        *strmap_find(m, base, stride, key_at(base, stride, i)) = (uint32_t)i + 1;
-    return 0;
-}
+/* The maps below read keys from the arrays themselves (strmap.h). */
+_Static_assert(offsetof(struct attr_func, name) == 0, "strmap: the key is the first member");
+_Static_assert(offsetof(struct attr_path, stack) == 0, "strmap: the key is the first member");
 
 struct builder {
     struct attribution *a;
@@ -80,20 +37,16 @@ static double *zeros(size_t n)
 static struct attr_func *func_get(struct builder *b, const struct profile_func *sf)
 {
     struct attribution *a = b->a;
-    if (strmap_grow(&b->fmap, a->funcs, sizeof(*a->funcs), a->nfuncs))
-        return NULL;
-    uint32_t *slot = strmap_find(&b->fmap, a->funcs, sizeof(*a->funcs), sf->name);
-    if (*slot)
-        return &a->funcs[*slot - 1];
+    uint32_t at = strmap_find(&b->fmap, a->funcs, sizeof(*a->funcs), sf->name);
+    if (at != STRMAP_NONE)
+        return &a->funcs[at];
     if (a->nfuncs == b->fcap) {
         size_t ncap = b->fcap ? b->fcap * 2 : 256;
         struct attr_func *nf = realloc(a->funcs, ncap * sizeof(*nf));
         if (!nf)
             return NULL;
-        a->funcs = nf;
+        a->funcs = nf; /* the map stores indexes, so moving the array keeps it valid */
         b->fcap = ncap;
-        /* the map stores indexes, so moving the array keeps it valid */
-        slot = strmap_find(&b->fmap, a->funcs, sizeof(*a->funcs), sf->name);
     }
     struct attr_func *f = &a->funcs[a->nfuncs];
     memset(f, 0, sizeof(*f));
@@ -103,25 +56,24 @@ static struct attr_func *func_get(struct builder *b, const struct profile_func *
     f->own = sf->own;
     f->self = zeros(a->count);
     f->cum = zeros(a->count);
-    if (!f->name || !f->self || !f->cum) {
+    if (!f->name || !f->self || !f->cum ||
+        strmap_add(&b->fmap, a->funcs, sizeof(*a->funcs), (uint32_t)a->nfuncs) != 0) {
         free(f->name);
         free(f->file);
         free(f->self);
         free(f->cum);
         return NULL;
     }
-    *slot = (uint32_t)++a->nfuncs;
+    a->nfuncs++;
     return f;
 }
 
 static struct attr_path *path_get(struct builder *b, const char *stack)
 {
     struct attribution *a = b->a;
-    if (strmap_grow(&b->pmap, a->paths, sizeof(*a->paths), a->npaths))
-        return NULL;
-    uint32_t *slot = strmap_find(&b->pmap, a->paths, sizeof(*a->paths), stack);
-    if (*slot)
-        return &a->paths[*slot - 1];
+    uint32_t at = strmap_find(&b->pmap, a->paths, sizeof(*a->paths), stack);
+    if (at != STRMAP_NONE)
+        return &a->paths[at];
     if (a->npaths == b->pcap) {
         size_t ncap = b->pcap ? b->pcap * 2 : 256;
         struct attr_path *np = realloc(a->paths, ncap * sizeof(*np));
@@ -129,18 +81,18 @@ static struct attr_path *path_get(struct builder *b, const char *stack)
             return NULL;
         a->paths = np;
         b->pcap = ncap;
-        slot = strmap_find(&b->pmap, a->paths, sizeof(*a->paths), stack);
     }
     struct attr_path *p = &a->paths[a->npaths];
     memset(p, 0, sizeof(*p));
     p->stack = strdup(stack);
     p->cost = zeros(a->count);
-    if (!p->stack || !p->cost) {
+    if (!p->stack || !p->cost ||
+        strmap_add(&b->pmap, a->paths, sizeof(*a->paths), (uint32_t)a->npaths) != 0) {
         free(p->stack);
         free(p->cost);
         return NULL;
     }
-    *slot = (uint32_t)++a->npaths;
+    a->npaths++;
     return p;
 }
 
@@ -452,8 +404,8 @@ static int build(struct attribution *a, const struct attr_point *pts, size_t cou
     buf_free(&why);
     profile_session_close(b.ps);
     free(b.by_sym);
-    free(b.fmap.slot);
-    free(b.pmap.slot);
+    strmap_free(&b.fmap);
+    strmap_free(&b.pmap);
     if (rc == 0 && nskip) {
         /* Refit the rest with the same weights: a design over the kept
          * observations (the functions' c then add up to the kept total's c). */
@@ -647,120 +599,4 @@ int attribution_write_folded(const struct attribution *a, const char *path, stru
         return -1;
     }
     return 0;
-}
-
-/* stats.json → window_s (> 0) and contaminated. */
-static int read_stats(const char *dir, double *window_s, bool *contaminated)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/stats.json", dir);
-    json_t *j = json_load_file(path, 0, NULL);
-    if (!j)
-        return -1;
-    json_t *w = json_object_get(j, "window_s");
-    *window_s = json_is_number(w) ? json_number_value(w) : 0;
-    *contaminated = json_is_true(json_object_get(j, "contaminated"));
-    json_decref(j);
-    return *window_s > 0 ? 0 : -1;
-}
-
-struct scan_item {
-    struct attr_point pt;
-    int repeat;
-};
-
-static int scan_cmp(const void *pa, const void *pb)
-{
-    const struct scan_item *a = pa, *b = pb;
-    if (a->pt.services != b->pt.services)
-        return a->pt.services < b->pt.services ? -1 : 1;
-    return a->repeat - b->repeat;
-}
-
-static int scan_add(struct scan_item **items, size_t *n, size_t *cap, const char *dir, int services,
-                    int repeat)
-{
-    double window;
-    bool bad;
-    char prof[4096];
-    snprintf(prof, sizeof(prof), "%s/cpu.prof", dir);
-    FILE *f = fopen(prof, "rb");
-    if (!f)
-        return 0;
-    fclose(f);
-    if (read_stats(dir, &window, &bad) || bad)
-        return 0;
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        struct scan_item *ni = realloc(*items, ncap * sizeof(*ni));
-        if (!ni)
-            return -1;
-        *items = ni;
-        *cap = ncap;
-    }
-    char *p = strdup(prof);
-    if (!p)
-        return -1;
-    (*items)[(*n)++] = (struct scan_item){{services, window, p}, repeat};
-    return 0;
-}
-
-int attribution_scan(const char *root, struct attr_point **pts, size_t *count, struct buf *err)
-{
-    *pts = NULL;
-    *count = 0;
-    DIR *d = opendir(root);
-    if (!d) {
-        buf_printf(err, "%s: cannot open results folder", root);
-        return -1;
-    }
-    struct scan_item *items = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(d))) {
-        int services, used = 0;
-        if (sscanf(e->d_name, "%d_services%n", &services, &used) != 1 || e->d_name[used] != '\0' ||
-            services <= 0)
-            continue;
-        char dir[4096];
-        snprintf(dir, sizeof(dir), "%s/%s", root, e->d_name);
-        rc = scan_add(&items, &n, &cap, dir, services, 1);
-        DIR *sd = opendir(dir);
-        struct dirent *se;
-        while (rc == 0 && sd && (se = readdir(sd))) {
-            int rep;
-            if (sscanf(se->d_name, "run-%d%n", &rep, &used) != 1 || se->d_name[used] != '\0')
-                continue;
-            char rdir[4096 + 300];
-            snprintf(rdir, sizeof(rdir), "%s/%s", dir, se->d_name);
-            rc = scan_add(&items, &n, &cap, rdir, services, rep);
-        }
-        if (sd)
-            closedir(sd);
-    }
-    closedir(d);
-    qsort(items, n, sizeof(*items), scan_cmp);
-    struct attr_point *out = rc ? NULL : calloc(n ? n : 1, sizeof(*out));
-    for (size_t i = 0; i < n; i++) {
-        if (out)
-            out[i] = items[i].pt;
-        else
-            free((char *)items[i].pt.cpu_prof);
-    }
-    free(items);
-    if (!out) {
-        buf_printf(err, "%s: out of memory", root);
-        return -1;
-    }
-    *pts = out;
-    *count = n;
-    return 0;
-}
-
-void attribution_points_free(struct attr_point *pts, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        free((char *)pts[i].cpu_prof);
-    free(pts);
 }

@@ -137,11 +137,4 @@ int attribution_write_folded(const struct attribution *a, const char *path, stru
 int attribution_write_flamegraph(const struct attribution *a, const char *path, const char *title,
                                  struct buf *err);
 
-/* Points of a results folder without sweep.json: every <N>_services and
- * <N>_services/run-<R> holding cpu.prof and stats.json (window_s; points whose
- * stats say "contaminated": true are skipped). Sorted by N then repeat; paths
- * owned by the array (attribution_points_free). Used by diff and tests. */
-int attribution_scan(const char *root, struct attr_point **pts, size_t *count, struct buf *err);
-void attribution_points_free(struct attr_point *pts, size_t count);
-
 #endif

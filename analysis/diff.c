@@ -4,13 +4,13 @@
  * the change and its interval (from repeats), the functions whose fitted cost
  * accounts for the change, and the impact of going from A to B at each N and
  * extrapolated to --at N from the two fits.
- * Points are read through results.h when the folder has a sweep.json (failed,
- * contaminated, corrupt and missing points are left out and named), and the
- * per-N totals are then the measured process CPU (stats.json cpu_ns / window);
- * without sweep.json every N_services[/run-R] with cpu.prof and stats.json is
- * used (attribution_scan) and the totals are the profile's CPU. The function
- * rows are always the profile's CPU (samples × period / window). A profile
- * that cannot be read is named and left out.
+ * Points are read through results.h (failed, contaminated, corrupt and
+ * missing points, and points without a cpu.prof, are left out and named): with
+ * a sweep.json by results_load, and the per-N totals are then the measured
+ * process CPU (stats.json cpu_ns / window); without one by results_scan
+ * (every N_services[/run-R]), and the totals are the profile's CPU. The
+ * function rows are always the profile's CPU (samples × period / window). A
+ * profile that cannot be read is named and left out.
  */
 #include <math.h>
 #include <stdio.h>
@@ -20,16 +20,18 @@
 
 #include "attribution.h"
 #include "commands.h"
+#include "opts.h"
 #include "results.h"
 #include "stats_model.h"
 
 struct sweep {
     const char *root;
-    struct attr_point *pts;
+    struct results res;     /* the folder as read; owns the profile paths */
+    struct attr_point *pts; /* its ok points with a cpu.prof */
     size_t count;
     struct fit_design d;
     struct attribution a;
-    bool measured; /* totals from stats.json cpu_ns (results.h) */
+    bool measured; /* totals from stats.json cpu_ns (the folder has a sweep.json) */
     double *cpu;   /* total CPU s/s per attribution observation */
     struct fit_result cpu_fit;
     bool a_held_at_zero; /* the free fit's a < 0: every fit refitted with a = 0 */
@@ -83,18 +85,25 @@ static char *own_caller(const struct attribution *a, const char *leaf, double n)
     return NULL;
 }
 
-/* Points of a results folder with sweep.json: the usable ones with a cpu.prof;
- * cpu[] gets their measured CPU s/s. Unusable points are named on stderr. */
-static int load_results(struct sweep *s, const char *root, double **cpu, struct buf *err)
+/* The ok points of the results folder with a cpu.prof, through results.h
+ * (results_load with a sweep.json, else results_scan); cpu[] gets their
+ * measured CPU s/s (NaN without a manifest). The others are named on stderr. */
+static int load_points(struct sweep *s, const char *root, double **cpu, struct buf *err)
 {
-    struct results r;
-    if (results_load(root, &r, err) != 0)
+    char manifest[4096];
+    snprintf(manifest, sizeof(manifest), "%s/sweep.json", root);
+    s->measured = access(manifest, F_OK) == 0;
+    struct results *r = &s->res;
+    if ((s->measured ? results_load(root, r, err) : results_scan(root, r, err)) != 0)
         return -1;
-    s->pts = calloc(r.count ? r.count : 1, sizeof(*s->pts));
-    *cpu = calloc(r.count ? r.count : 1, sizeof(double));
-    int rc = s->pts && *cpu ? 0 : -1;
-    for (size_t i = 0; rc == 0 && i < r.count; i++) {
-        const struct point *p = &r.points[i];
+    s->pts = calloc(r->count ? r->count : 1, sizeof(*s->pts));
+    *cpu = calloc(r->count ? r->count : 1, sizeof(double));
+    if (!s->pts || !*cpu) {
+        buf_printf(err, "%s: out of memory", root);
+        return -1;
+    }
+    for (size_t i = 0; i < r->count; i++) {
+        const struct point *p = &r->points[i];
         if (!point_usable(p) || !p->cpu_prof) {
             fprintf(stderr, "scaleprof diff: %s: N=%d repeat %d left out: %s\n", root, p->services,
                     p->repeat,
@@ -102,18 +111,10 @@ static int load_results(struct sweep *s, const char *root, double **cpu, struct 
                                     : (p->reason && *p->reason ? p->reason : p->status));
             continue;
         }
-        char *prof = strdup(p->cpu_prof);
-        if (!prof) {
-            rc = -1;
-            break;
-        }
         (*cpu)[s->count] = p->cpu_s_per_s;
-        s->pts[s->count++] = (struct attr_point){p->services, p->window_s, prof};
+        s->pts[s->count++] = (struct attr_point){p->services, p->window_s, p->cpu_prof};
     }
-    results_free(&r);
-    if (rc)
-        buf_printf(err, "%s: out of memory", root);
-    return rc;
+    return 0;
 }
 
 static int sweep_load(struct sweep *s, const char *root, const char *binary)
@@ -123,12 +124,8 @@ static int sweep_load(struct sweep *s, const char *root, const char *binary)
     buf_init(&skipped, 1 << 16);
     memset(s, 0, sizeof(*s));
     s->root = root;
-    char manifest[4096];
-    snprintf(manifest, sizeof(manifest), "%s/sweep.json", root);
     double *cpu = NULL;
-    s->measured = access(manifest, F_OK) == 0;
-    int rc = s->measured ? load_results(s, root, &cpu, &err)
-                         : attribution_scan(root, &s->pts, &s->count, &err);
+    int rc = load_points(s, root, &cpu, &err);
     if (rc == 0) {
         double *n = malloc((s->count ? s->count : 1) * sizeof(*n));
         for (size_t i = 0; n && i < s->count; i++)
@@ -149,7 +146,7 @@ static int sweep_load(struct sweep *s, const char *root, const char *binary)
         if (!s->cpu)
             rc = -1;
         for (size_t k = 0; s->cpu && k < s->a.count; k++)
-            s->cpu[k] = cpu ? cpu[s->a.obs[k]] : s->a.total[k];
+            s->cpu[k] = s->measured ? cpu[s->a.obs[k]] : s->a.total[k];
         /* The same rule as analyze: a fixed cost below 0 is held at 0, for
          * the total and (refitted) every function, so they still add up. */
         struct fit_design *d = s->a.own_design ? &s->a.design : &s->d;
@@ -173,7 +170,10 @@ static void sweep_free(struct sweep *s)
 {
     attribution_free(&s->a);
     fit_design_free(&s->d);
-    attribution_points_free(s->pts, s->count);
+    free(s->pts);
+    s->pts = NULL;
+    s->count = 0;
+    results_free(&s->res);
     free(s->cpu);
     s->cpu = NULL;
 }
@@ -302,27 +302,53 @@ static void diff_print(const struct sweep *A, const struct sweep *B, double at)
     printf("\n");
 }
 
+static const char diff_usage[] =
+    "usage: scaleprof diff A B [--at N] [--binary PATH]\n"
+    "\n"
+    "Two sweeps side by side (e.g. portlist per-service vs off): CPU and CPU per\n"
+    "service at each N with the change and its interval, the functions that account\n"
+    "for the change, and the impact of going from A to B.\n"
+    "\n"
+    "  --at N         also extrapolate the impact to N services from the two fits (N > 0)\n"
+    "  --binary PATH  the main executable to symbolize with (default: the one each\n"
+    "                 profile's maps name)\n"
+    "Exit: 0 ok, 2 unusable input or usage.\n";
+
+enum { DIFF_OPT_AT = 256, DIFF_OPT_BINARY };
+
+static const struct option diff_options[] = {
+    {"at", required_argument, NULL, DIFF_OPT_AT},
+    {"binary", required_argument, NULL, DIFF_OPT_BINARY},
+    {NULL, 0, NULL, 0},
+};
+
 int cmd_diff(int argc, char **argv)
 {
     const char *roots[2] = {NULL, NULL}, *binary = NULL;
     double at = 0;
     int nroots = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--at") == 0 && i + 1 < argc) {
-            char *end;
-            at = strtod(argv[++i], &end);
-            if (*end || !(at > 0))
-                goto usage;
-        } else if (strcmp(argv[i], "--binary") == 0 && i + 1 < argc) {
-            binary = argv[++i];
-        } else if (argv[i][0] != '-' && nroots < 2) {
-            roots[nroots++] = argv[i];
-        } else {
-            goto usage;
+    struct opts o;
+    opts_init(&o, "diff", diff_usage, diff_options, NULL, argc, argv);
+    for (int c; (c = opts_next(&o)) != OPTS_END;) {
+        switch (c) {
+        case OPTS_STOP:
+            return o.exit;
+        case OPTS_ARG:
+            if (nroots == 2)
+                return opts_error(&o, "unexpected argument '%s' (A and B are given)", o.arg);
+            roots[nroots++] = o.arg;
+            break;
+        case DIFF_OPT_AT:
+            if (opts_number(&o, "a service count", 0, INFINITY, OPTS_OPEN_LO, &at) < 0)
+                return OPTS_USAGE;
+            break;
+        case DIFF_OPT_BINARY:
+            binary = o.arg;
+            break;
         }
     }
     if (nroots != 2)
-        goto usage;
+        return opts_error(&o, "two results folders, A and B, are required");
     struct sweep A, B;
     if (sweep_load(&A, roots[0], binary))
         return 2;
@@ -334,7 +360,4 @@ int cmd_diff(int argc, char **argv)
     sweep_free(&A);
     sweep_free(&B);
     return 0;
-usage:
-    fprintf(stderr, "usage: scaleprof diff A B [--at N] [--binary PATH]\n");
-    return 2;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "attribution.h"
+#include "buf.h"
 
 #define FG_WIDTH 1200.0
 #define FG_FRAME 17.0
@@ -39,28 +40,6 @@ static int fg_cmp(const void *pa, const void *pb)
     return strcmp(a->stack, b->stack);
 }
 
-static void fg_escape(FILE *out, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        switch (s[i]) {
-        case '&':
-            fputs("&amp;", out);
-            break;
-        case '<':
-            fputs("&lt;", out);
-            break;
-        case '>':
-            fputs("&gt;", out);
-            break;
-        case '"':
-            fputs("&quot;", out);
-            break;
-        default:
-            fputc(s[i], out);
-        }
-    }
-}
-
 static void fg_rect(struct fg *g, const char *name, size_t nl, double x, size_t depth, double c)
 {
     double w = c * g->scale;
@@ -72,7 +51,7 @@ static void fg_rect(struct fg *g, const char *name, size_t nl, double x, size_t 
         h = (h ^ (unsigned char)name[i]) * 16777619u;
     int r = 205 + (int)(h % 50), gr = 80 + (int)((h >> 8) % 130), b = (int)((h >> 16) % 55);
     fprintf(g->out, "<g><title>");
-    fg_escape(g->out, name, nl);
+    buf_fput_xml_escaped(g->out, name, nl);
     fprintf(g->out, " (c %.3g CPU s/s per N², %.1f%% of the super-linear term)</title>\n", c,
             100.0 * c / g->total);
     fprintf(g->out,
@@ -83,9 +62,9 @@ static void fg_rect(struct fg *g, const char *name, size_t nl, double x, size_t 
     if (fit >= 3) {
         fprintf(g->out, "<text x=\"%.1f\" y=\"%.1f\">", FG_PAD + x * g->scale + 3, y + 12);
         if (nl <= fit) {
-            fg_escape(g->out, name, nl);
+            buf_fput_xml_escaped(g->out, name, nl);
         } else {
-            fg_escape(g->out, name, fit - 2);
+            buf_fput_xml_escaped(g->out, name, fit - 2);
             fputs("..", g->out);
         }
         fputs("</text>\n", g->out);
@@ -172,7 +151,7 @@ int attribution_write_flamegraph(const struct attribution *a, const char *path, 
             "<text x=\"%.0f\" y=\"24\" text-anchor=\"middle\" style=\"font-size:16px\">",
             FG_WIDTH, g.height, FG_WIDTH, g.height, FG_WIDTH / 2);
     const char *t = title ? title : "scaling flame graph";
-    fg_escape(out, t, strlen(t));
+    buf_fput_xml_escaped(out, t, strlen(t));
     fprintf(out, " — widths: super-linear term c by call path</text>\n");
     if (n == 0)
         fprintf(out,

@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 
 #include "analyze.h"
+#include "buf.h"
 #include "commands.h"
+#include "opts.h"
 
 #define GATE_MAX_CHECKS 64
 /* A gate runs on every change, so it asks for stronger evidence than the
@@ -238,27 +240,6 @@ static int compare_baseline(const struct baseline *cur, const struct baseline *b
     return 0;
 }
 
-static void xml_escape(FILE *f, const char *s)
-{
-    for (; *s; s++)
-        switch (*s) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
-}
-
 static int write_junit(const char *path, const struct gate *g, const char *unusable)
 {
     FILE *f = fopen(path, "w");
@@ -274,7 +255,7 @@ static int write_junit(const char *path, const struct gate *g, const char *unusa
             g->count + (unusable ? 1 : 0), failures, unusable ? 1 : 0);
     if (unusable) {
         fputs("<testcase classname=\"scaleprof.gate\" name=\"input\"><error message=\"", f);
-        xml_escape(f, unusable);
+        buf_fput_xml_escaped(f, unusable, strlen(unusable));
         fputs("\"/></testcase>\n", f);
     }
     for (size_t i = 0; i < g->count; i++) {
@@ -282,11 +263,11 @@ static int write_junit(const char *path, const struct gate *g, const char *unusa
         fprintf(f, "<testcase classname=\"scaleprof.gate\" name=\"%s\">", c->name);
         if (c->failed) {
             fputs("<failure message=\"", f);
-            xml_escape(f, c->msg);
+            buf_fput_xml_escaped(f, c->msg, strlen(c->msg));
             fputs("\"/>", f);
         } else {
             fputs("<system-out>", f);
-            xml_escape(f, c->msg);
+            buf_fput_xml_escaped(f, c->msg, strlen(c->msg));
             fputs("</system-out>", f);
         }
         fputs("</testcase>\n", f);
@@ -295,62 +276,89 @@ static int write_junit(const char *path, const struct gate *g, const char *unusa
     return fclose(f);
 }
 
-static void usage(void)
-{
-    fprintf(stderr,
-            "usage: scaleprof gate RESULTS [--baseline FILE|DIR] [--max-ratio X] [--junit FILE]\n"
-            "                      [--floor X] [--min-change X] [--confidence P]\n"
-            "                      [--write-baseline FILE]\n"
-            "  --confidence P  one-sided level of every test (default 0.99)\n"
-            "exit 0 pass, 1 regression, 2 unusable input\n");
-}
+static const char gate_usage[] =
+    "usage: scaleprof gate RESULTS [--baseline FILE|DIR] [--max-ratio X] [--junit FILE]\n"
+    "                      [--floor X] [--min-change X] [--confidence P]\n"
+    "                      [--write-baseline FILE]\n"
+    "\n"
+    "The CI gate on CPU per service: fails on a significant super-linear term, and\n"
+    "against a baseline on a per-N rise beyond the noise or a grown quadratic term.\n"
+    "\n"
+    "  --baseline FILE|DIR   a baseline file (--write-baseline) or an earlier sweep\n"
+    "  --max-ratio X         fail when CPU per service at the largest N is more than X\n"
+    "                        times that at the smallest (X >= 0; off by default)\n"
+    "  --junit FILE          also write the checks as JUnit XML\n"
+    "  --floor X             materiality floor of 2cNmax/b, >= 0 (default 0.2)\n"
+    "  --min-change X        smallest relative rise per N that fails, >= 0 (default 0.10)\n"
+    "  --confidence P        one-sided level of every test, in [0.5, 1) (default 0.99)\n"
+    "  --write-baseline FILE write this sweep as a baseline\n"
+    "Exit: 0 pass, 1 regression, 2 unusable input or usage.\n";
+
+enum {
+    GATE_OPT_BASELINE = 256,
+    GATE_OPT_JUNIT,
+    GATE_OPT_WRITE_BASELINE,
+    GATE_OPT_MAX_RATIO,
+    GATE_OPT_FLOOR,
+    GATE_OPT_MIN_CHANGE,
+    GATE_OPT_CONFIDENCE,
+};
+
+static const struct option gate_options[] = {
+    {"baseline", required_argument, NULL, GATE_OPT_BASELINE},
+    {"junit", required_argument, NULL, GATE_OPT_JUNIT},
+    {"write-baseline", required_argument, NULL, GATE_OPT_WRITE_BASELINE},
+    {"max-ratio", required_argument, NULL, GATE_OPT_MAX_RATIO},
+    {"floor", required_argument, NULL, GATE_OPT_FLOOR},
+    {"min-change", required_argument, NULL, GATE_OPT_MIN_CHANGE},
+    {"confidence", required_argument, NULL, GATE_OPT_CONFIDENCE},
+    {NULL, 0, NULL, 0},
+};
 
 int cmd_gate(int argc, char **argv)
 {
     const char *root = NULL, *baseline = NULL, *junit = NULL, *write_bl = NULL;
     double max_ratio = NAN, floor = MODEL_DEFAULT_FLOOR, min_change = 0.10;
     double confidence = GATE_DEFAULT_CONFIDENCE;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has = i + 1 < argc;
-        char *end = NULL;
-        if (strcmp(a, "--baseline") == 0 && has)
-            baseline = argv[++i];
-        else if (strcmp(a, "--junit") == 0 && has)
-            junit = argv[++i];
-        else if (strcmp(a, "--write-baseline") == 0 && has)
-            write_bl = argv[++i];
-        else if ((strcmp(a, "--max-ratio") == 0 || strcmp(a, "--floor") == 0 ||
-                  strcmp(a, "--min-change") == 0) &&
-                 has) {
-            double v = strtod(argv[++i], &end);
-            if (*end || !(v >= 0)) {
-                fprintf(stderr, "gate: %s needs a number >= 0\n", a);
-                return 2;
-            }
-            if (a[2] == 'm' && a[3] == 'a')
-                max_ratio = v;
-            else if (a[2] == 'f')
-                floor = v;
-            else
-                min_change = v;
-        } else if (strcmp(a, "--confidence") == 0 && has) {
-            confidence = strtod(argv[++i], &end);
-            if (*end || !(confidence >= 0.5 && confidence < 1)) {
-                fprintf(stderr, "gate: --confidence needs a level in [0.5, 1), e.g. 0.99\n");
-                return 2;
-            }
-        } else if (a[0] != '-' && !root)
-            root = a;
-        else {
-            usage();
-            return 2;
+    struct opts o;
+    opts_init(&o, "gate", gate_usage, gate_options, NULL, argc, argv);
+    for (int c; (c = opts_next(&o)) != OPTS_END;) {
+        int rc = 0;
+        switch (c) {
+        case OPTS_STOP:
+            return o.exit;
+        case OPTS_ARG:
+            if (root)
+                return opts_error(&o, "unexpected argument '%s' (RESULTS is '%s')", o.arg, root);
+            root = o.arg;
+            break;
+        case GATE_OPT_BASELINE:
+            baseline = o.arg;
+            break;
+        case GATE_OPT_JUNIT:
+            junit = o.arg;
+            break;
+        case GATE_OPT_WRITE_BASELINE:
+            write_bl = o.arg;
+            break;
+        case GATE_OPT_MAX_RATIO:
+            rc = opts_number(&o, "a number", 0, INFINITY, 0, &max_ratio);
+            break;
+        case GATE_OPT_FLOOR:
+            rc = opts_number(&o, "a number", 0, INFINITY, 0, &floor);
+            break;
+        case GATE_OPT_MIN_CHANGE:
+            rc = opts_number(&o, "a number", 0, INFINITY, 0, &min_change);
+            break;
+        case GATE_OPT_CONFIDENCE:
+            rc = opts_number(&o, "a level", 0.5, 1, OPTS_OPEN_HI, &confidence);
+            break;
         }
+        if (rc < 0)
+            return OPTS_USAGE;
     }
-    if (!root) {
-        usage();
-        return 2;
-    }
+    if (!root)
+        return opts_error(&o, "RESULTS (a results folder) is required");
     struct gate g = {.count = 0};
     struct buf err, why;
     buf_init(&err, 1 << 16);

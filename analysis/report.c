@@ -50,6 +50,16 @@ json_t *report_json(const struct analysis *an, json_t *functions, const struct p
     json_object_set_new(fit, "c_upper", report_real(v->c_hi));
     json_object_set_new(fit, "detectable_c", report_real(v->detectable_c));
     json_object_set_new(fit, "detectable_share", report_real(v->detectable_share));
+    /* the absolute notions of materiality (analysis/README.md, "Materiality") */
+    json_object_set_new(fit, "share_floor", report_real(v->share_floor));
+    json_object_set_new(fit, "abs_floor", report_real(v->abs_floor));
+    json_object_set_new(fit, "superlinear_share", report_real(v->sl_share));
+    json_object_set_new(fit, "superlinear_share_upper", report_real(v->sl_share_hi));
+    json_object_set_new(fit, "superlinear_cpu", report_real(v->sl_abs));
+    json_object_set_new(fit, "superlinear_cpu_upper", report_real(v->sl_abs_hi));
+    json_object_set_new(fit, "linear_by",
+                        v->linear_by && v->kind == MODEL_LINEAR ? json_string(v->linear_by)
+                                                                : json_null());
     json_object_set_new(doc, "fit", fit);
     json_object_set_new(doc, "per_service_cpu_ratio", report_real(an->cpu_ratio));
 
@@ -200,28 +210,6 @@ int report_write_md(const struct analysis *an, const struct plot_set *plots, con
     return rc;
 }
 
-static void html_escape(struct buf *b, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '<':
-            buf_puts(b, "&lt;");
-            break;
-        case '>':
-            buf_puts(b, "&gt;");
-            break;
-        case '&':
-            buf_puts(b, "&amp;");
-            break;
-        case '"':
-            buf_puts(b, "&quot;");
-            break;
-        default:
-            buf_append(b, s, 1);
-        }
-    }
-}
-
 /* Inlines one gnuplot SVG, prefixing its ids so that several plots on one
  * page do not resolve each other's "#gpPt1" markers. */
 static int inline_svg(struct buf *b, const char *outdir, const char *name)
@@ -282,10 +270,10 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots, c
                  ".inconclusive{background:#ffd}figure{margin:1em 0}"
                  "figure svg{max-width:100%;height:auto}</style></head><body>\n");
     buf_printf(&b, "<h1>scaleprof: ");
-    html_escape(&b, an->res.target_name);
+    buf_add_xml_escaped(&b, an->res.target_name);
     buf_printf(&b, "</h1>\n<p id=\"verdict\" class=\"verdict %s\"><b>%s</b>: ", an->verdict.name,
                an->verdict.name);
-    html_escape(&b, an->sentence);
+    buf_add_xml_escaped(&b, an->sentence);
     buf_puts(&b, "</p>\n<h2>Model</h2>\n<p>CPU%(N) = a + b·N + c·N², ");
     buf_printf(&b, "%s least squares over %zu observations; CPU in percent of one core.</p>\n",
                an->weighted ? "weighted" : "unweighted", an->nobs);
@@ -326,7 +314,7 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots, c
         for (size_t t = 0; t < an->ntasks; t++) {
             const struct task_fit *tf = &an->tasks[t];
             buf_puts(&b, "<tr><td>");
-            html_escape(&b, tf->name);
+            buf_add_xml_escaped(&b, tf->name);
             buf_printf(&b, "</td><td>%.4g</td><td>%.4g ± %.2g</td><td>%.0f%%</td></tr>\n",
                        tf->fit.b, tf->fit.c, tf->fit.c_se, 100 * tf->share);
         }
@@ -341,7 +329,7 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots, c
             buf_puts(&b, "<h2>Excluded points</h2>\n<ul id=\"excluded\">\n");
         any_bad = true;
         buf_printf(&b, "<li>N=%d repeat %d: %s — ", p->services, p->repeat, p->status);
-        html_escape(&b, p->reason);
+        buf_add_xml_escaped(&b, p->reason);
         buf_puts(&b, "</li>\n");
     }
     if (any_bad)
@@ -351,7 +339,7 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots, c
     buf_puts(&b, "<h2>Plots</h2>\n");
     if (plots && !plots->done) {
         buf_puts(&b, "<p id=\"plots-skipped\">Plots skipped: ");
-        html_escape(&b, plots->note);
+        buf_add_xml_escaped(&b, plots->note);
         buf_puts(&b, "</p>\n");
     }
     for (size_t i = 0; plots && plots->done && i < plots->count; i++) {
@@ -359,7 +347,7 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots, c
         if (inline_svg(&b, outdir, plots->names[i]) != 0)
             buf_printf(&b, "<img src=\"%s.png\" alt=\"%s\">", plots->names[i], plots->names[i]);
         buf_puts(&b, "<figcaption>");
-        html_escape(&b, plots->titles[i]);
+        buf_add_xml_escaped(&b, plots->titles[i]);
         buf_puts(&b, "</figcaption></figure>\n");
     }
     buf_puts(&b, "</body></html>\n");

@@ -128,20 +128,6 @@ static void write_plot_data(const struct attribution *at, const char *outdir)
         fclose(nf);
 }
 
-static void esc(struct buf *b, const char *s)
-{
-    for (; s && *s; s++) {
-        if (*s == '<')
-            buf_puts(b, "&lt;");
-        else if (*s == '>')
-            buf_puts(b, "&gt;");
-        else if (*s == '&')
-            buf_puts(b, "&amp;");
-        else
-            buf_append(b, s, 1);
-    }
-}
-
 /* Appends the file at path as a base64 data: URI so the page stays one file. */
 static int append_data_uri(struct buf *b, const char *path, const char *mime)
 {
@@ -215,7 +201,7 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
             json_array_append_new(arr, json_string(line));
             buf_printf(md, "- `%s`\n", line);
             buf_puts(html, "<li>");
-            esc(html, line);
+            buf_add_xml_escaped(html, line);
             buf_puts(html, "</li>\n");
             line = nl ? nl + 1 : NULL;
         }
@@ -278,15 +264,15 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
     if (at.culprit) {
         buf_printf(html, "<p id=\"culprit\">Lowest caller carrying %.0f%% of c: <b>",
                    100 * at.culprit_share);
-        esc(html, at.culprit);
+        buf_add_xml_escaped(html, at.culprit);
         buf_puts(html, "</b>");
         if (below) {
             buf_puts(html, ", its time in <code>");
-            esc(html, at.culprit_leaf);
+            buf_add_xml_escaped(html, at.culprit_leaf);
             buf_puts(html, "</code>");
         }
         buf_puts(html, " (<code>");
-        esc(html, at.culprit_path);
+        buf_add_xml_escaped(html, at.culprit_path);
         buf_puts(html, "</code>)</p>\n");
     }
     buf_puts(html, "<table id=\"functions\"><tr><th>function</th><th>file:line</th>"
@@ -302,9 +288,9 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
         buf_printf(md, "| `%s` | %s | %.0f%% | %.3g ± %.2g | %s | %d |\n", f->name, loc,
                    100 * f->self_share, 100 * f->fit.c, 100 * f->fit.c_se, ex, f->group);
         buf_puts(html, "<tr><td style=\"text-align:left\">");
-        esc(html, f->name);
+        buf_add_xml_escaped(html, f->name);
         buf_puts(html, "</td><td>");
-        esc(html, loc);
+        buf_add_xml_escaped(html, loc);
         buf_printf(html, "</td><td>%.0f%%</td><td>%.3g ± %.2g</td><td>%s</td><td>%d</td></tr>\n",
                    100 * f->self_share, 100 * f->fit.c, 100 * f->fit.c_se, ex, f->group);
     }
@@ -338,9 +324,9 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
             buf_printf(md, "| %s | %s | %.3g ± %.2g | %s | %s |\n", name, pre, tc,
                        an->tasks[t].fit.c_se, fcs, dif);
             buf_puts(html, "<tr><td>");
-            esc(html, name);
+            buf_add_xml_escaped(html, name);
             buf_puts(html, "</td><td>");
-            esc(html, prefix ? prefix : "no mapping");
+            buf_add_xml_escaped(html, prefix ? prefix : "no mapping");
             buf_printf(html, "</td><td>%.3g ± %.2g</td><td>%s</td><td>%s</td></tr>\n", tc,
                        an->tasks[t].fit.c_se, fcs, dif);
         }

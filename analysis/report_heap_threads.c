@@ -24,20 +24,6 @@
 #define HEAP_ROWS 10
 #define MAX_ROLES 256
 
-static void esc(struct buf *b, const char *s)
-{
-    for (; s && *s; s++) {
-        if (*s == '<')
-            buf_puts(b, "&lt;");
-        else if (*s == '>')
-            buf_puts(b, "&gt;");
-        else if (*s == '&')
-            buf_puts(b, "&amp;");
-        else
-            buf_append(b, s, 1);
-    }
-}
-
 static bool file_in(const char *dir, const char *name, char *path, size_t len)
 {
     struct stat st;
@@ -134,9 +120,9 @@ static int heap_section(const struct analysis *an, json_t *extra, struct buf *md
         buf_printf(md, "| `%s` | %s | %.0f | %.0f | %.3g ± %.2g | %.0f%% |\n", f->name, loc,
                    rows[i].marginal, f->fit.b, f->fit.c, f->fit.c_se, 100 * f->self_share);
         buf_puts(html, "<tr><td style=\"text-align:left\">");
-        esc(html, f->name);
+        buf_add_xml_escaped(html, f->name);
         buf_puts(html, "</td><td>");
-        esc(html, loc);
+        buf_add_xml_escaped(html, loc);
         buf_printf(html,
                    "</td><td>%.0f</td><td>%.0f</td><td>%.3g ± %.2g</td><td>%.0f%%</td>"
                    "</tr>\n",
@@ -303,7 +289,7 @@ static int threads_section(const struct analysis *an, json_t *extra, struct buf 
             buf_printf(md, "| `%s` | %.3g | %.3g | %.2g ± %.2g | %s |\n", r->names[k], b, fr.a,
                        fr.c, fr.c_se, means.data ? means.data : "");
             buf_puts(html, "<tr><td style=\"text-align:left\">");
-            esc(html, r->names[k]);
+            buf_add_xml_escaped(html, r->names[k]);
             buf_printf(html,
                        "</td><td>%.3g</td><td>%.3g</td><td>%.2g ± %.2g</td><td>%s</td>"
                        "</tr>\n",

@@ -1,10 +1,14 @@
 /*
  * results: loading a results folder, with a small Prometheus text parser for
  * metrics.prom. Every file is read whole with a size cap; anything wrong with
- * a point becomes that point's status and reason, never an abort.
+ * a point becomes that point's status and reason, never an abort. The points
+ * come from sweep.json (results_load) or, for a folder without one, from its
+ * <N>_services[/run-<R>] folders (results_scan); either way each is read by
+ * the same load_point.
  */
 #include "results.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -354,10 +358,18 @@ static void load_point(struct results *r, struct point *pt, size_t *task_cap)
     }
     bool contaminated = json_is_true(json_object_get(s, "contaminated"));
     json_decref(s);
-    if (!(pt->window_s > 0) || !(pt->cpu_ns >= 0)) {
-        point_fail(pt, "corrupt", "%s/stats.json lacks window_s or cpu_ns", pt->dir);
+    /* A folder without a manifest may hold profiles only (attribution tests,
+     * hand-made sweeps): there cpu_ns is optional and cpu_s_per_s is NaN. */
+    bool need_cpu = r->has_manifest;
+    if (!(pt->window_s > 0) || (need_cpu && !(pt->cpu_ns >= 0))) {
+        point_fail(pt, "corrupt",
+                   need_cpu ? "%s/stats.json lacks window_s or cpu_ns"
+                            : "%s/stats.json lacks window_s",
+                   pt->dir);
         return;
     }
+    if (!(pt->cpu_ns >= 0))
+        pt->cpu_ns = NAN;
     pt->cpu_s_per_s = pt->cpu_ns / 1e9 / pt->window_s;
     if (isnan(pt->cpu_percent))
         pt->cpu_percent = 100.0 * pt->cpu_s_per_s;
@@ -384,9 +396,21 @@ static void load_point(struct results *r, struct point *pt, size_t *task_cap)
     load_metrics(r, pt, task_cap);
 }
 
+/* What both loaders end with: every point gets a task array (points skipped
+ * before any task was seen have none yet), and the usable ones are counted. */
+static void results_finish(struct results *r, size_t task_cap)
+{
+    for (size_t i = 0; i < r->count; i++)
+        if (!r->points[i].task_cpu)
+            r->points[i].task_cpu = calloc(task_cap ? task_cap : 1, sizeof(double));
+    for (size_t i = 0; i < r->count; i++)
+        r->usable += point_usable(&r->points[i]);
+}
+
 int results_load(const char *root, struct results *r, struct buf *err)
 {
     memset(r, 0, sizeof(*r));
+    r->has_manifest = true;
     char abs[PATH_MAX];
     r->root = strdup(realpath(root, abs) ? abs : root);
     char *mpath = path_join(r->root, "sweep.json");
@@ -450,13 +474,159 @@ int results_load(const char *root, struct results *r, struct buf *err)
         }
         load_point(r, pt, &task_cap);
     }
-    /* Points skipped before any task was seen need arrays too. */
-    for (size_t i = 0; i < n; i++)
-        if (!r->points[i].task_cpu)
-            r->points[i].task_cpu = calloc(task_cap ? task_cap : 1, sizeof(double));
-    for (size_t i = 0; i < n; i++)
-        r->usable += point_usable(&r->points[i]);
+    results_finish(r, task_cap);
     json_decref(sw);
+    return 0;
+}
+
+/* A whole decimal > 0 that fits an int, ending where the name does or at
+ * suffix; -1 otherwise ("10_services" with suffix "_services" → 10). */
+static int name_number(const char *name, const char *prefix, const char *suffix)
+{
+    size_t pl = strlen(prefix);
+    if (strncmp(name, prefix, pl) != 0)
+        return -1;
+    const char *p = name + pl;
+    long v = 0;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++)
+        if ((v = v * 10 + (*p - '0')) > INT_MAX)
+            return -1;
+    return strcmp(p, suffix) == 0 && v > 0 ? (int)v : -1;
+}
+
+struct found {
+    int services, repeat;
+    char *rel; /* "<N>_services" or "<N>_services/run-<R>" */
+};
+
+static int found_cmp(const void *pa, const void *pb)
+{
+    const struct found *a = pa, *b = pb;
+    if (a->services != b->services)
+        return a->services < b->services ? -1 : 1;
+    return (a->repeat > b->repeat) - (a->repeat < b->repeat);
+}
+
+static int found_add(struct found **f, size_t *n, size_t *cap, int services, int repeat,
+                     const char *rel)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        struct found *nf = realloc(*f, ncap * sizeof(*nf));
+        if (!nf)
+            return -1;
+        *f = nf;
+        *cap = ncap;
+    }
+    char *copy = strdup(rel);
+    if (!copy)
+        return -1;
+    (*f)[(*n)++] = (struct found){services, repeat, copy};
+    return 0;
+}
+
+/* The point folders under root in the layout of results/README.md: each
+ * <N>_services/run-<R>, or <N>_services itself when it has no run-<R>. */
+static int scan_points(const char *root, struct found **f, size_t *n, struct buf *err)
+{
+    DIR *d = opendir(root);
+    if (!d) {
+        buf_printf(err, "%s: cannot open results folder: %s", root, strerror(errno));
+        return -1;
+    }
+    size_t cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        int services = name_number(e->d_name, "", "_services");
+        if (services < 0)
+            continue;
+        char *dir = path_join(root, e->d_name);
+        DIR *sd = dir ? opendir(dir) : NULL;
+        if (!sd && errno == ENOTDIR) { /* a file with a point's name is not one */
+            free(dir);
+            continue;
+        }
+        size_t runs = 0;
+        struct dirent *se;
+        while (rc == 0 && sd && (se = readdir(sd))) {
+            int repeat = name_number(se->d_name, "run-", "");
+            char rel[NAME_MAX * 2 + 2];
+            if (repeat < 0)
+                continue;
+            snprintf(rel, sizeof(rel), "%s/%s", e->d_name, se->d_name);
+            rc = found_add(f, n, &cap, services, repeat, rel);
+            runs++;
+        }
+        if (sd)
+            closedir(sd);
+        free(dir);
+        if (rc == 0 && runs == 0) /* one point, or a folder that is not one: load_point says */
+            rc = found_add(f, n, &cap, services, 1, e->d_name);
+    }
+    closedir(d);
+    if (rc)
+        buf_printf(err, "%s: out of memory", root);
+    else
+        qsort(*f, *n, sizeof(**f), found_cmp);
+    return rc;
+}
+
+int results_scan(const char *root, struct results *r, struct buf *err)
+{
+    memset(r, 0, sizeof(*r));
+    char abs[PATH_MAX];
+    r->root = strdup(realpath(root, abs) ? abs : root);
+    r->sweep_status = strdup("unknown");
+    r->target_name = strdup("target");
+    if (!r->root || !r->sweep_status || !r->target_name) {
+        buf_printf(err, "%s: out of memory", root);
+        results_free(r);
+        return -1;
+    }
+    struct found *f = NULL;
+    size_t n = 0;
+    if (scan_points(r->root, &f, &n, err) != 0) {
+        for (size_t i = 0; i < n; i++)
+            free(f[i].rel);
+        free(f);
+        results_free(r);
+        return -1;
+    }
+    r->points = calloc(n ? n : 1, sizeof(struct point));
+    int rc = r->points ? 0 : -1;
+    r->count = rc == 0 ? n : 0;
+    r->repeat_flag = 1;
+    size_t task_cap = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct point *pt = &r->points[i];
+        pt->services = f[i].services;
+        pt->repeat = f[i].repeat;
+        pt->sequence = (int)i; /* the run order is not known: N, then repeat */
+        pt->dir = path_join(r->root, f[i].rel);
+        pt->reason = strdup("");
+        snprintf(pt->status, sizeof(pt->status), "%s", POINT_OK);
+        if (pt->repeat > r->repeat_flag)
+            r->repeat_flag = pt->repeat;
+        if (!pt->dir || !pt->reason) {
+            rc = -1;
+            break;
+        }
+        if (task_cap && !pt->task_cpu)
+            pt->task_cpu = calloc(task_cap, sizeof(double));
+        load_point(r, pt, &task_cap);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(f[i].rel);
+    free(f);
+    if (rc) {
+        buf_printf(err, "%s: out of memory", root);
+        results_free(r);
+        return -1;
+    }
+    results_finish(r, task_cap);
     return 0;
 }
 

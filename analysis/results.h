@@ -3,7 +3,8 @@
  * sweep.json manifest, every point's stats.json, metrics.prom and
  * thread_count.txt. A point that is missing, failed, corrupt or contaminated
  * is kept with its status and a reason, never dropped silently, and loading
- * goes on with the rest. Only points with status "ok" feed the model.
+ * goes on with the rest. Only points with status "ok" feed the model. The one
+ * reader of a results folder: analyze, gate and diff all go through it.
  */
 #ifndef SCALEPROF_RESULTS_H
 #define SCALEPROF_RESULTS_H
@@ -69,12 +70,24 @@ struct results {
     size_t count;
     char **task_names;
     size_t ntasks;
-    size_t usable; /* points with status ok */
+    size_t usable;     /* points with status ok */
+    bool has_manifest; /* read from sweep.json (results_load); false: results_scan */
 };
 
 /* Loads root. Returns 0 (some points may be unusable: see each status), or -1
  * when sweep.json itself is missing or unreadable (message in err). */
 int results_load(const char *root, struct results *r, struct buf *err);
+/* Loads root without reading sweep.json: the points are its folders in the
+ * layout of results/README.md, every <N>_services/run-<R>, or <N>_services
+ * itself when it has no run-<R>, sorted by N then repeat (sequence follows
+ * that order; the run order is unknown). Each is read and judged as with
+ * results_load, except that stats.json needs only window_s: such folders may
+ * hold profiles alone, so a point without cpu_ns is ok with cpu_ns and
+ * cpu_s_per_s NaN (feed it to attribution, not to the model). Target and
+ * flags keep their defaults. Returns 0, or -1 when root cannot be read
+ * (message in err; nothing left to free). For `scaleprof diff` and tests; analyze and gate insist
+ * on a manifest (results_load). */
+int results_scan(const char *root, struct results *r, struct buf *err);
 void results_free(struct results *r);
 bool point_usable(const struct point *p);
 

@@ -134,16 +134,38 @@ bool model_fit_total(struct fit_design *d, const double *y, bool weighted, struc
     return held;
 }
 
-void model_judge(const struct fit_result *r, size_t distinct, double n_min, double n_max,
-                 double floor, struct model_verdict *v)
+/* The super-linear term t (c or its upper bound) matters by every notion:
+ * relative to b, as a share of the cost at Nmax, and in absolute terms. With
+ * b <= 0 the relative notion is undefined and a positive t counts. */
+static bool matters(const struct model_verdict *v, double t, double rel, double share, double abs)
 {
+    if (!(t > 0))
+        return false;
+    bool by_rel = v->material_defined ? rel > v->floor : true;
+    bool by_share = !isfinite(share) || share > v->share_floor;
+    bool by_abs = !isfinite(v->abs_floor) || abs > v->abs_floor;
+    return by_rel && by_share && by_abs;
+}
+
+void model_judge(const struct fit_result *r, size_t distinct, double n_min, double n_max,
+                 const struct model_floors *floors, struct model_verdict *v)
+{
+    static const struct model_floors defaults = {MODEL_DEFAULT_FLOOR, MODEL_DEFAULT_SHARE_FLOOR,
+                                                 MODEL_DEFAULT_ABS_FLOOR};
+    if (!floors)
+        floors = &defaults;
     memset(v, 0, sizeof(*v));
     v->kind = MODEL_INCONCLUSIVE;
-    v->floor = floor > 0 ? floor : MODEL_DEFAULT_FLOOR;
+    v->floor = floors->relative > 0 ? floors->relative : MODEL_DEFAULT_FLOOR;
+    v->share_floor = floors->share > 0 ? floors->share : MODEL_DEFAULT_SHARE_FLOOR;
+    v->abs_floor = isnan(floors->abs) ? NAN
+                   : floors->abs > 0  ? floors->abs
+                                      : MODEL_DEFAULT_ABS_FLOOR;
     v->n_min = n_min;
     v->n_max = n_max;
     v->material_share = v->c_hi_share = v->detectable_material = NAN;
     v->c_hi = v->detectable_c = v->detectable_share = NAN;
+    v->sl_share = v->sl_share_hi = v->sl_abs = v->sl_abs_hi = NAN;
     if (distinct < 3) {
         v->name = "inconclusive";
         snprintf(v->reason, sizeof(v->reason),
@@ -156,46 +178,73 @@ void model_judge(const struct fit_result *r, size_t distinct, double n_min, doub
                  "no residual degrees of freedom: add repeats or service counts");
         return;
     }
-    double nm = n_max;
+    double nm = n_max, nm2 = n_max * n_max;
     v->material_defined = r->b > 0;
-    if (v->material_defined) {
+    if (v->material_defined)
         v->material_share = 2.0 * r->c * nm / r->b;
-        v->material = v->material_share > v->floor;
-    } else {
-        v->material = r->c > 0;
-    }
     v->c_hi = r->c + r->t_crit * r->c_se;
     v->detectable_c = r->t_crit * r->c_se;
     double cost_max = r->a + r->b * nm + r->c * nm * nm;
-    if (cost_max > 0)
+    if (cost_max > 0) {
         v->detectable_share = v->detectable_c * nm * nm / cost_max;
+        /* Both against the fitted cost at Nmax, which the data pin down well
+         * whatever the split between b and c (the N and N² columns are nearly
+         * collinear over a narrow range: b rises as c falls). */
+        v->sl_share = r->c * nm2 / cost_max;
+        v->sl_share_hi = v->c_hi * nm2 / cost_max;
+    }
+    v->sl_abs = r->c * nm2;
+    v->sl_abs_hi = v->c_hi * nm2;
     if (r->b > 0) {
         v->c_hi_share = 2.0 * v->c_hi * nm / r->b;
         v->detectable_material = 2.0 * v->detectable_c * nm / r->b;
     }
+    v->material = matters(v, r->c, v->material_share, v->sl_share, v->sl_abs);
+
+    /* Linear when the upper bound is immaterial by at least one notion. */
+    if (!(v->c_hi > 0))
+        v->linear_by = "relative";
+    else if (r->b > 0 && v->c_hi_share <= v->floor)
+        v->linear_by = "relative";
+    else if (isfinite(v->sl_share_hi) && v->sl_share_hi <= v->share_floor)
+        v->linear_by = "share";
+    else if (isfinite(v->abs_floor) && v->sl_abs_hi <= v->abs_floor)
+        v->linear_by = "absolute";
 
     if (r->c_significant && v->material) {
         v->kind = MODEL_SUPERLINEAR;
         if (v->material_defined)
             snprintf(v->reason, sizeof(v->reason),
                      "c significant (t=%.2f > %.2f, one-sided %g%%) and material "
-                     "(2cNmax/b=%.2f > %.2f)",
-                     r->c_t, r->t_crit, 100 * r->confidence, v->material_share, v->floor);
+                     "(2cNmax/b=%.2f > %.2f; c*Nmax^2 is %.0f%% of the cost at Nmax)",
+                     r->c_t, r->t_crit, 100 * r->confidence, v->material_share, v->floor,
+                     100 * v->sl_share);
         else
             snprintf(v->reason, sizeof(v->reason),
                      "c significant (t=%.2f > %.2f, one-sided %g%%) with b <= 0: all growth is "
                      "super-linear",
                      r->c_t, r->t_crit, 100 * r->confidence);
-    } else if (r->b > 0 && v->c_hi_share <= v->floor) {
-        /* The data exclude a material c: linear, whether or not a small c is
-         * statistically significant (with enough data every tiny c is). */
+    } else if (v->linear_by) {
+        /* The data exclude a c that matters: linear, whether or not a small c
+         * is statistically significant (with enough data every tiny c is). */
         v->kind = MODEL_LINEAR;
-        snprintf(v->reason, sizeof(v->reason), "%s; upper bound of c gives 2cNmax/b=%.2f <= %.2f",
-                 r->c_significant ? "c significant but not material" : "c not significant",
-                 v->c_hi_share, v->floor);
-    } else if (r->b <= 0 && v->c_hi <= 0) {
-        v->kind = MODEL_LINEAR;
-        snprintf(v->reason, sizeof(v->reason), "c is not positive even at its upper bound");
+        const char *why = r->c_significant ? "c significant but not material" : "c not significant";
+        if (!(v->c_hi > 0))
+            snprintf(v->reason, sizeof(v->reason), "c is not positive even at its upper bound");
+        else if (strcmp(v->linear_by, "relative") == 0)
+            snprintf(v->reason, sizeof(v->reason),
+                     "%s; upper bound of c gives 2cNmax/b=%.2f <= %.2f", why, v->c_hi_share,
+                     v->floor);
+        else if (strcmp(v->linear_by, "share") == 0)
+            snprintf(v->reason, sizeof(v->reason),
+                     "%s; at its upper bound the super-linear part is %.1f%% of the cost at "
+                     "Nmax <= %.0f%%",
+                     why, 100 * v->sl_share_hi, 100 * v->share_floor);
+        else
+            snprintf(v->reason, sizeof(v->reason),
+                     "%s; at its upper bound the super-linear part at Nmax is %.3g <= %.3g "
+                     "(absolute floor)",
+                     why, v->sl_abs_hi, v->abs_floor);
     } else {
         if (r->b <= 0)
             snprintf(v->reason, sizeof(v->reason),
@@ -215,8 +264,9 @@ void model_judge(const struct fit_result *r, size_t distinct, double n_min, doub
                                            : "inconclusive";
 }
 
-int model_fit_and_judge(const double *n, const double *y, size_t count, double floor,
-                        double confidence, struct fit_result *r, struct model_verdict *v)
+int model_fit_and_judge(const double *n, const double *y, size_t count,
+                        const struct model_floors *floors, double confidence, struct fit_result *r,
+                        struct model_verdict *v)
 {
     double *w = malloc((count ? count : 1) * sizeof(double));
     if (!w)
@@ -226,7 +276,7 @@ int model_fit_and_judge(const double *n, const double *y, size_t count, double f
     int rc = fit_prepare(&d, n, w, count);
     model_fit_total(&d, y, weighted, r, NULL);
     fit_set_confidence(r, confidence);
-    model_judge(r, d.distinct, d.n_min, d.n_max, floor, v);
+    model_judge(r, d.distinct, d.n_min, d.n_max, floors, v);
     fit_design_free(&d);
     free(w);
     return rc;

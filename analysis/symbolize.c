@@ -6,9 +6,10 @@
  * ELF/DWARF of a binary and libc's separate debug info (compressed: inflating
  * it was most of `analyze`'s time when every profile had its own Dwfl) are
  * read once however many profiles share them, and the address cache hits
- * across profiles. Two hash tables (address → location, name → function id)
- * make repeated lookups cheap, which is most of why `top` is faster than
- * pprof (which shells out to addr2line/nm).
+ * across profiles. Two hash tables (address → location, here; name →
+ * function id, a common/strmap over the function array) make repeated lookups
+ * cheap, which is most of why `top` is faster than pprof (which shells out to
+ * addr2line/nm).
  */
 #include "symbolize.h"
 
@@ -20,20 +21,18 @@
 #include <inttypes.h>
 #include <regex.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "strmap.h"
+
 struct addr_slot {
     uint64_t addr;
     struct sym_loc loc;
-    bool used;
-};
-
-struct name_slot {
-    uint32_t id;
     bool used;
 };
 
@@ -75,8 +74,7 @@ struct symbolizer {
     size_t nranges;
     struct addr_slot *addrs;   /* keyed by synthetic address (or raw | RAW_KEY) */
     size_t addr_cap, addr_len; /* cap a power of two */
-    struct name_slot *names;
-    size_t name_cap;
+    struct strmap names;       /* name → function id, over funcs */
     struct profile_func *funcs;
     size_t nfuncs, funcs_cap;
     char **strs; /* copies owned by the session (files of interned names) */
@@ -103,14 +101,6 @@ static uint64_t hash64(uint64_t x)
     x *= 0xff51afd7ed558ccdULL;
     x ^= x >> 33;
     return x;
-}
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
 }
 
 /* Reads file's PT_LOAD segments and type into m. 0, or -1 (unreadable, not
@@ -322,42 +312,21 @@ static int addr_grow(struct symbolizer *s)
     return 0;
 }
 
-static struct name_slot *name_find(struct symbolizer *s, const char *name)
-{
-    size_t mask = s->name_cap - 1;
-    for (size_t i = hash_str(name) & mask;; i = (i + 1) & mask)
-        if (!s->names[i].used || strcmp(s->funcs[s->names[i].id].name, name) == 0)
-            return &s->names[i];
-}
-
-static int name_grow(struct symbolizer *s)
-{
-    size_t ncap = s->name_cap ? s->name_cap * 2 : 256;
-    struct name_slot *n = calloc(ncap, sizeof(*n));
-    if (!n)
-        return -1;
-    free(s->names);
-    s->names = n;
-    s->name_cap = ncap;
-    for (uint32_t id = 0; id < s->nfuncs; id++)
-        *name_find(s, s->funcs[id].name) = (struct name_slot){id, true};
-    return 0;
-}
+/* names reads each function's name from funcs (strmap.h). */
+_Static_assert(offsetof(struct profile_func, name) == 0, "strmap: the key is the first member");
 
 /* Interns name (copied, cut at '@'); file/line describe the function start. */
 static uint32_t intern(struct symbolizer *s, const char *name, const char *file, int line,
                        bool resolved, bool own)
 {
-    if ((s->nfuncs + 1) * 2 > s->name_cap && name_grow(s))
-        return UINT32_MAX;
     size_t cut = strcspn(name, "@");
     char *copy = strndup(name, cut);
     if (!copy)
         return UINT32_MAX;
-    struct name_slot *slot = name_find(s, copy);
-    if (slot->used) {
+    uint32_t found = strmap_find(&s->names, s->funcs, sizeof(*s->funcs), copy);
+    if (found != STRMAP_NONE) {
         free(copy);
-        return slot->id;
+        return found;
     }
     if (s->nfuncs == s->funcs_cap) {
         size_t ncap = s->funcs_cap ? s->funcs_cap * 2 : 256;
@@ -369,11 +338,15 @@ static uint32_t intern(struct symbolizer *s, const char *name, const char *file,
         s->funcs = nf;
         s->funcs_cap = ncap;
     }
-    uint32_t id = (uint32_t)s->nfuncs++;
+    uint32_t id = (uint32_t)s->nfuncs;
     if (s->own_re)
         own = regexec(s->own_re, copy, 0, NULL, 0) == 0;
     s->funcs[id] = (struct profile_func){copy, file, line, resolved, own};
-    *slot = (struct name_slot){id, true};
+    if (strmap_add(&s->names, s->funcs, sizeof(*s->funcs), id) != 0) {
+        free(copy);
+        return UINT32_MAX;
+    }
+    s->nfuncs++;
     return id;
 }
 
@@ -515,7 +488,7 @@ void symbolize_close(struct symbolizer *s)
     for (size_t i = 0; i < s->nstrs; i++)
         free(s->strs[i]);
     free(s->strs);
-    free(s->names);
+    strmap_free(&s->names);
     free(s->addrs);
     for (size_t i = 0; i < s->nmods; i++) {
         free(s->mods[i].file);

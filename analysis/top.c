@@ -5,6 +5,7 @@
  * flat (leaf) and cumulative (anywhere in the stack, once per stack) values
  * per function, print the same columns as pprof.
  */
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "opts.h"
 #include "profile.h"
 
 struct top_row {
@@ -178,39 +180,69 @@ static enum profile_measure top_measure(const struct profile *p, bool alloc, boo
     }
 }
 
-static int top_usage(void)
-{
-    fprintf(stderr, "usage: scaleprof top PROFILE [--binary PATH] [--cum] [-n 20] "
-                    "[--alloc] [--objects]\n");
-    return 2;
-}
+static const char top_usage[] =
+    "usage: scaleprof top PROFILE [--binary PATH] [--cum] [-n 20] [--alloc] [--objects]\n"
+    "\n"
+    "The functions of a profile (gperftools CPU or heap; pprof protobuf: CPU, heap,\n"
+    "allocs, goroutine, mutex, block), hottest first, in the columns of pprof --top:\n"
+    "flat, flat%, sum%, cum, cum%, name and source line.\n"
+    "\n"
+    "  --binary PATH  the main executable to symbolize with (default: the one the\n"
+    "                 profile's maps name)\n"
+    "  --cum          sort by cumulative value instead of flat\n"
+    "  -n N           rows to print (default 20)\n"
+    "  --alloc        heap profiles: everything allocated, not what is in use\n"
+    "  --objects      heap profiles: count objects, not bytes; mutex and block\n"
+    "                 profiles: count contentions, not delay\n"
+    "Exit: 0 ok, 2 unreadable profile or usage.\n";
+
+enum { TOP_OPT_BINARY = 256, TOP_OPT_CUM, TOP_OPT_ALLOC, TOP_OPT_OBJECTS, TOP_OPT_ROWS = 'n' };
+
+static const struct option top_options[] = {
+    {"binary", required_argument, NULL, TOP_OPT_BINARY},
+    {"cum", no_argument, NULL, TOP_OPT_CUM},
+    {"alloc", no_argument, NULL, TOP_OPT_ALLOC},
+    {"objects", no_argument, NULL, TOP_OPT_OBJECTS},
+    {NULL, 0, NULL, 0},
+};
 
 int cmd_top(int argc, char **argv)
 {
     const char *path = NULL, *binary = NULL;
     bool by_cum = false, alloc = false, objects = false;
     long limit = 20;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--binary") == 0 && i + 1 < argc)
-            binary = argv[++i];
-        else if (strcmp(argv[i], "--cum") == 0)
+    struct opts o;
+    opts_init(&o, "top", top_usage, top_options, "n:", argc, argv);
+    for (int c; (c = opts_next(&o)) != OPTS_END;) {
+        switch (c) {
+        case OPTS_STOP:
+            return o.exit;
+        case OPTS_ARG:
+            if (path)
+                return opts_error(&o, "unexpected argument '%s' (PROFILE is '%s')", o.arg, path);
+            path = o.arg;
+            break;
+        case TOP_OPT_BINARY:
+            binary = o.arg;
+            break;
+        case TOP_OPT_CUM:
             by_cum = true;
-        else if (strcmp(argv[i], "--alloc") == 0)
+            break;
+        case TOP_OPT_ALLOC:
             alloc = true;
-        else if (strcmp(argv[i], "--objects") == 0)
+            break;
+        case TOP_OPT_OBJECTS:
             objects = true;
-        else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
-            char *end;
-            limit = strtol(argv[++i], &end, 10);
-            if (*end || limit <= 0)
-                return top_usage();
-        } else if (argv[i][0] == '-' || path)
-            return top_usage();
-        else
-            path = argv[i];
+            break;
+        case TOP_OPT_ROWS:
+            if (opts_whole(&o, "a row count", 1, LONG_MAX, &limit) < 0)
+                return OPTS_USAGE;
+            break;
+        }
     }
     if (!path)
-        return top_usage();
+        return opts_error(&o,
+                          "PROFILE (a CPU, heap, goroutine, mutex or block profile) is required");
     char err[512];
     struct profile_session *s;
     struct profile_options po = {.binary = binary};

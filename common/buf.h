@@ -12,12 +12,17 @@
  * buf_consume only advances data (skip grows), so sending a large buffer in
  * many partial writes costs nothing per write; the bytes move to the front
  * once, when an append needs the room (buf_reserve).
+ *
+ * Markup quoting lives here too (git keeps strbuf_addstr_xml_quoted beside
+ * strbuf): one table of the characters HTML and XML treat as markup, used by
+ * every report, SVG and JUnit writer.
  */
 #ifndef SCALEPROF_BUF_H
 #define SCALEPROF_BUF_H
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct buf {
     char *data;
@@ -40,5 +45,15 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_consume(struct buf *b, size_t n);
 /* Hands the allocation to the caller (NUL-terminated, possibly NULL when empty). */
 char *buf_detach(struct buf *b, size_t *len);
+
+/* Appends s (NULL: nothing) with & < > " ' replaced by &amp; &lt; &gt; &quot;
+ * &#39;, so the text is safe as element content and inside an attribute
+ * quoted with either quote (&#39; rather than &apos;, which HTML 4 lacks).
+ * Every other byte, UTF-8 included, is copied as is. 0, or -1 (over max or
+ * out of memory) with the contents unchanged, as for every append. */
+int buf_add_xml_escaped(struct buf *b, const char *s);
+/* The same for the first n bytes of s (a name cut to fit; a NUL ends it
+ * sooner), written to f rather than a buffer: 0, or -1 when a write fails. */
+int buf_fput_xml_escaped(FILE *f, const char *s, size_t n);
 
 #endif

@@ -14,6 +14,7 @@
 #include <yaml.h>
 
 #include "gen.h"
+#include "opts.h"
 #include "outfile.h"
 
 struct gnode {
@@ -74,8 +75,11 @@ static void node_free(struct gnode *n)
 static int emit_scalar(yaml_emitter_t *em, const char *s)
 {
     yaml_event_t ev;
+    /* A line break reads best escaped ("ok\n"); libyaml's own choice would
+     * fold it into a multi-line single-quoted block. */
     yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
-                                 YAML_ANY_SCALAR_STYLE);
+                                 strchr(s, '\n') ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
+                                                 : YAML_ANY_SCALAR_STYLE);
     return yaml_emitter_emit(em, &ev);
 }
 
@@ -169,15 +173,16 @@ static void build_service(const struct gen_options *o, int i, struct gnode *svc)
     }
 }
 
-char *gen_render(const struct gen_options *o, int n, struct buf *out)
-{
-    if (n < 1 || (o->target == GEN_REFPROXY && o->base_port + n > 65535))
-        return strdup("service count out of range for the base port");
-    struct gnode top = {0};
-    build_top(o, &top);
-    buf_printf(out, "# scaleprof gen: %d services for %s\n", n,
-               o->target == GEN_TSNSRV ? "tsnsrv" : "refproxy");
+/* Builds service i (1-based) of a config into svc. */
+typedef void (*service_builder)(const void *ctx, int i, struct gnode *svc);
 
+/* The one writer of a config file: "# comment", top's keys in order, then
+ * services 1..n, each built, emitted and freed in turn (a config of 10000
+ * services never sits in memory as a tree). */
+static char *render_config(const char *comment, const struct gnode *top, int n,
+                           service_builder build, const void *ctx, struct buf *out)
+{
+    buf_printf(out, "# %s\n", comment);
     yaml_emitter_t em;
     yaml_event_t ev;
     yaml_emitter_initialize(&em);
@@ -191,14 +196,14 @@ char *gen_render(const struct gen_options *o, int n, struct buf *out)
     ok = ok && yaml_emitter_emit(&em, &ev);
     yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
     ok = ok && yaml_emitter_emit(&em, &ev);
-    for (size_t i = 0; ok && i < top.nkids; i++)
-        ok = emit_scalar(&em, top.kids[i].name) && emit_node(&em, &top.kids[i]);
+    for (size_t i = 0; ok && i < top->nkids; i++)
+        ok = emit_scalar(&em, top->kids[i].name) && emit_node(&em, &top->kids[i]);
     ok = ok && emit_scalar(&em, "services");
     yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
     ok = ok && yaml_emitter_emit(&em, &ev);
     for (int i = 1; ok && i <= n; i++) {
         struct gnode svc = {0};
-        build_service(o, i, &svc);
+        build(ctx, i, &svc);
         ok = emit_node(&em, &svc);
         node_free(&svc);
     }
@@ -215,8 +220,57 @@ char *gen_render(const struct gen_options *o, int n, struct buf *out)
     if (!ok && asprintf(&err, "yaml emitter: %s", em.problem ? em.problem : "output too large") < 0)
         err = NULL;
     yaml_emitter_delete(&em);
-    node_free(&top);
     return ok ? NULL : (err ? err : strdup("yaml emitter failed"));
+}
+
+static void build_option_service(const void *ctx, int i, struct gnode *svc)
+{
+    build_service(ctx, i, svc);
+}
+
+char *gen_render(const struct gen_options *o, int n, struct buf *out)
+{
+    if (n < 1 || (o->target == GEN_REFPROXY && o->base_port + n > 65535))
+        return strdup("service count out of range for the base port");
+    struct gnode top = {0};
+    build_top(o, &top);
+    char comment[64];
+    snprintf(comment, sizeof comment, "scaleprof gen: %d services for %s", n,
+             o->target == GEN_TSNSRV ? "tsnsrv" : "refproxy");
+    char *err = render_config(comment, &top, n, build_option_service, o, out);
+    node_free(&top);
+    return err;
+}
+
+static void build_respond_service(const void *ctx, int i, struct gnode *svc)
+{
+    const struct gen_respond_config *c = ctx;
+    char text[96];
+    if (c->count == 1)
+        snprintf(text, sizeof text, "%s", c->name);
+    else
+        snprintf(text, sizeof text, "%s%d", c->name, i);
+    node_set(svc, "name", text);
+    snprintf(text, sizeof text, "127.0.0.1:%d", c->ports[i - 1]);
+    node_set(svc, "listenAddr", text);
+    snprintf(text, sizeof text, "%d", c->status);
+    node_set(svc, "respond.status", text);
+    node_set(svc, "respond.body", c->body);
+}
+
+char *gen_render_respond(const struct gen_respond_config *c, struct buf *out)
+{
+    if (c->count < 1 || c->count > 65535)
+        return strdup("respond config: service count out of range");
+    for (size_t i = 0; i < c->count; i++)
+        if (c->ports[i] < 1 || c->ports[i] > 65535)
+            return strdup("respond config: port out of range");
+    struct gnode top = {0};
+    node_set(&top, "prometheusAddr", c->admin_addr);
+    node_set(&top, "architecture", "shared");
+    char *err = render_config(c->comment, &top, (int)c->count, build_respond_service, c, out);
+    node_free(&top);
+    return err;
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -257,7 +311,8 @@ char *gen_parse_counts(const char *s, int **counts, size_t *n)
     while (v) {
         char *end;
         if (parse_count(p, &end, &v[k]) < 0 || (*end && *end != ',')) {
-            if (asprintf(&msg, "--counts %s: expected comma-separated counts in 1..100000", s) < 0)
+            if (asprintf(&msg, "--counts: expected comma-separated counts in 1..100000, got '%s'",
+                         s) < 0)
                 msg = NULL;
             free(v);
             return msg ? msg : strdup("bad --counts");
@@ -281,7 +336,8 @@ char *gen_parse_geometric(const char *s, int **counts, size_t *n)
     if (parse_count(s, &end, &lo) < 0 || strncmp(end, "..", 2) ||
         parse_count(end + 2, &end, &hi) < 0 || hi <= lo ||
         (*end == ':' && (parse_count(end + 1, &end, &points) < 0 || points < 2)) || *end) {
-        if (asprintf(&msg, "--geometric %s: expected LO..HI[:POINTS], 1 <= LO < HI", s) < 0)
+        if (asprintf(&msg, "--geometric: expected LO..HI[:POINTS] with 1 <= LO < HI, got '%s'", s) <
+            0)
             msg = NULL;
         return msg ? msg : strdup("bad --geometric");
     }
@@ -297,69 +353,105 @@ char *gen_parse_geometric(const char *s, int **counts, size_t *n)
     return NULL;
 }
 
-static void gen_usage(FILE *out)
-{
-    fprintf(out, "usage: scaleprof gen [--target refproxy|tsnsrv] [--counts 10,20,30,40,50 |\n"
-                 "                     --geometric LO..HI[:POINTS]] [--set key=value]...\n"
-                 "                     [--base-port P] [--force] --out DIR\n"
-                 "       scaleprof gen [--target T] --list-keys\n"
-                 "\n"
-                 "Writes DIR/<N>_services.yaml for each count. refproxy configs default to the\n"
-                 "per-service architecture with tsnsrv-like tasks (--set architecture=shared for\n"
-                 "the shared one); services respond by themselves unless --set upstream=URL.\n"
-                 "Existing files are not overwritten without --force.\n");
-}
+static const char gen_usage[] =
+    "usage: scaleprof gen [--target refproxy|tsnsrv] [--counts 10,20,30,40,50 |\n"
+    "                     --geometric LO..HI[:POINTS]] [--set key=value]...\n"
+    "                     [--base-port P] [--force] --out DIR\n"
+    "       scaleprof gen [--target T] --list-keys\n"
+    "\n"
+    "Writes DIR/<N>_services.yaml for each count. refproxy configs default to the\n"
+    "per-service architecture with tsnsrv-like tasks (--set architecture=shared for\n"
+    "the shared one); services respond by themselves unless --set upstream=URL.\n"
+    "\n"
+    "  --target T        refproxy (default) or tsnsrv\n"
+    "  --counts LIST     comma-separated service counts in 1..100000 (default 10,20,30,40,50)\n"
+    "  --geometric LO..HI[:POINTS]  POINTS counts (default 7) spaced evenly in log scale\n"
+    "  --set key=value   a config setting; --list-keys shows the keys of the target\n"
+    "  --base-port P     service i listens on P + i (1024..65000, default 18000)\n"
+    "  --force           overwrite existing files (otherwise nothing is written)\n"
+    "  --out DIR         where the configs go (created if missing)\n"
+    "  --list-keys       print the settable keys of the target and exit\n"
+    "Exit: 0 ok, 1 cannot write, 2 usage.\n";
+
+enum {
+    GEN_OPT_TARGET = 256,
+    GEN_OPT_COUNTS,
+    GEN_OPT_GEOMETRIC,
+    GEN_OPT_SET,
+    GEN_OPT_BASE_PORT,
+    GEN_OPT_FORCE,
+    GEN_OPT_OUT,
+    GEN_OPT_LIST_KEYS,
+};
+
+static const struct option gen_options_table[] = {
+    {"target", required_argument, NULL, GEN_OPT_TARGET},
+    {"counts", required_argument, NULL, GEN_OPT_COUNTS},
+    {"geometric", required_argument, NULL, GEN_OPT_GEOMETRIC},
+    {"set", required_argument, NULL, GEN_OPT_SET},
+    {"base-port", required_argument, NULL, GEN_OPT_BASE_PORT},
+    {"force", no_argument, NULL, GEN_OPT_FORCE},
+    {"out", required_argument, NULL, GEN_OPT_OUT},
+    {"list-keys", no_argument, NULL, GEN_OPT_LIST_KEYS},
+    {NULL, 0, NULL, 0},
+};
 
 int cmd_gen(int argc, char **argv)
 {
+    static const char *const targets[] = {"refproxy", "tsnsrv", NULL};
     struct gen_options o = {.target = GEN_REFPROXY, .base_port = 18000};
     const char *out_dir = NULL, *counts_arg = "10,20,30,40,50", *geometric = NULL;
     bool force = false, list_keys = false;
-    int status = 2;
+    int status = OPTS_USAGE;
     o.sets = calloc((size_t)argc + 1, sizeof *o.sets);
     int *counts = NULL;
     size_t num_counts = 0;
     char *err = NULL;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            gen_usage(stdout);
-            status = 0;
+    struct opts op;
+    opts_init(&op, "gen", gen_usage, gen_options_table, NULL, argc, argv);
+    for (int c; (c = opts_next(&op)) != OPTS_END;) {
+        switch (c) {
+        case OPTS_STOP:
+            status = op.exit;
             goto done;
-        } else if (!strcmp(a, "--force")) {
+        case OPTS_ARG:
+            opts_error(&op, "unexpected argument '%s'", op.arg);
+            goto done;
+        case GEN_OPT_TARGET: {
+            int t;
+            if (opts_choice(&op, targets, &t) < 0)
+                goto done;
+            o.target = t == 0 ? GEN_REFPROXY : GEN_TSNSRV;
+            break;
+        }
+        case GEN_OPT_COUNTS:
+            counts_arg = op.arg, geometric = NULL;
+            break;
+        case GEN_OPT_GEOMETRIC:
+            geometric = op.arg;
+            break;
+        case GEN_OPT_OUT:
+            out_dir = op.arg;
+            break;
+        case GEN_OPT_FORCE:
             force = true;
-        } else if (!strcmp(a, "--list-keys")) {
+            break;
+        case GEN_OPT_LIST_KEYS:
             list_keys = true;
-        } else if (v && !strcmp(a, "--target")) {
-            if (!strcmp(v, "refproxy"))
-                o.target = GEN_REFPROXY;
-            else if (!strcmp(v, "tsnsrv"))
-                o.target = GEN_TSNSRV;
-            else {
-                fprintf(stderr, "scaleprof gen: --target %s: expected refproxy or tsnsrv\n", v);
+            break;
+        case GEN_OPT_BASE_PORT: {
+            long p;
+            if (opts_whole(&op, "a port", 1024, 65000, &p) < 0)
                 goto done;
-            }
-            i++;
-        } else if (v && !strcmp(a, "--counts")) {
-            counts_arg = v, geometric = NULL, i++;
-        } else if (v && !strcmp(a, "--geometric")) {
-            geometric = v, i++;
-        } else if (v && !strcmp(a, "--out")) {
-            out_dir = v, i++;
-        } else if (v && !strcmp(a, "--base-port")) {
-            char *end;
-            long p = strtol(v, &end, 10);
-            if (*end || p < 1024 || p > 65000) {
-                fprintf(stderr, "scaleprof gen: --base-port %s: expected 1024..65000\n", v);
-                goto done;
-            }
-            o.base_port = (int)p, i++;
-        } else if (v && !strcmp(a, "--set")) {
-            char *eq = strchr(v, '=');
+            o.base_port = (int)p;
+            break;
+        }
+        case GEN_OPT_SET: {
+            const char *v = op.arg;
+            const char *eq = strchr(v, '=');
             if (!eq || eq == v) {
-                fprintf(stderr, "scaleprof gen: --set %s: expected key=value\n", v);
+                opts_bad_value(&op, "key=value");
                 goto done;
             }
             o.sets[o.num_sets].value = strdup(eq + 1);
@@ -370,11 +462,8 @@ int cmd_gen(int argc, char **argv)
             o.sets[o.num_sets++].key = canon;
             if (err)
                 goto done;
-            i++;
-        } else {
-            fprintf(stderr, "scaleprof gen: unknown or incomplete argument '%s'\n\n", a);
-            gen_usage(stderr);
-            goto done;
+            break;
+        }
         }
     }
     if (list_keys) {
@@ -394,17 +483,20 @@ int cmd_gen(int argc, char **argv)
         free(canon);
     }
     if (!out_dir) {
-        fprintf(stderr, "scaleprof gen: --out DIR is required\n\n");
-        gen_usage(stderr);
+        opts_error(&op, "--out DIR is required");
         goto done;
     }
     err = geometric ? gen_parse_geometric(geometric, &counts, &num_counts)
                     : gen_parse_counts(counts_arg, &counts, &num_counts);
-    if (err)
+    if (err) {
+        opts_error(&op, "%s", err);
+        free(err);
+        err = NULL;
         goto done;
+    }
     if (o.target == GEN_REFPROXY && o.base_port + counts[num_counts - 1] > 65535) {
-        fprintf(stderr, "scaleprof gen: %d services from base port %d run past 65535\n",
-                counts[num_counts - 1], o.base_port);
+        opts_error(&op, "%d services from base port %d run past 65535", counts[num_counts - 1],
+                   o.base_port);
         goto done;
     }
     status = 1;

@@ -43,6 +43,22 @@ size_t gen_edit_distance(const char *a, const char *b);
 /* Renders the config for n services (YAML) into out. */
 char *gen_render(const struct gen_options *o, int n, struct buf *out);
 
+/* A refproxy config whose services answer by themselves (shared
+ * architecture, a respond block each): the sweep's --load origin. The one
+ * writer behind gen_render writes it, so refproxy's config schema is known in
+ * one place. */
+struct gen_respond_config {
+    const char *comment;    /* the first line, after "# " */
+    const char *admin_addr; /* prometheusAddr, e.g. "127.0.0.1:9099" */
+    const char *name;       /* service names: name when count is 1, else name1..nameK */
+    const int *ports;       /* service i listens on 127.0.0.1:ports[i] */
+    size_t count;           /* 1..65535 */
+    int status;             /* respond.status */
+    const char *body;       /* respond.body */
+};
+/* Renders c (YAML) into out. */
+char *gen_render_respond(const struct gen_respond_config *c, struct buf *out);
+
 /* "10,20,30" → sorted unique counts; "10..10000[:points]" → geometric series
  * (default 7 points), rounded and deduplicated. *counts is malloc'd. */
 char *gen_parse_counts(const char *s, int **counts, size_t *n);

@@ -11,34 +11,6 @@
 #include "sweep.h"
 #include "version.h"
 
-/*
- * Weak fallbacks: while analysis/ is being written a subcommand may not exist
- * yet; scaleprof still links and says so. meson links the analysis archive
- * whole, so a real cmd_* always replaces these.
- */
-static int not_built(const char *name)
-{
-    fprintf(stderr, "scaleprof %s: not built into this scaleprof yet (analysis/ is missing it)\n",
-            name);
-    return 2;
-}
-__attribute__((weak)) int cmd_top(int argc, char **argv)
-{
-    return not_built("top");
-}
-__attribute__((weak)) int cmd_analyze(int argc, char **argv)
-{
-    return not_built("analyze");
-}
-__attribute__((weak)) int cmd_gate(int argc, char **argv)
-{
-    return not_built("gate");
-}
-__attribute__((weak)) int cmd_diff(int argc, char **argv)
-{
-    return not_built("diff");
-}
-
 static void usage(FILE *out)
 {
     fprintf(out, "usage: scaleprof COMMAND [ARGS]\n"

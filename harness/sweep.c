@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@
 
 #include "buildid.h"
 #include "fetch.h"
+#include "gen.h"
+#include "opts.h"
 #include "outfile.h"
 #include "procstat.h"
 #include "progress.h"
@@ -33,31 +36,31 @@ static void on_signal(int sig)
     g_signal = sig;
 }
 
-static void sweep_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: scaleprof sweep --configs DIR --out DIR [--warmup S] [--duration S]\n"
-            "                       [--repeat R] [--order interleaved|shuffled] [--seed S]\n"
-            "                       [--load RPS] [--target-cmd 'CMD {config}'] [--admin ADDR]\n"
-            "                       [--contaminated-share X] [--ready-timeout S]\n"
-            "                       [--fetch-timeout S] [--force]\n"
-            "\n"
-            "  --configs DIR     <N>_services.yaml files (scaleprof gen writes them)\n"
-            "  --out DIR         results folder; one holding an earlier run is refused, or\n"
-            "                    with --force moved aside to DIR.<its start time>\n"
-            "  --warmup S        seconds between ready and the window (default 30)\n"
-            "  --duration S      window: CPU profile and /proc samples (default 30)\n"
-            "  --repeat R        run every count R times (default 1)\n"
-            "  --order O         interleaved (rounds of ascending counts, default) or shuffled\n"
-            "  --load RPS        requests per second to every service from an open-loop\n"
-            "                    generator, against a respond origin the sweep starts\n"
-            "  --target-cmd CMD  default: <build>/proxy/refproxy --config {config}\n"
-            "  --admin ADDR      admin host:port (default: prometheusAddr of each config)\n"
-            "  --ready-timeout S how long a target may take to answer /healthz\n"
-            "                    (default 30 s + 1 ms per service)\n"
-            "  --fetch-timeout S time allowed for each fetch beyond the window (default 30)\n"
-            "Exit: 0 every point ok, 1 some failed, 2 usage, 130/143 interrupted.\n");
-}
+static const char sweep_usage[] =
+    "usage: scaleprof sweep --configs DIR --out DIR [--warmup S] [--duration S]\n"
+    "                       [--repeat R] [--order interleaved|shuffled] [--seed S]\n"
+    "                       [--load RPS] [--target-cmd 'CMD {config}'] [--admin ADDR]\n"
+    "                       [--contaminated-share X] [--ready-timeout S]\n"
+    "                       [--fetch-timeout S] [--force]\n"
+    "\n"
+    "  --configs DIR     <N>_services.yaml files (scaleprof gen writes them)\n"
+    "  --out DIR         results folder; one holding an earlier run is refused, or\n"
+    "                    with --force moved aside to DIR.<its start time>\n"
+    "  --warmup S        seconds between ready and the window (default 30)\n"
+    "  --duration S      window in whole seconds: CPU profile and /proc samples (default 30)\n"
+    "  --repeat R        run every count R times, 1..1000 (default 1)\n"
+    "  --order O         interleaved (rounds of ascending counts, default) or shuffled\n"
+    "  --seed S          seed of the shuffled order (default: the time)\n"
+    "  --load RPS        requests per second to every service from an open-loop\n"
+    "                    generator, against a respond origin the sweep starts\n"
+    "  --target-cmd CMD  default: <build>/proxy/refproxy --config {config}\n"
+    "  --admin ADDR      admin host:port (default: prometheusAddr of each config)\n"
+    "  --contaminated-share X  run delay, as a share of the target's CPU time, above\n"
+    "                    which a point counts as contaminated by other load (default 0.25)\n"
+    "  --ready-timeout S how long a target may take to answer /healthz\n"
+    "                    (default 30 s + 1 ms per service)\n"
+    "  --fetch-timeout S time allowed for each fetch beyond the window (default 30)\n"
+    "Exit: 0 every point ok, 1 some failed, 2 usage, 130/143 interrupted.\n";
 
 static void loadavg(double v[3])
 {
@@ -250,18 +253,28 @@ static char *start_origin(struct sweep_run *run, const char *refproxy, struct ta
     int admin = free_port(), port = free_port();
     if (admin < 0 || port < 0 || admin == port)
         return NULL;
-    char text[512];
-    snprintf(text, sizeof text,
-             "# the --load origin scaleprof sweep started: one respond service\n"
-             "prometheusAddr: \"127.0.0.1:%d\"\n"
-             "architecture: shared\n"
-             "services:\n"
-             "  - name: origin\n"
-             "    listenAddr: \"127.0.0.1:%d\"\n"
-             "    respond: {status: 200, body: \"ok\\n\"}\n",
-             admin, port);
-    if (outfile_write_str(run->out, "origin.yaml", text) < 0)
+    char admin_addr[32];
+    snprintf(admin_addr, sizeof admin_addr, "127.0.0.1:%d", admin);
+    const struct gen_respond_config rc = {
+        .comment = "the --load origin scaleprof sweep started: one respond service",
+        .admin_addr = admin_addr,
+        .name = "origin",
+        .ports = &port,
+        .count = 1,
+        .status = 200,
+        .body = "ok\n",
+    };
+    struct buf yaml;
+    buf_init(&yaml, 1 << 16);
+    char *err = gen_render_respond(&rc, &yaml);
+    int wrote = err ? -1 : outfile_write(run->out, "origin.yaml", yaml.data, yaml.len);
+    buf_free(&yaml);
+    if (err || wrote < 0) {
+        fprintf(stderr, "scaleprof sweep: origin: %s/origin.yaml: %s\n", run->out,
+                err ? err : strerror(errno));
+        free(err);
         return NULL;
+    }
     char config[PATH_MAX], log[PATH_MAX], health[64];
     snprintf(config, sizeof config, "%s/origin.yaml", run->out);
     snprintf(log, sizeof log, "%s/origin.log", run->out);
@@ -270,7 +283,7 @@ static char *start_origin(struct sweep_run *run, const char *refproxy, struct ta
     if (asprintf(&cmd, "%s --config {config}", quoted) < 0)
         abort();
     free(quoted);
-    char *err = target_start(t, cmd, config, log, NULL);
+    err = target_start(t, cmd, config, log, NULL);
     free(cmd);
     if (err) {
         fprintf(stderr, "scaleprof sweep: origin: %s\n", err);
@@ -325,16 +338,6 @@ static char *find_binary(const char *cmd)
     }
     free(word);
     return found;
-}
-
-static bool parse_seconds(const char *v, double min, double *out)
-{
-    char *end;
-    double x = strtod(v, &end);
-    if (end == v || *end || x < min || x > 86400)
-        return false;
-    *out = x;
-    return true;
 }
 
 static void free_run(struct sweep_run *run)
@@ -436,6 +439,117 @@ done:
     return status;
 }
 
+enum {
+    SWEEP_OPT_CONFIGS = 256,
+    SWEEP_OPT_OUT,
+    SWEEP_OPT_WARMUP,
+    SWEEP_OPT_DURATION,
+    SWEEP_OPT_REPEAT,
+    SWEEP_OPT_ORDER,
+    SWEEP_OPT_SEED,
+    SWEEP_OPT_LOAD,
+    SWEEP_OPT_TARGET_CMD,
+    SWEEP_OPT_ADMIN,
+    SWEEP_OPT_CONTAMINATED_SHARE,
+    SWEEP_OPT_READY_TIMEOUT,
+    SWEEP_OPT_FETCH_TIMEOUT,
+    SWEEP_OPT_FORCE,
+};
+
+static const struct option sweep_options[] = {
+    {"configs", required_argument, NULL, SWEEP_OPT_CONFIGS},
+    {"out", required_argument, NULL, SWEEP_OPT_OUT},
+    {"warmup", required_argument, NULL, SWEEP_OPT_WARMUP},
+    {"duration", required_argument, NULL, SWEEP_OPT_DURATION},
+    {"repeat", required_argument, NULL, SWEEP_OPT_REPEAT},
+    {"order", required_argument, NULL, SWEEP_OPT_ORDER},
+    {"seed", required_argument, NULL, SWEEP_OPT_SEED},
+    {"load", required_argument, NULL, SWEEP_OPT_LOAD},
+    {"target-cmd", required_argument, NULL, SWEEP_OPT_TARGET_CMD},
+    {"admin", required_argument, NULL, SWEEP_OPT_ADMIN},
+    {"contaminated-share", required_argument, NULL, SWEEP_OPT_CONTAMINATED_SHARE},
+    {"ready-timeout", required_argument, NULL, SWEEP_OPT_READY_TIMEOUT},
+    {"fetch-timeout", required_argument, NULL, SWEEP_OPT_FETCH_TIMEOUT},
+    {"force", no_argument, NULL, SWEEP_OPT_FORCE},
+    {NULL, 0, NULL, 0},
+};
+
+/* The flags into run. false: stop and exit with *status (0 after --help,
+ * OPTS_USAGE after an error, already printed). */
+static bool sweep_parse(struct sweep_run *run, bool *seed_given, int argc, char **argv, int *status)
+{
+    static const char *const orders[] = {"interleaved", "shuffled", NULL};
+    struct opts o;
+    opts_init(&o, "sweep", sweep_usage, sweep_options, NULL, argc, argv);
+    for (int c; (c = opts_next(&o)) != OPTS_END;) {
+        long whole;
+        int index, rc = 0;
+        switch (c) {
+        case OPTS_STOP:
+            *status = o.exit;
+            return false;
+        case OPTS_ARG:
+            *status = opts_error(&o, "unexpected argument '%s'", o.arg);
+            return false;
+        case SWEEP_OPT_CONFIGS:
+            run->configs = o.arg;
+            break;
+        case SWEEP_OPT_OUT:
+            run->out = o.arg;
+            break;
+        case SWEEP_OPT_WARMUP:
+            rc = opts_seconds(&o, 0, &run->warmup_s);
+            break;
+        case SWEEP_OPT_DURATION: /* whole: the profile's ?seconds= takes an integer */
+            rc = opts_whole(&o, "whole seconds", 1, (long)OPTS_MAX_SECONDS, &whole);
+            run->duration_s = rc == 0 ? (double)whole : run->duration_s;
+            break;
+        case SWEEP_OPT_REPEAT:
+            rc = opts_whole(&o, "a count", 1, 1000, &whole);
+            run->repeat = rc == 0 ? (int)whole : run->repeat;
+            break;
+        case SWEEP_OPT_ORDER:
+            rc = opts_choice(&o, orders, &index);
+            run->order = rc == 0 ? orders[index] : run->order;
+            break;
+        case SWEEP_OPT_SEED:
+            rc = opts_ulong(&o, &run->seed);
+            *seed_given = true;
+            break;
+        case SWEEP_OPT_LOAD:
+            rc = opts_number(&o, "requests per second", 0, 100000, 0, &run->load_rps);
+            break;
+        case SWEEP_OPT_TARGET_CMD:
+            run->target_cmd = o.arg;
+            break;
+        case SWEEP_OPT_ADMIN:
+            run->admin_override = o.arg;
+            break;
+        case SWEEP_OPT_CONTAMINATED_SHARE:
+            rc = opts_number(&o, "a share", 0, INFINITY, 0, &run->contaminated_share);
+            break;
+        case SWEEP_OPT_READY_TIMEOUT:
+            rc = opts_seconds(&o, 0.1, &run->ready_timeout_s);
+            break;
+        case SWEEP_OPT_FETCH_TIMEOUT:
+            rc = opts_seconds(&o, 0.1, &run->fetch_timeout_s);
+            break;
+        case SWEEP_OPT_FORCE:
+            run->force = true;
+            break;
+        }
+        if (rc < 0) {
+            *status = OPTS_USAGE;
+            return false;
+        }
+    }
+    if (!run->configs || !run->out) {
+        *status = opts_error(&o, "--configs DIR and --out DIR are required");
+        return false;
+    }
+    return true;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     struct sweep_run run = {.warmup_s = 30,
@@ -445,65 +559,9 @@ int cmd_sweep(int argc, char **argv)
                             .contaminated_share = 0.25,
                             .fetch_timeout_s = 30};
     bool seed_given = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool ok = true;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            sweep_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--force")) {
-            run.force = true;
-            continue;
-        } else if (!v) {
-            ok = false;
-        } else if (!strcmp(a, "--configs")) {
-            run.configs = v;
-        } else if (!strcmp(a, "--out")) {
-            run.out = v;
-        } else if (!strcmp(a, "--warmup")) {
-            ok = parse_seconds(v, 0, &run.warmup_s);
-        } else if (!strcmp(a, "--duration")) {
-            ok = parse_seconds(v, 1, &run.duration_s) && run.duration_s == (long)run.duration_s;
-        } else if (!strcmp(a, "--repeat")) {
-            double r = 0;
-            ok = parse_seconds(v, 1, &r) && r <= 1000 && r == (int)r;
-            run.repeat = (int)r;
-        } else if (!strcmp(a, "--order")) {
-            run.order = v;
-            ok = !strcmp(v, "interleaved") || !strcmp(v, "shuffled");
-        } else if (!strcmp(a, "--seed")) {
-            char *end;
-            run.seed = strtoul(v, &end, 10);
-            ok = *end == '\0' && end != v;
-            seed_given = true;
-        } else if (!strcmp(a, "--load")) {
-            ok = parse_seconds(v, 0, &run.load_rps) && run.load_rps <= 100000;
-        } else if (!strcmp(a, "--target-cmd")) {
-            run.target_cmd = v;
-        } else if (!strcmp(a, "--admin")) {
-            run.admin_override = v;
-        } else if (!strcmp(a, "--ready-timeout")) {
-            ok = parse_seconds(v, 0.1, &run.ready_timeout_s);
-        } else if (!strcmp(a, "--fetch-timeout")) {
-            ok = parse_seconds(v, 0.1, &run.fetch_timeout_s);
-        } else if (!strcmp(a, "--contaminated-share")) {
-            ok = parse_seconds(v, 0, &run.contaminated_share);
-        } else {
-            ok = false;
-        }
-        if (!ok) {
-            fprintf(stderr, "scaleprof sweep: bad or incomplete argument '%s%s%s'\n\n", a,
-                    v ? " " : "", v ? v : "");
-            sweep_usage(stderr);
-            return 2;
-        }
-        i++;
-    }
-    if (!run.configs || !run.out) {
-        fprintf(stderr, "scaleprof sweep: --configs DIR and --out DIR are required\n\n");
-        sweep_usage(stderr);
-        return 2;
-    }
+    int status = OPTS_USAGE;
+    if (!sweep_parse(&run, &seed_given, argc, argv, &status))
+        return status;
     if (!seed_given)
         run.seed = (unsigned long)time(NULL);
     if (scan_configs(run.configs, &run.counts, &run.num_counts) < 0 || run.num_counts == 0) {
@@ -516,7 +574,7 @@ int cmd_sweep(int argc, char **argv)
     }
     char *refproxy = default_refproxy();
     char *default_cmd = NULL, *started = NULL;
-    int status = 2;
+    status = 2;
     if (!run.target_cmd) {
         if (!refproxy) {
             fprintf(stderr, "scaleprof sweep: refproxy is not built next to scaleprof "

@@ -1,6 +1,8 @@
 /*
- * admin: the admin listener (see admin.h): /healthz, /metrics, and the pprof
- * endpoints (routed to pprof.c).
+ * admin: the admin listener (see admin.h): /healthz, /metrics (composed
+ * here from process_metrics.c, the server and the tasks), and the pprof
+ * endpoints (routed to pprof.c). Handlers build a struct admin_reply
+ * (admin_reply.h); this file owns the sockets and writes it.
  *
  * Threads: one accept thread "admin" blocked in poll() on the listener and a
  * stop pipe (no timeout, so an idle admin makes no wakeups), and at most
@@ -13,7 +15,6 @@
 #include "admin.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -23,17 +24,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "admin_reply.h"
 #include "buf.h"
 #include "http_parse.h"
 #include "pprof.h"
+#include "process_metrics.h"
 #include "profiling.h"
 #include "tasks.h"
-#include "tcmalloc_compat.h"
 #include "thread.h"
 #include "version.h"
 
@@ -78,18 +79,6 @@ static void set_err(char **err, const char *fmt, ...)
     if (vasprintf(err, fmt, ap) < 0)
         *err = NULL;
     va_end(ap);
-}
-
-void admin_reply_text(struct admin_reply *r, int status, const char *fmt, ...)
-{
-    va_list ap;
-    r->status = status;
-    r->content_type = "text/plain; charset=utf-8";
-    buf_reset(&r->body);
-    va_start(ap, fmt);
-    buf_vprintf(&r->body, fmt, ap);
-    va_end(ap);
-    buf_puts(&r->body, "\n");
 }
 
 static const char *status_text(int status)
@@ -162,162 +151,29 @@ static void send_reply(int fd, const struct admin_reply *r, bool head_only)
 
 /* ---------- /metrics ---------- */
 
-/* Fields of /proc/self/stat after the ")" that ends comm, 1-based from field 3. */
-static int read_proc_stat(unsigned long long *fields, int nfields)
-{
-    char text[1024];
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n;
-    do
-        n = read(fd, text, sizeof(text) - 1);
-    while (n < 0 && errno == EINTR);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    text[n] = '\0';
-    char *p = strrchr(text, ')');
-    if (!p)
-        return -1;
-    p += 2; /* ") " then field 3 (state) */
-    for (int i = 0; i < nfields; i++) {
-        if (i == 0) { /* state is a letter */
-            fields[0] = (unsigned char)*p;
-            p = strchr(p, ' ');
-        } else {
-            char *end;
-            fields[i] = strtoull(p, &end, 10);
-            p = end;
-        }
-        if (!p || !*p)
-            return i + 1 == nfields ? 0 : -1;
-        p++;
-    }
-    return 0;
-}
-
-static double process_start_time(void)
-{
-    unsigned long long f[20];
-    if (read_proc_stat(f, 20) < 0)
-        return 0;
-    double boot = 0;
-    FILE *st = fopen("/proc/stat", "re");
-    if (st) {
-        char line[256];
-        while (fgets(line, sizeof(line), st))
-            if (!strncmp(line, "btime ", 6)) {
-                boot = strtod(line + 6, NULL);
-                break;
-            }
-        fclose(st);
-    }
-    /* field 22 starttime is f[22 - 3] */
-    return boot + (double)f[19] / (double)sysconf(_SC_CLK_TCK);
-}
-
-static long count_open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    long n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1; /* the directory stream's own fd */
-}
-
-static void metric_head(struct buf *out, const char *name, const char *type, const char *help)
-{
-    buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void write_tcmalloc_metrics(struct buf *out)
-{
-    static const struct {
-        const char *property, *name, *help;
-    } props[] = {
-        {"generic.current_allocated_bytes", "tcmalloc_current_allocated_bytes",
-         "Bytes in use by the application (tcmalloc generic.current_allocated_bytes)."},
-        {"generic.heap_size", "tcmalloc_heap_size_bytes",
-         "Bytes of system memory reserved by tcmalloc (generic.heap_size)."},
-        {"generic.total_physical_bytes", "tcmalloc_physical_bytes",
-         "Physical memory used by tcmalloc (generic.total_physical_bytes)."},
-        {"tcmalloc.pageheap_free_bytes", "tcmalloc_pageheap_free_bytes",
-         "Free mapped bytes in the page heap (tcmalloc.pageheap_free_bytes)."},
-        {"tcmalloc.pageheap_unmapped_bytes", "tcmalloc_pageheap_unmapped_bytes",
-         "Free bytes released to the system (tcmalloc.pageheap_unmapped_bytes)."},
-        {"tcmalloc.central_cache_free_bytes", "tcmalloc_central_cache_free_bytes",
-         "Free bytes in the central cache (tcmalloc.central_cache_free_bytes)."},
-        {"tcmalloc.transfer_cache_free_bytes", "tcmalloc_transfer_cache_free_bytes",
-         "Free bytes in the transfer cache (tcmalloc.transfer_cache_free_bytes)."},
-        {"tcmalloc.thread_cache_free_bytes", "tcmalloc_thread_cache_free_bytes",
-         "Free bytes in per-thread caches (tcmalloc.thread_cache_free_bytes)."},
-        {"tcmalloc.current_total_thread_cache_bytes", "tcmalloc_thread_cache_bytes",
-         "Bytes used by all thread caches (tcmalloc.current_total_thread_cache_bytes)."},
-    };
-    for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
-        size_t v = 0;
-        /* Not every allocator answers every property (e.g. under ASan); skip those. */
-        if (!MallocExtension_GetNumericProperty(props[i].property, &v))
-            continue;
-        metric_head(out, props[i].name, "gauge", props[i].help);
-        buf_printf(out, "%s %zu\n", props[i].name, v);
-    }
-}
-
+/* The page: the process collector's families, refproxy's own, the
+ * allocator's, then the data plane's and the tasks'. */
 static void admin_write_metrics(struct admin *a, struct buf *out)
 {
-    struct timespec cpu;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-    metric_head(out, "process_cpu_seconds_total", "counter",
-                "Total user and system CPU time spent in seconds.");
-    buf_printf(out, "process_cpu_seconds_total %lld.%09ld\n", (long long)cpu.tv_sec, cpu.tv_nsec);
+    process_metrics_write(out, a->start_time_s);
 
-    unsigned long long f[22]; /* fields 3..24 of /proc/self/stat */
-    if (read_proc_stat(f, 22) == 0) {
-        metric_head(out, "process_resident_memory_bytes", "gauge",
-                    "Resident memory size in bytes.");
-        buf_printf(out, "process_resident_memory_bytes %llu\n",
-                   f[21] * (unsigned long long)sysconf(_SC_PAGESIZE));
-        metric_head(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
-        buf_printf(out, "process_virtual_memory_bytes %llu\n", f[20]);
-        metric_head(out, "process_threads", "gauge", "Number of OS threads in the process.");
-        buf_printf(out, "process_threads %llu\n", f[17]);
-    }
-    long fds = count_open_fds();
-    if (fds >= 0) {
-        metric_head(out, "process_open_fds", "gauge", "Number of open file descriptors.");
-        buf_printf(out, "process_open_fds %ld\n", fds);
-    }
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        metric_head(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
-        buf_printf(out, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
-    }
-    metric_head(out, "process_start_time_seconds", "gauge",
-                "Start time of the process since unix epoch in seconds.");
-    buf_printf(out, "process_start_time_seconds %.2f\n", a->start_time_s);
-
-    metric_head(out, "refproxy_info", "gauge", "refproxy build and configuration; always 1.");
+    process_metrics_head(out, "refproxy_info", "gauge",
+                         "refproxy build and configuration; always 1.");
     buf_printf(out, "refproxy_info{version=\"%s\",architecture=\"%s\"} 1\n", SCALEPROF_VERSION,
                architecture_name(a->cfg->architecture));
-    metric_head(out, "refproxy_services", "gauge", "Services in the loaded configuration.");
+    process_metrics_head(out, "refproxy_services", "gauge",
+                         "Services in the loaded configuration.");
     buf_printf(out, "refproxy_services %zu\n", a->cfg->num_services);
-    metric_head(out, "refproxy_workers", "gauge", "Worker threads (shared architecture).");
+    process_metrics_head(out, "refproxy_workers", "gauge", "Worker threads (shared architecture).");
     buf_printf(out, "refproxy_workers %u\n", a->cfg->workers);
-    metric_head(out, "refproxy_heap_profiling", "gauge",
-                "1 when the gperftools heap profiler is running (--heap-profile).");
+    process_metrics_head(out, "refproxy_heap_profiling", "gauge",
+                         "1 when the gperftools heap profiler is running (--heap-profile).");
     buf_printf(out, "refproxy_heap_profiling %d\n", profiling_heap_enabled() ? 1 : 0);
-    metric_head(out, "refproxy_cpu_profile_active", "gauge",
-                "1 while a /debug/pprof/profile window is open.");
+    process_metrics_head(out, "refproxy_cpu_profile_active", "gauge",
+                         "1 while a /debug/pprof/profile window is open.");
     buf_printf(out, "refproxy_cpu_profile_active %d\n", pprof_cpu_profile_active());
 
-    write_tcmalloc_metrics(out);
+    process_metrics_write_tcmalloc(out);
     if (a->srv)
         server_write_metrics(a->srv, out);
     tasks_write_metrics(out);
@@ -677,7 +533,7 @@ struct admin *admin_start(const struct config *cfg, struct server *srv, int argc
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&a->idle_cv, &ca);
     pthread_condattr_destroy(&ca);
-    a->start_time_s = process_start_time();
+    a->start_time_s = process_metrics_start_time();
 
     if (!is_loopback(&cfg->admin) && !cfg->admin_allow_remote) {
         set_err(err,

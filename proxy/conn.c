@@ -76,7 +76,7 @@ static void account_done(struct conn *c)
     c->inflight = false;
     atomic_fetch_sub_explicit(&c->w->srv->inflight, 1, memory_order_relaxed);
     if (c->status)
-        svc_stats_record(stats_of(c), c->status, loop_now_ns(c->w->loop) - c->req_start);
+        svc_metrics_record(stats_of(c), c->status, loop_now_ns(c->w->loop) - c->req_start);
 }
 
 static void drop_upstream(struct conn *c, bool reusable)
@@ -123,11 +123,11 @@ static void conn_free(struct conn *c)
     buf_free(&c->uhead);
     buf_free(&c->uin);
     free(c);
-    worker_conn_gone(w);
+    server_worker_conn_gone(w);
 }
 
 /* Queues the last bytes and closes once they are out. */
-void start_closing(struct conn *c)
+void conn_start_closing(struct conn *c)
 {
     drop_upstream(c, false);
     c->keep_alive = false;
@@ -150,10 +150,11 @@ void conn_error(struct conn *c, int status, const char *reason)
         return;
     }
     account_done(c);
-    start_closing(c);
+    conn_start_closing(c);
 }
 
-void upstream_error(struct conn *c, enum upstream_error_kind kind, int status, const char *reason)
+void conn_upstream_error(struct conn *c, enum upstream_error_kind kind, int status,
+                         const char *reason)
 {
     stat_add(&stats_of(c)->upstream_errors[kind], 1);
     conn_error(c, status, reason);
@@ -179,7 +180,7 @@ static int attach_upstream(struct conn *c, bool fresh)
     return 0;
 }
 
-void start_request(struct conn *c, const struct http_request *req, size_t head_len)
+void conn_start_request(struct conn *c, const struct http_request *req, size_t head_len)
 {
     struct worker *w = c->w;
     const struct service_config *sc = svc_of(c);
@@ -222,7 +223,7 @@ void start_request(struct conn *c, const struct http_request *req, size_t head_l
         }
         if (attach_upstream(c, false) < 0) {
             buf_consume(&c->in, head_len);
-            upstream_error(c, UPERR_CONNECT, 502, "cannot connect to the upstream");
+            conn_upstream_error(c, UPERR_CONNECT, 502, "cannot connect to the upstream");
             return;
         }
     }
@@ -233,7 +234,7 @@ void start_request(struct conn *c, const struct http_request *req, size_t head_l
 
 /* A reused pooled connection failed before any response byte: retry once on a
  * fresh one when that cannot repeat a side effect; otherwise 502. */
-void upstream_failed_early(struct conn *c, const char *reason)
+void conn_upstream_failed_early(struct conn *c, const char *reason)
 {
     if (c->up && c->up->reused && c->retryable && !c->retried && c->uin.len == 0) {
         drop_upstream(c, false);
@@ -241,10 +242,10 @@ void upstream_failed_early(struct conn *c, const char *reason)
         c->up_eof = false;
         if (attach_upstream(c, true) == 0)
             return;
-        upstream_error(c, UPERR_CONNECT, 502, "cannot connect to the upstream");
+        conn_upstream_error(c, UPERR_CONNECT, 502, "cannot connect to the upstream");
         return;
     }
-    upstream_error(c, UPERR_RESET, 502, reason);
+    conn_upstream_error(c, UPERR_RESET, 502, reason);
 }
 
 static void finish_exchange(struct conn *c)
@@ -259,16 +260,16 @@ static void finish_exchange(struct conn *c)
     c->served = true;
     buf_reset(&c->uhead);
     if (!req_sent || !c->keep_alive || c->w->draining) {
-        start_closing(c);
+        conn_start_closing(c);
         return;
     }
     c->state = CS_HEAD;
-    release_idle_buffers(c);
+    conn_release_idle_buffers(c);
 }
 
 /* An idle keep-alive connection gives its buffers back (they are allocated
  * again by the next request). */
-void release_idle_buffers(struct conn *c)
+void conn_release_idle_buffers(struct conn *c)
 {
     if (c->state == CS_HEAD && !c->in.len && !out_pending(c)) {
         buf_free(&c->in);
@@ -351,7 +352,7 @@ static void conn_retime(struct conn *c, bool progressed)
 static void update_watches(struct conn *c)
 {
     unsigned cm = 0;
-    if (!c->client_eof && c->in.len < client_read_limit(c))
+    if (!c->client_eof && c->in.len < conn_io_client_read_limit(c))
         cm |= LOOP_READABLE;
     if (!loop_deferred_queued(&c->flush) &&
         (out_pending(c) || (c->state == CS_TUNNEL && c->uin.len) ||
@@ -370,7 +371,7 @@ static void update_watches(struct conn *c)
     if (c->up->connecting) {
         um = LOOP_WRITABLE;
     } else {
-        if (!c->up_eof && c->uin.len < upstream_read_limit(c))
+        if (!c->up_eof && c->uin.len < conn_io_upstream_read_limit(c))
             um |= LOOP_READABLE;
         if (c->uhead_sent < c->uhead.len || (c->state == CS_EXCHANGE && c->req_fwd) ||
             (c->state == CS_TUNNEL && c->in.len))
@@ -392,17 +393,17 @@ static void conn_pump(struct conn *c)
     c->in_pump = true;
     bool any = false;
     for (int i = 0; i < 16 && c->state != CS_DEAD; i++) {
-        bool p = step_client_read(c);
+        bool p = conn_io_client_read(c);
         if (c->state != CS_DEAD)
-            p |= step_client_input(c);
+            p |= conn_io_client_input(c);
         if (c->state != CS_DEAD)
-            p |= step_upstream_write(c);
+            p |= conn_io_upstream_write(c);
         if (c->state != CS_DEAD)
-            p |= step_upstream_read(c);
+            p |= conn_io_upstream_read(c);
         if (c->state != CS_DEAD)
-            p |= step_upstream_input(c);
+            p |= conn_io_upstream_input(c);
         if (c->state != CS_DEAD)
-            p |= step_client_write(c);
+            p |= conn_io_client_write(c);
         if (c->state != CS_DEAD)
             p |= step_complete(c);
         any |= p;
@@ -449,11 +450,11 @@ static void on_upstream_event(struct loop *loop, int fd, unsigned events, void *
     c->in_pump = true;
     if (c->up && c->up->connecting) {
         if (events & (LOOP_WRITABLE | LOOP_HANGUP))
-            connect_done(c);
+            conn_io_connect_done(c);
     } else if ((events & LOOP_HANGUP) && !(c->umask & LOOP_READABLE) && !(events & LOOP_WRITABLE)) {
         c->up_eof = c->up_bad = true;
         if (c->state == CS_EXCHANGE && !c->resp_head_done)
-            upstream_failed_early(c, "upstream connection reset");
+            conn_upstream_failed_early(c, "upstream connection reset");
         else
             conn_close(c);
     }
@@ -477,16 +478,16 @@ static void on_timer(struct loop *loop, struct loop_timer *t, void *data)
             conn_close(c);
         break;
     case T_CONNECT:
-        upstream_error(c, UPERR_CONNECT, 502, "upstream connect timeout");
+        conn_upstream_error(c, UPERR_CONNECT, 502, "upstream connect timeout");
         break;
     case T_RESPONSE:
-        upstream_error(c, UPERR_TIMEOUT, 504, "upstream response timeout");
+        conn_upstream_error(c, UPERR_TIMEOUT, 504, "upstream response timeout");
         break;
     case T_BODY:
         if (c->state == CS_EXCHANGE && !c->resp_started && !c->local && !c->req_classified)
             conn_error(c, 408, "request body not received in time");
         else if (c->state == CS_EXCHANGE && !c->resp_started && !c->local)
-            upstream_error(c, UPERR_TIMEOUT, 504, "upstream stalled");
+            conn_upstream_error(c, UPERR_TIMEOUT, 504, "upstream stalled");
         else
             conn_close(c);
         break;

@@ -92,22 +92,23 @@ static inline struct svc_stats *stats_of(struct conn *c)
 
 /* conn.c: teardown, errors and starting a request */
 void conn_close(struct conn *c);
-void start_closing(struct conn *c);
+void conn_start_closing(struct conn *c);
 void conn_error(struct conn *c, int status, const char *reason);
-void upstream_error(struct conn *c, enum upstream_error_kind kind, int status, const char *reason);
-void start_request(struct conn *c, const struct http_request *req, size_t head_len);
-void upstream_failed_early(struct conn *c, const char *reason);
-void release_idle_buffers(struct conn *c);
+void conn_upstream_error(struct conn *c, enum upstream_error_kind kind, int status,
+                         const char *reason);
+void conn_start_request(struct conn *c, const struct http_request *req, size_t head_len);
+void conn_upstream_failed_early(struct conn *c, const char *reason);
+void conn_release_idle_buffers(struct conn *c);
 
 /* conn_io.c: the steps of the pump; each returns whether it made progress */
-size_t client_read_limit(const struct conn *c);
-bool step_client_read(struct conn *c);
-bool step_client_input(struct conn *c);
-bool connect_done(struct conn *c);
-bool step_upstream_write(struct conn *c);
-size_t upstream_read_limit(const struct conn *c);
-bool step_upstream_read(struct conn *c);
-bool step_upstream_input(struct conn *c);
-bool step_client_write(struct conn *c);
+size_t conn_io_client_read_limit(const struct conn *c);
+bool conn_io_client_read(struct conn *c);
+bool conn_io_client_input(struct conn *c);
+bool conn_io_connect_done(struct conn *c);
+bool conn_io_upstream_write(struct conn *c);
+size_t conn_io_upstream_read_limit(const struct conn *c);
+bool conn_io_upstream_read(struct conn *c);
+bool conn_io_upstream_input(struct conn *c);
+bool conn_io_client_write(struct conn *c);
 
 #endif

@@ -19,7 +19,7 @@
 
 /* ---- the steps of the pump; each returns whether it made progress ---- */
 
-size_t client_read_limit(const struct conn *c)
+size_t conn_io_client_read_limit(const struct conn *c)
 {
     size_t head = (size_t)c->w->cfg->limits.max_header_bytes + 1;
     switch (c->state) {
@@ -75,7 +75,7 @@ static void on_client_eof(struct conn *c)
     switch (c->state) {
     case CS_HEAD:
         if (out_pending(c))
-            start_closing(c);
+            conn_start_closing(c);
         else
             conn_close(c);
         break;
@@ -92,9 +92,9 @@ static void on_client_eof(struct conn *c)
     }
 }
 
-bool step_client_read(struct conn *c)
+bool conn_io_client_read(struct conn *c)
 {
-    size_t limit = client_read_limit(c);
+    size_t limit = conn_io_client_read_limit(c);
     if (c->client_eof || c->in.len >= limit)
         return false;
     if (!c->c_rd)
@@ -149,7 +149,7 @@ static bool classify_request_body(struct conn *c)
 }
 
 /* Body bytes that came in the same read as the request head are classified
- * at once, so step_upstream_write sends the head and them in one writev. A
+ * at once, so conn_io_upstream_write sends the head and them in one writev. A
  * framing error is left to the regular step (after the head went out), so
  * what either peer sees on bad input does not change. */
 static void classify_request_early(struct conn *c)
@@ -164,7 +164,7 @@ static void classify_request_early(struct conn *c)
     classify_request_body(c);
 }
 
-bool step_client_input(struct conn *c)
+bool conn_io_client_input(struct conn *c)
 {
     if (c->state == CS_HEAD) {
         /* a pipelined request waits while a respond body is still going out:
@@ -182,7 +182,7 @@ bool step_client_input(struct conn *c)
             conn_error(c, req->error_status ? req->error_status : 400, req->error_reason);
             return true;
         }
-        start_request(c, req, (size_t)r);
+        conn_start_request(c, req, (size_t)r);
         classify_request_early(c);
         return true;
     }
@@ -197,21 +197,21 @@ bool step_client_input(struct conn *c)
     return progress;
 }
 
-bool connect_done(struct conn *c)
+bool conn_io_connect_done(struct conn *c)
 {
     int err = 0;
     socklen_t len = sizeof(err);
     if (getsockopt(c->up->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err) {
-        upstream_error(c, UPERR_CONNECT, 502, strerror(err));
+        conn_upstream_error(c, UPERR_CONNECT, 502, strerror(err));
         return false;
     }
     c->up->connecting = false;
     return true;
 }
 
-bool step_upstream_write(struct conn *c)
+bool conn_io_upstream_write(struct conn *c)
 {
     if (!c->up || c->up->connecting || (c->state != CS_EXCHANGE && c->state != CS_TUNNEL))
         return false;
@@ -240,7 +240,7 @@ bool step_upstream_write(struct conn *c)
         if (c->state == CS_TUNNEL || c->resp_head_done)
             conn_close(c);
         else
-            upstream_failed_early(c, "upstream connection reset");
+            conn_upstream_failed_early(c, "upstream connection reset");
         return true;
     }
     size_t k = (size_t)w;
@@ -257,7 +257,7 @@ bool step_upstream_write(struct conn *c)
 
 /* How much upstream input may be buffered: a whole head before it parses
  * (the parser rejects anything longer), one body window after. */
-size_t upstream_read_limit(const struct conn *c)
+size_t conn_io_upstream_read_limit(const struct conn *c)
 {
     if (c->resp_dechunk && c->out.len >= CONN_BODY_BUF)
         return 0;
@@ -269,12 +269,12 @@ size_t upstream_read_limit(const struct conn *c)
     return limit;
 }
 
-bool step_upstream_read(struct conn *c)
+bool conn_io_upstream_read(struct conn *c)
 {
     if (!c->up || c->up->connecting || c->up_eof ||
         (c->state != CS_EXCHANGE && c->state != CS_TUNNEL))
         return false;
-    size_t limit = upstream_read_limit(c);
+    size_t limit = conn_io_upstream_read_limit(c);
     if (c->uin.len >= limit || !c->u_rd)
         return false;
     /* A body of known length: its remaining bytes. Chunked or close-delimited:
@@ -345,7 +345,7 @@ static bool classify_response_body(struct conn *c)
 }
 
 /* Body bytes that came in the same read as the response head are classified
- * at once, so step_client_write sends the rewritten head and them in one
+ * at once, so conn_io_client_write sends the rewritten head and them in one
  * writev (one segment, one client wakeup) instead of two. Only when that
  * cannot fail: truncation and framing errors are left to the regular step,
  * after the head went out, as before. Dechunking (HTTP/1.0 clients) appends
@@ -362,7 +362,7 @@ static void classify_response_early(struct conn *c)
     classify_response_body(c);
 }
 
-bool step_upstream_input(struct conn *c)
+bool conn_io_upstream_input(struct conn *c)
 {
     if (c->state != CS_EXCHANGE || !c->up)
         return false;
@@ -370,7 +370,7 @@ bool step_upstream_input(struct conn *c)
         return classify_response_body(c);
     if (!c->uin.len) {
         if (c->up_eof)
-            upstream_failed_early(c, "upstream closed the connection before responding");
+            conn_upstream_failed_early(c, "upstream closed the connection before responding");
         return c->up_eof;
     }
     const struct limits_config *l = &c->w->cfg->limits;
@@ -380,11 +380,11 @@ bool step_upstream_input(struct conn *c)
     ssize_t r = http_parse_response(c->uin.data, c->uin.len, &lim, m, strlen(m), resp);
     if (r == 0) {
         if (c->up_eof)
-            upstream_error(c, UPERR_RESET, 502, "upstream closed mid-response");
+            conn_upstream_error(c, UPERR_RESET, 502, "upstream closed mid-response");
         return c->up_eof;
     }
     if (r < 0 || (resp->status == 101 && !c->upgrade_req)) {
-        upstream_error(c, UPERR_MALFORMED, 502, r < 0 ? resp->error_reason : "unexpected 101");
+        conn_upstream_error(c, UPERR_MALFORMED, 502, r < 0 ? resp->error_reason : "unexpected 101");
         return true;
     }
     if (resp->status < 200 && resp->status != 101) {
@@ -431,7 +431,7 @@ static bool may_defer(const struct conn *c, size_t offered)
     return true;
 }
 
-bool step_client_write(struct conn *c)
+bool conn_io_client_write(struct conn *c)
 {
     if (c->state == CS_HEAD && !out_pending(c))
         return false;
@@ -488,6 +488,6 @@ bool step_client_write(struct conn *c)
         if (c->state == CS_EXCHANGE)
             c->resp_fwd -= k;
     }
-    release_idle_buffers(c); /* a local answer finished its exchange before it was sent */
+    conn_release_idle_buffers(c); /* a local answer finished its exchange before it was sent */
     return true;
 }

@@ -23,7 +23,9 @@
 #include <unistd.h>
 
 #include "profiling.h"
+#include "symbolize.h"
 #include "tcmalloc_compat.h"
+#include "threads.h"
 
 #define PPROF_DEFAULT_SECONDS 30
 #define PPROF_FALLBACK_CAP 300
@@ -395,7 +397,7 @@ bool pprof_handle(const struct pprof_env *env, const struct pprof_request *req,
     else if (!strcmp(name, "threads")) {
         r->status = 200;
         r->content_type = "text/plain; charset=utf-8";
-        if (threads_write(&r->body) < 0)
+        if (threads_write(&r->body, pprof_thread_samples) < 0)
             admin_reply_text(r, 500, "cannot read /proc/self/task");
     } else if (!strcmp(name, "mallocstats"))
         handle_mallocstats(r);

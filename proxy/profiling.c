@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "pprof.h"
 #include "tcmalloc_compat.h"
 
 /* Values of the marker: "auto" = refproxy chose CPUPROFILE_FREQUENCY (the

@@ -1,6 +1,7 @@
 /*
- * profiling: the gperftools side of refproxy (CPU profile windows, heap
- * profiles, in-process symbolization, thread listing). Used by admin.c.
+ * profiling: the gperftools set-up refproxy runs under (per-thread CPU
+ * timers, the heap profiler). main.c starts it; admin.c and pprof.c ask it
+ * whether heap profiles can be served.
  */
 #ifndef REFPROXY_PROFILING_H
 #define REFPROXY_PROFILING_H
@@ -19,5 +20,8 @@ struct config;
  * /debug/pprof/heap). 0 or -1 with a message on stderr. */
 int profiling_start(const struct config *cfg);
 bool profiling_heap_enabled(void);
+/* Why heap profiling was asked for but could not run (a static string), or
+ * NULL. */
+const char *profiling_heap_problem(void);
 
 #endif

@@ -63,7 +63,7 @@ static void on_accept_timer(struct loop *loop, struct loop_timer *t, void *data)
 
 /* Out of fds or at the connection limit: stop accepting for a moment rather
  * than spinning on a listener that stays readable. */
-void worker_pause_accept(struct worker *w)
+static void worker_pause_accept(struct worker *w)
 {
     if (w->accept_paused)
         return;
@@ -235,7 +235,7 @@ int server_start(struct server *srv, char **err)
 
 /* ---- shutdown ---- */
 
-void worker_conn_gone(struct worker *w)
+void server_worker_conn_gone(struct worker *w)
 {
     if (!w->draining || w->nconns)
         return;
@@ -260,9 +260,9 @@ static void drain_task(struct loop *loop, void *data)
     w->draining = true;
     unsigned before = w->nconns;
     conn_drain_all(w);
-    /* If the drain closed the last connection, worker_conn_gone counted it. */
+    /* If the drain closed the last connection, server_worker_conn_gone counted it. */
     if (!before)
-        worker_conn_gone(w);
+        server_worker_conn_gone(w);
 }
 
 static void stop_task(struct loop *loop, void *data)

@@ -63,7 +63,7 @@ static inline void stat_add(_Atomic uint64_t *c, uint64_t v)
                           memory_order_relaxed);
 }
 
-void svc_stats_record(struct svc_stats *s, int status, uint64_t duration_ns);
+void svc_metrics_record(struct svc_stats *s, int status, uint64_t duration_ns);
 
 /* ---- upstream connections (upstream.c) ---- */
 
@@ -146,9 +146,8 @@ static inline const struct service_config *worker_service(struct worker *w, uint
     return &w->cfg->services[svc];
 }
 
-void worker_pause_accept(struct worker *w);
 /* Called by conn.c when a connection goes away; finishes a drain. */
-void worker_conn_gone(struct worker *w);
+void server_worker_conn_gone(struct worker *w);
 
 /* ---- client connections (conn.c) ---- */
 

@@ -22,7 +22,7 @@ static const char *const bucket_le[SVC_BUCKETS] = {
 };
 static const char *const uperr_names[UPERR_KINDS] = {"connect", "timeout", "reset", "malformed"};
 
-void svc_stats_record(struct svc_stats *s, int status, uint64_t duration_ns)
+void svc_metrics_record(struct svc_stats *s, int status, uint64_t duration_ns)
 {
     int cls = status / 100;
     if (cls >= 1 && cls <= 5)

@@ -5,6 +5,8 @@
  * Dwfl so libraries loaded since start-up resolve too; a request from pprof
  * carries every address at once, so the set-up is paid once per profile.
  */
+#include "symbolize.h"
+
 #include <ctype.h>
 #include <elfutils/libdwfl.h>
 #include <inttypes.h>
@@ -13,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "pprof.h"
 
 #define SYMBOLIZE_MAX_ADDRS 200000
 

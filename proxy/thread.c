@@ -59,9 +59,14 @@ int thread_start(pthread_t *tid, const char *name, size_t stack_size, void *(*fn
     pthread_attr_init(&attr);
     if (stack_size)
         pthread_attr_setstacksize(&attr, stack_size);
+    char name_now[16];
+    strncpy(name_now, name, sizeof(name_now) - 1); /* a is the new thread's from here on */
+    name_now[sizeof(name_now) - 1] = '\0';
     int rc = pthread_create(tid, &attr, thread_trampoline, a);
     pthread_attr_destroy(&attr);
     if (rc)
         free(a);
+    else /* named before we return, so a caller that lists threads at once sees it */
+        pthread_setname_np(*tid, name_now);
     return rc;
 }

@@ -3,18 +3,19 @@
  * thread of this process from /proc/self/task/<tid>/{comm,stat,schedstat}:
  * name, scheduler state and CPU nanoseconds, then totals per name prefix
  * (one per service in the per-service architecture) and per role. The output
- * documents its own format in its first lines.
+ * documents its own format in its first lines. See threads.h.
  */
+#include "threads.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "pprof.h"
 
 struct thread_info {
     long tid;
@@ -46,7 +47,7 @@ static ssize_t read_small(const char *path, char *text, size_t size)
 }
 
 /* false when the thread exited meanwhile. */
-static bool thread_read(long tid, struct thread_info *t)
+static bool thread_read(long tid, struct thread_info *t, unsigned (*samples_of)(int tid))
 {
     char path[64], text[512];
     t->tid = tid;
@@ -63,7 +64,7 @@ static bool thread_read(long tid, struct thread_info *t)
     t->state = p && p[1] == ' ' ? p[2] : '?';
     snprintf(path, sizeof(path), "/proc/self/task/%ld/schedstat", tid);
     t->cpu_ns = read_small(path, text, sizeof(text)) > 0 ? strtoull(text, NULL, 10) : 0;
-    t->samples = pprof_thread_samples((int)tid);
+    t->samples = samples_of((int)tid);
     return true;
 }
 
@@ -118,7 +119,7 @@ static void write_groups(struct buf *out, struct group *g, size_t n)
     }
 }
 
-int threads_write(struct buf *out)
+int threads_write(struct buf *out, unsigned (*samples_of)(int tid))
 {
     DIR *d = opendir("/proc/self/task");
     if (!d)
@@ -139,7 +140,7 @@ int threads_write(struct buf *out)
             }
             t = nt;
         }
-        if (thread_read(strtol(e->d_name, NULL, 10), &t[n]))
+        if (thread_read(strtol(e->d_name, NULL, 10), &t[n], samples_of))
             n++;
     }
     closedir(d);

@@ -142,6 +142,97 @@ static void test_bad_points_are_excluded_and_named(void **state)
     synth_rmtree(root);
 }
 
+/* results_scan: a folder without sweep.json, one row per point folder (or
+ * name that is not one) with its stats.json and what the point must be. */
+static void test_results_scan_reads_folders_without_manifest(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *dir;   /* under root */
+        const char *stats; /* stats.json, NULL: none */
+        int services, repeat;
+        const char *status; /* NULL: not a point, must not be listed */
+        const char *why;
+    } rows[] = {
+        {"10_services", "{\"window_s\": 2, \"cpu_ns\": 1e9}", 10, 1, "ok",
+         "a point without repeats is the N folder itself, repeat 1"},
+        {"20_services/run-2", "{\"window_s\": 1}", 20, 2, "ok",
+         "profiles-only folders: cpu_ns may be absent"},
+        {"20_services/run-1", "{\"window_s\": 1, \"contaminated\": true}", 20, 1, "contaminated",
+         "contaminated as with a manifest"},
+        {"20_services/run-x", "{\"window_s\": 1}", 0, 0, NULL, "run-x is not a repeat"},
+        {"30_services/run-1", NULL, 30, 1, "missing", "no stats.json"},
+        {"30_services/run-10", "{\"window_s\": ", 30, 10, "corrupt", "stats.json cut short"},
+        {"40_services", "{\"cpu_ns\": 1e9}", 40, 1, "corrupt", "window_s is still required"},
+        {"5_services/run-1", "{\"window_s\": 1, \"cpu_ns\": 0}", 5, 1, "ok",
+         "sorted by N (5 before 10), not by name"},
+        {"report", "{\"window_s\": 1}", 0, 0, NULL, "the report folder"},
+        {"x_services", "{\"window_s\": 1}", 0, 0, NULL, "N is not a number"},
+        {"0_services", "{\"window_s\": 1}", 0, 0, NULL, "N must be > 0"},
+        {"60_servicesx", "{\"window_s\": 1}", 0, 0, NULL, "trailing characters"},
+    };
+    /* the listed points in the order results_scan must give them */
+    static const int order[] = {7, 0, 2, 1, 4, 5, 6};
+    char *root = tmp_root("scan");
+    mkdir(root, 0755);
+    char path[800];
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char parent[700];
+        snprintf(parent, sizeof(parent), "%s/%s", root, rows[i].dir);
+        char *slash = strchr(parent + strlen(root) + 1, '/');
+        if (slash) {
+            *slash = '\0';
+            mkdir(parent, 0755);
+        }
+        snprintf(path, sizeof(path), "%s/%s", root, rows[i].dir);
+        mkdir(path, 0755);
+        if (rows[i].stats) {
+            snprintf(path, sizeof(path), "%s/%s/stats.json", root, rows[i].dir);
+            synth_write(path, rows[i].stats);
+        }
+    }
+    snprintf(path, sizeof(path), "%s/20_services/run-2/cpu.prof", root);
+    synth_write(path, "");
+    snprintf(path, sizeof(path), "%s/50_services", root); /* a file, not a point folder */
+    synth_write(path, "");
+
+    struct results r;
+    struct buf err;
+    buf_init(&err, 4096);
+    assert_int_equal(results_load(root, &r, &err), -1); /* analyze and gate need sweep.json */
+    results_free(&r);
+    assert_int_equal(results_scan(root, &r, &err), 0);
+    assert_false(r.has_manifest);
+    assert_int_equal(r.count, sizeof(order) / sizeof(order[0]));
+    for (size_t k = 0; k < r.count; k++) {
+        const struct point *p = &r.points[k];
+        size_t i = (size_t)order[k];
+        if (p->services != rows[i].services || p->repeat != rows[i].repeat ||
+            strcmp(p->status, rows[i].status) != 0)
+            fail_msg("point %zu: N=%d repeat %d %s (%s); want row %zu: N=%d repeat %d %s (%s)", k,
+                     p->services, p->repeat, p->status, p->reason, i, rows[i].services,
+                     rows[i].repeat, rows[i].status, rows[i].why);
+        assert_int_equal(p->sequence, (int)k);
+        assert_true(point_usable(p) ? p->reason[0] == '\0' : p->reason[0] != '\0');
+        snprintf(path, sizeof(path), "/%s", rows[i].dir);
+        assert_non_null(strstr(p->dir, path));
+    }
+    assert_int_equal(r.usable, 3);
+    assert_true(fabs(r.points[1].cpu_s_per_s - 0.5) < 1e-12); /* 10_services: 1e9 ns / 2 s */
+    assert_true(isnan(r.points[3].cpu_s_per_s));              /* 20/run-2: no cpu_ns */
+    assert_non_null(r.points[3].cpu_prof);
+    assert_null(r.points[1].cpu_prof);
+    assert_int_equal(r.repeat_flag, 10);
+    results_free(&r);
+
+    snprintf(path, sizeof(path), "%s/absent", root);
+    buf_reset(&err);
+    assert_int_equal(results_scan(path, &r, &err), -1);
+    assert_non_null(strstr(err.data, "absent"));
+    buf_free(&err);
+    synth_rmtree(root);
+}
+
 static json_t *load_json(const char *dir, const char *name)
 {
     char path[700];
@@ -512,6 +603,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prom_parser_rows),
         cmocka_unit_test(test_bad_points_are_excluded_and_named),
+        cmocka_unit_test(test_results_scan_reads_folders_without_manifest),
         cmocka_unit_test(test_analyze_writes_stable_report),
         cmocka_unit_test(test_linear_sweep_reads_linear),
         cmocka_unit_test(test_negative_fixed_cost_is_held_at_zero),

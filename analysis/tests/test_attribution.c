@@ -29,6 +29,7 @@
 #include "attribution.h"
 #include "commands.h"
 #include "profile.h"
+#include "results.h"
 
 static char tmpdir[256];
 static const int ns[] = {10, 20, 30, 40, 50};
@@ -98,20 +99,29 @@ static void make_sweep(const char *name, int quad)
 }
 
 struct loaded {
-    struct attr_point *pts;
+    struct results res;
+    struct attr_point pts[NN * REPEATS];
     size_t count;
     struct fit_design d;
     struct attribution a;
 };
 
+/* Reads a sweep written by make_sweep (no sweep.json) the way diff does:
+ * results_scan, every point ok and with its cpu.prof. */
 static void load(const char *name, struct loaded *l)
 {
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/%s", tmpdir, name);
     struct buf err;
     buf_init(&err, 4096);
-    assert_int_equal(attribution_scan(dir, &l->pts, &l->count, &err), 0);
-    assert_int_equal(l->count, NN * REPEATS);
+    assert_int_equal(results_scan(dir, &l->res, &err), 0);
+    assert_int_equal(l->res.count, NN * REPEATS);
+    l->count = 0;
+    for (size_t i = 0; i < l->res.count; i++) {
+        const struct point *p = &l->res.points[i];
+        assert_true(point_usable(p) && p->cpu_prof);
+        l->pts[l->count++] = (struct attr_point){p->services, p->window_s, p->cpu_prof};
+    }
     double n[NN * REPEATS];
     for (size_t i = 0; i < l->count; i++)
         n[i] = l->pts[i].services;
@@ -125,7 +135,7 @@ static void unload(struct loaded *l)
 {
     attribution_free(&l->a);
     fit_design_free(&l->d);
-    attribution_points_free(l->pts, l->count);
+    results_free(&l->res);
 }
 
 static int setup(void **state)

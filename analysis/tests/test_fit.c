@@ -201,7 +201,7 @@ static void test_false_alarm_rate_on_linear_sweeps(void **state)
         draw_sweep(2.0, 0.1, 0.0, SWEEP_CV, 3, n, y);
         struct fit_result r;
         struct model_verdict v;
-        assert_int_equal(model_fit_and_judge(n, y, 15, 0.2, FIT_DEFAULT_CONFIDENCE, &r, &v), 0);
+        assert_int_equal(model_fit_and_judge(n, y, 15, NULL, FIT_DEFAULT_CONFIDENCE, &r, &v), 0);
         alarms += v.kind == MODEL_SUPERLINEAR;
         linear += v.kind == MODEL_LINEAR;
     }
@@ -225,7 +225,7 @@ static void test_power_for_quadratic_worth_20_percent_at_nmax(void **state)
         draw_sweep(a, b, c, SWEEP_CV, 3, n, y);
         struct fit_result r;
         struct model_verdict v;
-        model_fit_and_judge(n, y, 15, 0.2, FIT_DEFAULT_CONFIDENCE, &r, &v);
+        model_fit_and_judge(n, y, 15, NULL, FIT_DEFAULT_CONFIDENCE, &r, &v);
         caught += v.kind == MODEL_SUPERLINEAR;
         called_linear += v.kind == MODEL_LINEAR;
     }
@@ -235,7 +235,11 @@ static void test_power_for_quadratic_worth_20_percent_at_nmax(void **state)
 }
 
 /* With 5% noise the same effect needs more repeats: 3 do not suffice, and the
- * verdict must then be inconclusive (with a detectable effect), not "linear". */
+ * verdict must then mostly be inconclusive (with a detectable effect), not
+ * "linear". The effect here matters by every notion of materiality (2cNmax/b
+ * 0.7 > 0.2, 20% of the cost at Nmax > 10%, 1.75% of a core > 1%), so a
+ * linear verdict needs c's 95% upper bound below the truth: at most 5% of
+ * sweeps, checked at 5% plus two binomial standard deviations. */
 static void test_noisier_sweeps_are_inconclusive_not_linear(void **state)
 {
     (void)state;
@@ -243,19 +247,21 @@ static void test_noisier_sweeps_are_inconclusive_not_linear(void **state)
     double n[64], y[64];
     int linear = 0, inconclusive = 0;
     rng_state = 3;
-    for (int run = 0; run < 200; run++) {
+    for (int run = 0; run < 1000; run++) {
         draw_sweep(a, b, c, 0.05, 3, n, y);
         struct fit_result r;
         struct model_verdict v;
-        model_fit_and_judge(n, y, 15, 0.2, FIT_DEFAULT_CONFIDENCE, &r, &v);
+        model_fit_and_judge(n, y, 15, NULL, FIT_DEFAULT_CONFIDENCE, &r, &v);
         linear += v.kind == MODEL_LINEAR;
         if (v.kind == MODEL_INCONCLUSIVE) {
             inconclusive++;
             assert_true(v.detectable_share > 0 && v.detectable_share < 1);
         }
     }
-    assert_true(linear <= 4);
-    assert_true(inconclusive > 50);
+    print_message("c worth 20%% at Nmax, 5%% noise: linear %d/1000, inconclusive %d/1000\n", linear,
+                  inconclusive);
+    assert_true(linear <= 50 + 14);
+    assert_true(inconclusive > 250);
 }
 
 /* A cost with no fixed part (a = 0: every bit of CPU is per service, as in
@@ -272,7 +278,7 @@ static void test_false_alarm_rate_without_fixed_cost(void **state)
         draw_sweep(0.0, 0.8, 0.0, SWEEP_CV, 3, n, y);
         struct fit_result r;
         struct model_verdict v;
-        assert_int_equal(model_fit_and_judge(n, y, 15, 0.2, FIT_DEFAULT_CONFIDENCE, &r, &v), 0);
+        assert_int_equal(model_fit_and_judge(n, y, 15, NULL, FIT_DEFAULT_CONFIDENCE, &r, &v), 0);
         alarms += v.kind == MODEL_SUPERLINEAR;
         held += r.a == 0 && r.a_se == 0;
     }
@@ -296,7 +302,7 @@ static void test_power_without_fixed_cost(void **state)
         draw_sweep(0.0, b, c, 0.05, 3, n, y);
         struct fit_result r;
         struct model_verdict v;
-        model_fit_and_judge(n, y, 15, 0.2, FIT_DEFAULT_CONFIDENCE, &r, &v);
+        model_fit_and_judge(n, y, 15, NULL, FIT_DEFAULT_CONFIDENCE, &r, &v);
         caught += v.kind == MODEL_SUPERLINEAR;
     }
     print_message("a = 0, c worth 20%% at Nmax, 5%% noise: caught %d/1000\n", caught);
@@ -310,7 +316,7 @@ static void test_two_points_are_inconclusive(void **state)
     double y[] = {1.0, 9.0, 1.1, 9.2, 0.9, 8.8};
     struct fit_result r;
     struct model_verdict v;
-    assert_int_equal(model_fit_and_judge(n, y, 6, 0.2, FIT_DEFAULT_CONFIDENCE, &r, &v), -1);
+    assert_int_equal(model_fit_and_judge(n, y, 6, NULL, FIT_DEFAULT_CONFIDENCE, &r, &v), -1);
     assert_int_equal(v.kind, MODEL_INCONCLUSIVE);
     assert_string_equal(v.name, "inconclusive");
     assert_non_null(strstr(v.reason, "2 distinct"));
@@ -327,7 +333,7 @@ static void test_superlinear_despite_falling_cpu_per_service(void **state)
     assert_true((20 + 5 + 5) / 50.0 < (20 + 1 + 0.2) / 10.0);
     struct fit_result r;
     struct model_verdict v;
-    model_fit_and_judge(n, y, 15, 0.2, FIT_DEFAULT_CONFIDENCE, &r, &v);
+    model_fit_and_judge(n, y, 15, NULL, FIT_DEFAULT_CONFIDENCE, &r, &v);
     assert_int_equal(v.kind, MODEL_SUPERLINEAR);
 }
 
@@ -349,9 +355,9 @@ static void test_gate_confidence_on_a_cost_with_no_linear_part(void **state)
         draw_sweep(0.9, 0.011, 0.0, 0.08, 3, n, y);
         struct fit_result r;
         struct model_verdict v;
-        assert_int_equal(model_fit_and_judge(n, y, 15, 0.2, 0.95, &r, &v), 0);
+        assert_int_equal(model_fit_and_judge(n, y, 15, NULL, 0.95, &r, &v), 0);
         alarms95 += v.kind == MODEL_SUPERLINEAR;
-        model_fit_and_judge(n, y, 15, 0.2, 0.99, &r, &v);
+        model_fit_and_judge(n, y, 15, NULL, 0.99, &r, &v);
         alarms99 += v.kind == MODEL_SUPERLINEAR;
     }
     print_message("flat cost, no linear part to speak of: false alarms %d/2000 at 95%%, "
@@ -372,12 +378,12 @@ static void test_gate_confidence_on_a_cost_with_no_linear_part(void **state)
         struct fit_result r;
         struct model_verdict v;
         draw_sweep(0.0, b, c_measured, 0.05, 5, n, y);
-        model_fit_and_judge(n, y, 25, 0.2, 0.99, &r, &v);
+        model_fit_and_judge(n, y, 25, NULL, 0.99, &r, &v);
         caught += v.kind == MODEL_SUPERLINEAR;
         draw_sweep(0.0, b, c_20, 0.05, 5, n, y);
-        model_fit_and_judge(n, y, 25, 0.2, 0.95, &r, &v);
+        model_fit_and_judge(n, y, 25, NULL, 0.95, &r, &v);
         caught20_95 += v.kind == MODEL_SUPERLINEAR;
-        model_fit_and_judge(n, y, 25, 0.2, 0.99, &r, &v);
+        model_fit_and_judge(n, y, 25, NULL, 0.99, &r, &v);
         caught20_99 += v.kind == MODEL_SUPERLINEAR;
     }
     print_message("per-service default, 5 repeats: measured effect caught %d/1000 at 99%%; "
@@ -385,6 +391,85 @@ static void test_gate_confidence_on_a_cost_with_no_linear_part(void **state)
                   caught, caught20_95, caught20_99);
     assert_int_equal(caught, 1000);
     assert_true(caught20_99 >= 900);
+}
+
+/* Issue 17: a near-free per-service cost (the CI gate's per-service-fixed
+ * case: a ~ 0.9% of a core, b ~ 0.011% per service, ~8% noise per 5 s point)
+ * came out inconclusive in 6 of 6 CI runs: b is so small that any c a sweep
+ * can rule out is still large against it. The absolute notions vouch for it:
+ * at c's upper bound the super-linear part at Nmax is well under 1% of a
+ * core. Over 2000 seeded sweeps each, at the gate's 99% and the report's
+ * 95%, with 3 and 5 repeats: never more false alarms than the level allows,
+ * and "linear" in most sweeps (about half with 3 repeats at 99%: that is
+ * what `sweep --until-decided` adds rounds for). */
+static void test_near_free_cost_reads_linear(void **state)
+{
+    (void)state;
+    static const struct {
+        int repeats;
+        double confidence;
+        int min_linear; /* of 2000 */
+    } rows[] = {
+        {3, 0.99, 900}, /* measured 1028: one look is not enough at 99% */
+        {5, 0.99, 1500},
+        {3, 0.95, 1450},
+        {5, 0.95, 1800},
+    };
+    double n[64], y[64];
+    for (size_t k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
+        int counts[3] = {0, 0, 0}, by_abs = 0, by_share = 0;
+        rng_state = 20 + k;
+        for (int run = 0; run < 2000; run++) {
+            draw_sweep(0.9, 0.011, 0.0, 0.08, rows[k].repeats, n, y);
+            struct fit_result r;
+            struct model_verdict v;
+            model_fit_and_judge(n, y, (size_t)(5 * rows[k].repeats), NULL, rows[k].confidence, &r,
+                                &v);
+            counts[v.kind]++;
+            by_abs += v.kind == MODEL_LINEAR && strcmp(v.linear_by, "absolute") == 0;
+            by_share += v.kind == MODEL_LINEAR && strcmp(v.linear_by, "share") == 0;
+        }
+        print_message("near-free, %d repeats, %g%%: linear %d (by share %d, absolute %d), "
+                      "inconclusive %d, superlinear %d of 2000\n",
+                      rows[k].repeats, 100 * rows[k].confidence, counts[MODEL_LINEAR], by_share,
+                      by_abs, counts[MODEL_INCONCLUSIVE], counts[MODEL_SUPERLINEAR]);
+        double alpha = 1 - rows[k].confidence, sd = sqrt(2000 * alpha * (1 - alpha));
+        assert_true(counts[MODEL_SUPERLINEAR] <= 2000 * alpha + 2 * sd);
+        assert_true(counts[MODEL_LINEAR] >= rows[k].min_linear);
+    }
+}
+
+/* The absolute notions never turn a material effect into "linear" more often
+ * than the level: the per-service default shape (a = 0, b = 0.8, c worth 20%
+ * of the cost at Nmax) and the fixed-overhead shape, at 5% noise. */
+static void test_material_effects_are_not_called_linear(void **state)
+{
+    (void)state;
+    static const struct {
+        double a, b, share; /* share: c·Nmax² / C(Nmax) */
+    } rows[] = {
+        {0.0, 0.8, 0.2},
+        {2.0, 0.1, 0.2},
+        {0.0, 0.8, 0.12},
+    };
+    double n[64], y[64];
+    for (size_t k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
+        double lin = rows[k].a + 50 * rows[k].b;
+        double c = rows[k].share / (1 - rows[k].share) * lin / 2500.0;
+        int linear = 0, caught = 0;
+        rng_state = 40 + k;
+        for (int run = 0; run < 2000; run++) {
+            draw_sweep(rows[k].a, rows[k].b, c, 0.05, 3, n, y);
+            struct fit_result r;
+            struct model_verdict v;
+            model_fit_and_judge(n, y, 15, NULL, FIT_DEFAULT_CONFIDENCE, &r, &v);
+            linear += v.kind == MODEL_LINEAR;
+            caught += v.kind == MODEL_SUPERLINEAR;
+        }
+        print_message("a=%g b=%g, c worth %.0f%% at Nmax: linear %d, superlinear %d of 2000\n",
+                      rows[k].a, rows[k].b, 100 * rows[k].share, linear, caught);
+        assert_true(linear <= 100 + 20); /* 5% + 2 sd */
+    }
 }
 
 static void test_nonpositive_b_is_handled(void **state)
@@ -395,7 +480,7 @@ static void test_nonpositive_b_is_handled(void **state)
     draw_sweep(1.0, 0.0, 0.002, 0.01, 3, n, y);
     struct fit_result r;
     struct model_verdict v;
-    model_fit_and_judge(n, y, 15, 0.2, FIT_DEFAULT_CONFIDENCE, &r, &v);
+    model_fit_and_judge(n, y, 15, NULL, FIT_DEFAULT_CONFIDENCE, &r, &v);
     assert_int_equal(v.kind, MODEL_SUPERLINEAR);
     struct fit_result fake = {.a = 1,
                               .b = -0.01,
@@ -406,7 +491,7 @@ static void test_nonpositive_b_is_handled(void **state)
                               .t_crit = 1.78,
                               .dof = 12,
                               .c_significant = false};
-    model_judge(&fake, 5, 10, 50, 0.2, &v);
+    model_judge(&fake, 5, 10, 50, NULL, &v);
     assert_int_equal(v.kind, MODEL_INCONCLUSIVE);
     assert_false(v.material_defined);
 }
@@ -431,6 +516,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_t_quantile_matches_table_values),
         cmocka_unit_test(test_fit_is_exact_on_noise_free_data_up_to_ten_thousand),
+        cmocka_unit_test(test_near_free_cost_reads_linear),
+        cmocka_unit_test(test_material_effects_are_not_called_linear),
         cmocka_unit_test(test_fit_refuses_fewer_than_three_distinct_n),
         cmocka_unit_test(test_fit_intervals_cover_true_coefficients),
         cmocka_unit_test(test_fits_over_one_design_add_up),

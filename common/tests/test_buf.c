@@ -1,9 +1,11 @@
 /* test_buf: the byte buffer's contract, above all that consuming from the
- * front neither moves bytes nor loses them when the buffer grows again. */
+ * front neither moves bytes nor loses them when the buffer grows again; and
+ * the HTML/XML quoting kept beside it, one row per kind of input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +146,101 @@ static void reset_returns_to_start(void **state)
     buf_free(&b);
 }
 
+/* One row per kind of input: what buf_add_xml_escaped and buf_fput_xml_escaped
+ * must both produce, and why. */
+static const struct {
+    const char *in, *want, *why;
+} xml_cases[] = {
+    {"plain text 123", "plain text 123", "nothing to escape is copied unchanged"},
+    {"", "", "the empty string appends nothing"},
+    {"&", "&amp;", "ampersand starts an entity"},
+    {"<", "&lt;", "less-than opens a tag"},
+    {">", "&gt;", "greater-than closes one (']]>' in XML)"},
+    {"\"", "&quot;", "double quote ends a \"...\" attribute"},
+    {"'", "&#39;", "single quote ends a '...' attribute; &apos; is not HTML 4"},
+    {"std::vector<int>::push_back", "std::vector&lt;int&gt;::push_back", "a C++ frame name"},
+    {"a<b>&\"c'd", "a&lt;b&gt;&amp;&quot;c&#39;d", "every special character, between text"},
+    {"<<&&>>", "&lt;&lt;&amp;&amp;&gt;&gt;", "specials back to back"},
+    {"&amp;", "&amp;amp;", "already escaped text is escaped again: one call, one level"},
+    {"caf\xc3\xa9 \xe2\x86\x92 \xc3\xbc", "caf\xc3\xa9 \xe2\x86\x92 \xc3\xbc",
+     "UTF-8 bytes (>= 0x80) are not markup"},
+    {"tab\there\nline", "tab\there\nline", "whitespace is kept"},
+    {"x'", "x&#39;", "a special as the last byte"},
+};
+
+static void xml_escape_table(void **state)
+{
+    for (size_t i = 0; i < sizeof(xml_cases) / sizeof(xml_cases[0]); i++) {
+        struct buf b;
+        buf_init(&b, 0);
+        assert_int_equal(buf_puts(&b, "[") | buf_add_xml_escaped(&b, xml_cases[i].in), 0);
+        if (strcmp(b.data + 1, xml_cases[i].want) != 0 || b.len != 1 + strlen(xml_cases[i].want))
+            fail_msg("buf: %s: got \"%s\"", xml_cases[i].why, b.data + 1);
+        buf_free(&b);
+
+        char *mem = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&mem, &len);
+        assert_non_null(f);
+        assert_int_equal(buf_fput_xml_escaped(f, xml_cases[i].in, strlen(xml_cases[i].in)), 0);
+        assert_int_equal(fclose(f), 0);
+        if (strcmp(mem, xml_cases[i].want) != 0)
+            fail_msg("FILE: %s: got \"%s\"", xml_cases[i].why, mem);
+        free(mem);
+    }
+}
+
+/* NULL appends nothing (callers pass optional fields such as a point's reason). */
+static void xml_escape_null_is_empty(void **state)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(buf_puts(&b, "x"), 0);
+    assert_int_equal(buf_add_xml_escaped(&b, NULL), 0);
+    assert_string_equal(b.data, "x");
+    buf_free(&b);
+    char *mem = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&mem, &len);
+    assert_non_null(f);
+    assert_int_equal(buf_fput_xml_escaped(f, NULL, 5), 0);
+    fclose(f);
+    assert_int_equal(len, 0);
+    free(mem);
+}
+
+/* The FILE writer takes the first n bytes (a name cut to fit a flame graph
+ * frame) and stops at a NUL before them. */
+static void xml_escape_file_stops_at_n_or_nul(void **state)
+{
+    char *mem = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&mem, &len);
+    assert_non_null(f);
+    assert_int_equal(buf_fput_xml_escaped(f, "a<b>c", 2), 0);     /* "a<" */
+    assert_int_equal(buf_fput_xml_escaped(f, "|&\0>", 99), 0);    /* "|&", then NUL */
+    assert_int_equal(buf_fput_xml_escaped(f, "\"never\"", 0), 0); /* nothing */
+    assert_int_equal(fclose(f), 0);
+    assert_string_equal(mem, "a&lt;|&amp;");
+    free(mem);
+}
+
+/* Quoting grows the text: when the escaped form passes max the append is
+ * refused whole, like every other append (no half-escaped tail). */
+static void xml_escape_over_max_leaves_contents(void **state)
+{
+    struct buf b;
+    buf_init(&b, 10);
+    assert_int_equal(buf_puts(&b, "ab"), 0);
+    /* "x" and the first "&lt;" fit (7 bytes), the second would make 11 */
+    assert_int_equal(buf_add_xml_escaped(&b, "x<<"), -1);
+    assert_string_equal(b.data, "ab");
+    assert_int_equal(b.len, 2);
+    assert_int_equal(buf_add_xml_escaped(&b, "<>"), 0); /* exactly 10 */
+    assert_string_equal(b.data, "ab&lt;&gt;");
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +251,10 @@ int main(void)
         cmocka_unit_test(detach_after_consume_is_freeable),
         cmocka_unit_test(max_counts_live_bytes),
         cmocka_unit_test(reset_returns_to_start),
+        cmocka_unit_test(xml_escape_table),
+        cmocka_unit_test(xml_escape_null_is_empty),
+        cmocka_unit_test(xml_escape_file_stops_at_n_or_nul),
+        cmocka_unit_test(xml_escape_over_max_leaves_contents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

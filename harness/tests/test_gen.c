@@ -1,7 +1,7 @@
 /*
  * test_gen: `scaleprof gen` — the key table, value checks, count parsing, the
  * YAML it writes (read back through the sweep's own reader and libyaml), and
- * the --load rewrite.
+ * the --load rewrite and the --load origin's respond config.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <yaml.h>
 
 #include "gen.h"
 #include "outfile.h"
@@ -219,6 +220,98 @@ static void test_load_rewrite_points_every_service_at_the_origin(void **state)
     free(dir);
 }
 
+/* The value of key in mapping n, or NULL. */
+static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *n, const char *key)
+{
+    if (!n || n->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key);
+        if (k->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, key))
+            return yaml_document_get_node(doc, p->value);
+    }
+    return NULL;
+}
+
+/* The scalar at services[index].a[.b] of a loaded document, or NULL. */
+static const char *service_scalar(yaml_document_t *doc, int index, const char *a, const char *b)
+{
+    yaml_node_t *services = map_get(doc, yaml_document_get_root_node(doc), "services");
+    if (!services || services->type != YAML_SEQUENCE_NODE ||
+        index >= services->data.sequence.items.top - services->data.sequence.items.start)
+        return NULL;
+    yaml_node_t *n = yaml_document_get_node(doc, services->data.sequence.items.start[index]);
+    n = map_get(doc, n, a);
+    if (b)
+        n = map_get(doc, n, b);
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* The sweep's --load origin: written by gen's emitter, read back by the
+ * sweep's reader and libyaml with its ports, names and body exact. */
+static void test_respond_config_reads_back_with_its_ports_names_and_body(void **state)
+{
+    char *dir = tu_tmpdir("gen");
+    const int ports[] = {21001, 21005, 21003};
+    struct gen_respond_config c = {.comment = "an origin",
+                                   .admin_addr = "127.0.0.1:9444",
+                                   .name = "origin",
+                                   .ports = ports,
+                                   .count = 3,
+                                   .status = 200,
+                                   .body = "ok\n"};
+    for (size_t count = 1; count <= 3; count += 2) {
+        c.count = count;
+        struct buf b;
+        buf_init(&b, 0);
+        assert_null(gen_render_respond(&c, &b));
+        assert_int_equal(strncmp(b.data, "# an origin\n", 12), 0);
+        assert_non_null(strstr(b.data, "architecture: shared"));
+        assert_int_equal(outfile_write(dir, "o.yaml", b.data, b.len), 0);
+        char *path;
+        assert_true(asprintf(&path, "%s/o.yaml", dir) > 0);
+        struct pointcfg pc;
+        assert_null(pointcfg_read(path, &pc));
+        assert_string_equal(pc.admin, "127.0.0.1:9444");
+        assert_int_equal(pc.num_services, (int)count);
+        for (size_t i = 0; i < count; i++) {
+            char want[32];
+            snprintf(want, sizeof want, "127.0.0.1:%d", ports[i]);
+            assert_string_equal(pc.listen[i], want);
+        }
+        pointcfg_free(&pc);
+
+        yaml_parser_t parser;
+        yaml_document_t doc;
+        yaml_parser_initialize(&parser);
+        yaml_parser_set_input_string(&parser, (const unsigned char *)b.data, b.len);
+        assert_true(yaml_parser_load(&parser, &doc));
+        for (size_t i = 0; i < count; i++) {
+            char name[32];
+            snprintf(name, sizeof name, count == 1 ? "origin" : "origin%zu", i + 1);
+            assert_string_equal(service_scalar(&doc, (int)i, "name", NULL), name);
+            assert_string_equal(service_scalar(&doc, (int)i, "respond", "status"), "200");
+            assert_string_equal(service_scalar(&doc, (int)i, "respond", "body"), "ok\n");
+        }
+        yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+        buf_free(&b);
+        free(path);
+    }
+    const int bad_port = 70000;
+    c.ports = &bad_port;
+    c.count = 1;
+    struct buf b;
+    buf_init(&b, 0);
+    char *err = gen_render_respond(&c, &b);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "port"));
+    free(err);
+    buf_free(&b);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_render_reads_back_with_sets_applied),
         cmocka_unit_test(test_tsnsrv_render_has_its_fields),
         cmocka_unit_test(test_load_rewrite_points_every_service_at_the_origin),
+        cmocka_unit_test(test_respond_config_reads_back_with_its_ports_names_and_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -141,20 +142,37 @@ json_t *tu_json(const char *path)
     return j;
 }
 
-int tu_pids_with(const char *needle, pid_t *pids, int max)
+int tu_pids_with_in(const char *proc, const char *needle, pid_t *pids, int max)
 {
-    DIR *d = opendir("/proc");
-    struct dirent *e;
+    DIR *d = opendir(proc);
+    if (!d)
+        return -1;
+    pid_t self = getpid();
+    bool seen_self = false, failed = false;
     int n = 0;
-    while (d && (e = readdir(d)) && n < max) {
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (!e) {
+            failed = errno != 0;
+            break;
+        }
         pid_t pid = (pid_t)atoi(e->d_name);
-        if (pid <= 0 || pid == getpid())
+        if (pid <= 0)
             continue;
-        char path[64], cmd[8192];
-        snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+        if (pid == self) {
+            seen_self = true;
+            continue;
+        }
+        if (n >= max)
+            continue; /* keep going: ourselves may still be ahead */
+        char path[4096 + 64], cmd[8192];
+        snprintf(path, sizeof path, "%s/%d/cmdline", proc, (int)pid);
         FILE *f = fopen(path, "rb");
-        if (!f)
+        if (!f) {
+            failed |= errno != ENOENT && errno != ESRCH; /* else it exited meanwhile */
             continue;
+        }
         size_t len = fread(cmd, 1, sizeof cmd - 1, f);
         fclose(f);
         for (size_t i = 0; i < len; i++)
@@ -165,9 +183,14 @@ int tu_pids_with(const char *needle, pid_t *pids, int max)
         if (len && strstr(cmd, needle))
             pids[n++] = pid;
     }
-    if (d)
-        closedir(d);
-    return n;
+    closedir(d);
+    /* a listing without this very process is not a look at the processes */
+    return failed || !seen_self ? -1 : n;
+}
+
+int tu_pids_with(const char *needle, pid_t *pids, int max)
+{
+    return tu_pids_with_in("/proc", needle, pids, max);
 }
 
 void tu_kill_with(const char *needle)

@@ -25,8 +25,13 @@ char *tu_tmpdir(const char *tag);
 void tu_rmtree(const char *path);
 char *tu_read(const char *path);
 json_t *tu_json(const char *path);
-/* Pids of processes whose command line contains needle (not ourselves). */
+/* How many processes (up to max, not ourselves) have needle in their command
+ * line; their pids go to pids. -1 when it cannot look: /proc unreadable, or a
+ * listing that does not show this very process. So "none left" is
+ * assert_int_equal(tu_pids_with(...), 0), which fails when it cannot look. */
 int tu_pids_with(const char *needle, pid_t *pids, int max);
+/* The same over another proc folder (for testing tu_pids_with). */
+int tu_pids_with_in(const char *proc, const char *needle, pid_t *pids, int max);
 /* Kills every process whose command line contains needle. */
 void tu_kill_with(const char *needle);
 /* From a threads.txt ("# ... threads: N" first line), N; -1 when absent. */

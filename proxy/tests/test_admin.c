@@ -7,6 +7,8 @@
 #include "../admin.c"
 
 #include "tcmalloc_compat.h"
+#include "threads.h"
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -239,7 +241,7 @@ static void test_metrics_pass_promtool(void **state)
     /* The thread count is this process's. */
     const char *th = strstr(r.body, "\nprocess_threads ");
     unsigned long long f22[22];
-    assert_int_equal(read_proc_stat(f22, 22), 0);
+    assert_int_equal(process_metrics_read_stat(f22, 22), 0);
     assert_true(strtoull(th + 17, NULL, 10) >= 2);
 
     char path[] = "/tmp/test_admin_metrics_XXXXXX";
