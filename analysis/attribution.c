@@ -14,7 +14,6 @@
 
 #include "profile.h"
 #include "strmap.h"
-#include "symbolize.h"
 
 /* The maps below read keys from the arrays themselves (strmap.h). */
 _Static_assert(offsetof(struct attr_func, name) == 0, "strmap: the key is the first member");
@@ -24,10 +23,10 @@ struct builder {
     struct attribution *a;
     struct strmap fmap, pmap;
     size_t fcap, pcap;
-    struct symbolizer *sym; /* one session for every profile */
-    uint32_t *by_sym;       /* symbolizer function id → funcs index + 1 */
+    struct profile_session *ps; /* one session for every profile */
+    uint32_t *by_sym;           /* session function id → funcs index + 1 */
     size_t by_sym_cap;
-    bool heap; /* heap profiles: in-use bytes */
+    const struct attr_options *o;
 };
 
 static double *zeros(size_t n)
@@ -35,7 +34,7 @@ static double *zeros(size_t n)
     return calloc(n ? n : 1, sizeof(double));
 }
 
-static struct attr_func *func_get(struct builder *b, const struct sym_func *sf)
+static struct attr_func *func_get(struct builder *b, const struct profile_func *sf)
 {
     struct attribution *a = b->a;
     uint32_t at = strmap_find(&b->fmap, a->funcs, sizeof(*a->funcs), sf->name);
@@ -97,7 +96,7 @@ static struct attr_path *path_get(struct builder *b, const char *stack)
     return p;
 }
 
-/* The attr_func of symbolizer function id: by name once, then by id (the
+/* The attr_func of session function id: by name once, then by id (the
  * session keeps ids stable across profiles). */
 static struct attr_func *func_of(struct builder *b, uint32_t id)
 {
@@ -114,57 +113,82 @@ static struct attr_func *func_of(struct builder *b, uint32_t id)
     }
     if (b->by_sym[id])
         return &b->a->funcs[b->by_sym[id] - 1];
-    struct attr_func *f = func_get(b, symbolize_func(b->sym, id));
+    struct attr_func *f = func_get(b, profile_func(b->ps, id));
     if (f)
         b->by_sym[id] = (uint32_t)(f - b->a->funcs) + 1;
     return f;
 }
 
+/* The kinds of profile that hold a measure. */
+static bool kind_holds(enum profile_kind k, enum profile_measure m)
+{
+    switch (m) {
+    case PROFILE_SAMPLES:
+    case PROFILE_CPU_NS:
+        return k == PROFILE_CPU;
+    case PROFILE_GOROUTINES:
+        return k == PROFILE_GOROUTINE;
+    case PROFILE_CONTENTIONS:
+    case PROFILE_DELAY_NS:
+        return k == PROFILE_CONTENTION;
+    default:
+        return k == PROFILE_HEAP;
+    }
+}
+
+static bool is_heap_measure(enum profile_measure m)
+{
+    return m == PROFILE_INUSE_BYTES || m == PROFILE_INUSE_OBJECTS || m == PROFILE_ALLOC_BYTES ||
+           m == PROFILE_ALLOC_OBJECTS;
+}
+
 /* Adds observation i's profile: 0, -1 (out of memory), or -2 (the profile is
- * unreadable, nothing was added). CPU: samples × period / window (CPU s/s).
- * Heap (b->heap): in-use bytes, with the allocator's own frames dropped so a
- * stack's leaf is the code that asked for the memory (as `top` does). */
+ * unreadable, nothing was added). Per second (CPU, delay): the measure over
+ * the window, nanoseconds as seconds (CPU s/s). Heap measures drop the
+ * allocator's own frames so a stack's leaf is the code that asked for the
+ * memory (as `top` does). */
 static int add_profile(struct builder *b, size_t i, const struct attr_point *pt, struct buf *err)
 {
     char msg[512];
     struct profile p;
-    enum profile_kind want = b->heap ? PROFILE_HEAP : PROFILE_CPU;
-    if (profile_read(pt->cpu_prof, &p, msg, sizeof(msg))) {
+    enum profile_measure m = b->o->measure;
+    bool heap = is_heap_measure(m);
+    if (profile_load(b->ps, pt->cpu_prof, &p, msg, sizeof(msg))) {
         buf_printf(err, "%s", msg);
         return -2;
     }
-    if (p.kind != want || (!b->heap && !(pt->window_s > 0))) {
+    if (!kind_holds(p.kind, m) || !PROFILE_HAS(&p, m) ||
+        (b->o->per_second && !(pt->window_s > 0))) {
         buf_printf(err, "%s: %s", pt->cpu_prof,
-                   p.kind != want ? (b->heap ? "not a heap profile" : "not a CPU profile")
-                                  : "window_s must be > 0");
+                   !kind_holds(p.kind, m) || !PROFILE_HAS(&p, m) ? "does not hold the measure"
+                                                                 : "window_s must be > 0");
+        if (!kind_holds(p.kind, m) || !PROFILE_HAS(&p, m))
+            buf_printf(err, " %s (%s profile)", profile_measure_name(m),
+                       p.kind == PROFILE_CPU    ? "a CPU"
+                       : p.kind == PROFILE_HEAP ? "a heap"
+                                                : "another kind of");
         profile_free(&p);
         return -2;
     }
-    struct symbolizer *s = b->sym;
-    if (symbolize_use(s, &p, msg, sizeof(msg))) {
-        buf_printf(err, "%s: %s", pt->cpu_prof, msg);
-        profile_free(&p);
-        return -1;
-    }
     struct attribution *a = b->a;
-    double scale = b->heap ? 1.0 : (double)p.period_us * 1e-6 / pt->window_s;
+    bool ns = m == PROFILE_CPU_NS || m == PROFILE_DELAY_NS;
+    double scale = (ns ? 1e-9 : 1.0) / (b->o->per_second ? pt->window_s : 1.0);
     struct attr_func **frames = malloc(PROFILE_MAX_DEPTH * sizeof(*frames));
     struct buf stack;
     buf_init(&stack, (size_t)1 << 20);
     int rc = frames ? 0 : -1;
     for (size_t k = 0; k < p.nsamples && rc == 0; k++) {
         const struct profile_sample *smp = &p.samples[k];
-        double v = (double)smp->v[b->heap ? 1 : 0] * scale;
+        double v = (double)smp->v[m] * scale;
         uint32_t depth = 0;
         buf_reset(&stack);
         for (uint32_t j = 0; j < smp->depth && rc == 0; j++) {
-            uint32_t id = symbolize_addr(s, p.pcs[smp->pc_index + j], NULL);
-            if (id != UINT32_MAX && b->heap &&
-                symbolize_is_allocator(symbolize_func(s, id)->name)) {
+            uint32_t id = p.frames[smp->frame_index + j];
+            if (heap && profile_is_allocator(profile_func(b->ps, id)->name)) {
                 depth = 0; /* drop the allocator and everything inside it */
                 continue;
             }
-            frames[depth] = id == UINT32_MAX ? NULL : func_of(b, id);
+            frames[depth] = func_of(b, id);
             if (!frames[depth++])
                 rc = -1;
         }
@@ -338,7 +362,7 @@ static void compact(struct attribution *a, const bool *keep)
 static int fit_and_rank(struct attribution *a, const struct fit_design *d);
 
 static int build(struct attribution *a, const struct attr_point *pts, size_t count,
-                 const struct fit_design *d, const char *binary, bool heap, struct buf *skipped,
+                 const struct fit_design *d, const struct attr_options *o, struct buf *skipped,
                  struct buf *err)
 {
     memset(a, 0, sizeof(*a));
@@ -352,10 +376,11 @@ static int build(struct attribution *a, const struct attr_point *pts, size_t cou
     a->total = zeros(count);
     a->obs = calloc(count ? count : 1, sizeof(*a->obs));
     bool *keep = calloc(count ? count : 1, sizeof(*keep));
-    struct builder b = {.a = a, .heap = heap};
+    struct builder b = {.a = a, .o = o};
     char msg[256];
     int rc = a->n && a->total && a->obs && keep ? 0 : -1;
-    if (rc == 0 && symbolize_session(&b.sym, binary, msg, sizeof(msg)) != 0) {
+    struct profile_options po = {.binary = o->binary, .own_regex = o->own_regex};
+    if (rc == 0 && profile_session_open(&b.ps, &po, msg, sizeof(msg)) != 0) {
         buf_printf(err, "attribution: %s", msg);
         rc = -1;
     }
@@ -377,7 +402,7 @@ static int build(struct attribution *a, const struct attr_point *pts, size_t cou
         }
     }
     buf_free(&why);
-    symbolize_close(b.sym);
+    profile_session_close(b.ps);
     free(b.by_sym);
     strmap_free(&b.fmap);
     strmap_free(&b.pmap);
@@ -486,21 +511,31 @@ int attribution_refit(struct attribution *a, const struct fit_design *d, struct 
 int attribution_build(struct attribution *a, const struct attr_point *pts, size_t count,
                       const struct fit_design *d, const char *binary, struct buf *err)
 {
-    return build(a, pts, count, d, binary, false, NULL, err);
+    struct attr_options o = {.measure = PROFILE_CPU_NS, .per_second = true, .binary = binary};
+    return build(a, pts, count, d, &o, NULL, err);
 }
 
 int attribution_build_skipping(struct attribution *a, const struct attr_point *pts, size_t count,
                                const struct fit_design *d, const char *binary, struct buf *skipped,
                                struct buf *err)
 {
-    return build(a, pts, count, d, binary, false, skipped, err);
+    struct attr_options o = {.measure = PROFILE_CPU_NS, .per_second = true, .binary = binary};
+    return build(a, pts, count, d, &o, skipped, err);
 }
 
 int attribution_build_heap(struct attribution *a, const struct attr_point *pts, size_t count,
                            const struct fit_design *d, const char *binary, struct buf *skipped,
                            struct buf *err)
 {
-    return build(a, pts, count, d, binary, true, skipped, err);
+    struct attr_options o = {.measure = PROFILE_INUSE_BYTES, .binary = binary};
+    return build(a, pts, count, d, &o, skipped, err);
+}
+
+int attribution_build_measure(struct attribution *a, const struct attr_point *pts, size_t count,
+                              const struct fit_design *d, const struct attr_options *o,
+                              struct buf *skipped, struct buf *err)
+{
+    return build(a, pts, count, d, o, skipped, err);
 }
 
 void attribution_free(struct attribution *a)

@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "fit.h"
+#include "profile.h"
 
 #define ATTR_GROUP_CORR 0.98   /* curves correlating above this are one group */
 #define ATTR_CULPRIT_SHARE 0.5 /* the culprit carries at least this share of c */
@@ -43,7 +44,7 @@ struct attr_func {
     bool has_exponent;            /* false when self is not positive at every point */
     struct fit_exponent exponent; /* of self − a, else of self */
     int group;                    /* 1-based; functions in one group share a cause */
-    bool own;                     /* in the profiled program, not a shared library (sym_func.own) */
+    bool own; /* in the profiled program, not a shared library (profile_func.own) */
 };
 
 struct attr_path {
@@ -78,8 +79,8 @@ struct attribution {
     bool own_design;
 };
 
-/* Reads and symbolizes every profile (binary overrides the main executable as
- * in symbolize_open) and fits everything over d. Returns 0, or -1 with a
+/* Reads every CPU profile, any format (binary overrides the main executable as
+ * in profile_options) and fits everything over d. Returns 0, or -1 with a
  * message (unreadable profile: the message names it). */
 int attribution_build(struct attribution *a, const struct attr_point *pts, size_t count,
                       const struct fit_design *d, const char *binary, struct buf *err);
@@ -97,6 +98,21 @@ int attribution_build_heap(struct attribution *a, const struct attr_point *pts, 
 int attribution_build_skipping(struct attribution *a, const struct attr_point *pts, size_t count,
                                const struct fit_design *d, const char *binary, struct buf *skipped,
                                struct buf *err);
+
+/* What attribution_build_measure fits (the other builders are shorthands). */
+struct attr_options {
+    enum profile_measure measure; /* CPU_NS, INUSE_BYTES, DELAY_NS, GOROUTINES, … */
+    bool per_second;              /* divide by each point's window_s (ns → s first) */
+    const char *binary;           /* as in profile_options */
+    const char *own_regex;        /* as in profile_options */
+};
+/* Any measure over any format's profiles (pts[i].cpu_prof is then the path
+ * of the profile holding it); unreadable profiles, or ones without the
+ * measure, are skipped as in attribution_build_skipping when skipped is not
+ * NULL. Heap measures drop allocator frames. */
+int attribution_build_measure(struct attribution *a, const struct attr_point *pts, size_t count,
+                              const struct fit_design *d, const struct attr_options *o,
+                              struct buf *skipped, struct buf *err);
 
 /* Refits everything over d (the design a was built over, since switched by
  * the caller, e.g. with fit_fix_a_at_zero once the total's free fit gave

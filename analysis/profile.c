@@ -1,28 +1,34 @@
 /*
- * profile: the gperftools readers (CPU binary, heap text) behind profile.h.
- * Everything here treats the file as hostile: every read is bounds-checked
- * against the buffer, every count against a limit, and every failure names the
- * file and where in it things went wrong. The fuzz target feeds profile_parse.
+ * profile: the session and the format table behind profile.h. A file is read
+ * whole (bounded), handed to the first backend that recognizes its bytes, and
+ * comes back as samples of session function ids; the builder helpers here are
+ * what every backend fills a struct profile with (profile_format.h).
  */
 #include "profile.h"
 
 #include <errno.h>
-#include <inttypes.h>
+#include <regex.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define WORD sizeof(uint64_t)
-/* A sample count above this is corruption, not a real profile (2^40 samples
- * at 1 kHz is 35 years); refusing it keeps totals meaningful. */
-#define MAX_COUNT ((uint64_t)1 << 40)
+#include "profile_format.h"
+#include "symbolize.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Every format the analysis reads; a new one is a new file and a line here. */
+static const struct profile_format *const formats[] = {
+    &profile_format_gperftools,
+};
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+struct profile_session {
+    struct symbolizer *sym; /* the function table, and libdwfl for addresses */
+    regex_t own_re;
+    bool has_own_re;
+    bool offline;
+};
+
+int profile_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (errlen > 0) {
         va_list ap;
@@ -33,20 +39,135 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+int profile_session_open(struct profile_session **out, const struct profile_options *o, char *err,
+                         size_t errlen)
+{
+    static const struct profile_options defaults;
+    if (!o)
+        o = &defaults;
+    *out = NULL;
+    struct profile_session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return profile_fail(err, errlen, "out of memory");
+    s->offline = o->offline;
+    if (o->own_regex) {
+        int rc = regcomp(&s->own_re, o->own_regex, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            char msg[256];
+            regerror(rc, &s->own_re, msg, sizeof(msg));
+            free(s);
+            return profile_fail(err, errlen, "--own '%s': %s", o->own_regex, msg);
+        }
+        s->has_own_re = true;
+    }
+    if (symbolize_session(&s->sym, o->offline ? NULL : o->binary, err, errlen) != 0) {
+        profile_session_close(s);
+        return -1;
+    }
+    if (s->has_own_re)
+        symbolize_set_own_regex(s->sym, &s->own_re);
+    *out = s;
+    return 0;
+}
+
+void profile_session_close(struct profile_session *s)
+{
+    if (!s)
+        return;
+    symbolize_close(s->sym);
+    if (s->has_own_re)
+        regfree(&s->own_re);
+    free(s);
+}
+
+const char *profile_format_of(const void *data, size_t len)
+{
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+        if (formats[i]->recognizes(data, len))
+            return formats[i]->name;
+    return NULL;
+}
+
+int profile_load_mem(struct profile_session *s, const char *name, const void *data, size_t len,
+                     struct profile *p, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof(*p));
+    if (errlen > 0)
+        err[0] = '\0';
+    if (!name)
+        name = "(memory)";
+    if (len == 0)
+        return profile_fail(err, errlen, "%s: empty file", name);
+    if (len > PROFILE_MAX_BYTES)
+        return profile_fail(err, errlen, "%s: larger than %zu bytes", name, PROFILE_MAX_BYTES);
+    const struct profile_format *fmt = NULL;
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]) && !fmt; i++)
+        if (formats[i]->recognizes(data, len))
+            fmt = formats[i];
+    if (!fmt)
+        return profile_fail(err, errlen,
+                            "%s: offset 0: not a profile format scaleprof reads (gperftools CPU "
+                            "or heap, pprof protobuf)",
+                            name);
+    if (!(p->name = strdup(name)))
+        return profile_fail(err, errlen, "%s: out of memory", name);
+    p->format = fmt->name;
+    int rc = fmt->load(s, data, len, p, err, errlen);
+    if (rc != 0)
+        profile_free(p);
+    return rc;
+}
+
+int profile_load(struct profile_session *s, const char *path, struct profile *p, char *err,
+                 size_t errlen)
+{
+    memset(p, 0, sizeof(*p));
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return profile_fail(err, errlen, "%s: %s", path, strerror(errno));
+    size_t cap = 0, len = 0;
+    char *data = NULL;
+    int rc = 0;
+    for (;;) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *nd = len > PROFILE_MAX_BYTES ? NULL : realloc(data, ncap);
+            if (!nd) {
+                rc = len > PROFILE_MAX_BYTES
+                         ? profile_fail(err, errlen, "%s: larger than %zu bytes", path,
+                                        PROFILE_MAX_BYTES)
+                         : profile_fail(err, errlen, "%s: out of memory", path);
+                break;
+            }
+            data = nd;
+            cap = ncap;
+        }
+        size_t n = fread(data + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f))
+                rc = profile_fail(err, errlen, "%s: read error", path);
+            break;
+        }
+    }
+    fclose(f);
+    if (rc == 0)
+        rc = profile_load_mem(s, path, data, len, p, err, errlen);
+    free(data);
+    return rc;
+}
+
 void profile_free(struct profile *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->nmaps; i++)
-        free(p->maps[i].path);
-    free(p->maps);
-    free(p->samples);
-    free(p->pcs);
     free(p->name);
+    free(p->samples);
+    free(p->frames);
     memset(p, 0, sizeof(*p));
 }
 
-/* Growth helpers: double capacity, refuse on overflow. */
+/* Doubles *cap until need fits; refuses overflow. */
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
@@ -65,311 +186,145 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-struct builder {
-    struct profile *p;
-    size_t samples_cap, pcs_cap;
-};
-
-/* Adds one stack; raw[0] is the leaf. Applies the caller fix (see profile.h). */
-static int add_sample(struct builder *b, const uint64_t v[4], const uint64_t *raw, uint32_t depth)
+int profile_add_sample(struct profile *p, const int64_t *v, const uint32_t *funcs, uint32_t depth)
 {
-    struct profile *p = b->p;
-    if (grow((void **)&p->samples, &b->samples_cap, p->nsamples + 1, sizeof(*p->samples)) ||
-        grow((void **)&p->pcs, &b->pcs_cap, p->npcs + depth, sizeof(*p->pcs)))
+    if (depth > PROFILE_MAX_DEPTH ||
+        grow((void **)&p->samples, &p->samples_cap, p->nsamples + 1, sizeof(*p->samples)) ||
+        grow((void **)&p->frames, &p->frames_cap, p->nframes + depth, sizeof(*p->frames)))
         return -1;
-    struct profile_sample *s = &p->samples[p->nsamples++];
-    memcpy(s->v, v, sizeof(s->v));
-    s->pc_index = p->npcs;
-    s->depth = depth;
-    for (uint32_t i = 0; i < depth; i++)
-        p->pcs[p->npcs++] = (i > 0 && raw[i] > 0) ? raw[i] - 1 : raw[i];
-    for (int k = 0; k < 4; k++)
-        p->total[k] += v[k];
+    struct profile_sample *smp = &p->samples[p->nsamples++];
+    smp->frame_index = p->nframes;
+    smp->depth = depth;
+    for (int m = 0; m < PROFILE_NMEASURES; m++) {
+        smp->v[m] = PROFILE_HAS(p, m) ? v[m] : 0;
+        p->total[m] += smp->v[m];
+    }
+    memcpy(p->frames + p->nframes, funcs, depth * sizeof(*funcs));
+    p->nframes += depth;
     return 0;
 }
 
-int profile_parse_maps(struct profile *p, const char *text, size_t len, char *err, size_t errlen)
+/* Go's rule for the standard library: an import path whose first element has
+ * no dot (net/http, runtime, sync). The function name is "path.Func" or
+ * "path.(*T).Method"; package main is the program's own. */
+static bool go_is_own(const char *name)
 {
-    size_t cap = p->nmaps;
-    const char *end = text + len;
-    char line[4096 + 256];
-    while (text < end) {
-        const char *nl = memchr(text, '\n', (size_t)(end - text));
-        const char *ls = text, *le = nl ? nl : end;
-        size_t ll = (size_t)(le - ls);
-        text = nl ? nl + 1 : end;
-        if (ll >= sizeof(line))
-            continue; /* longer than any real maps line (PATH_MAX) */
-        memcpy(line, ls, ll);
-        line[ll] = '\0';
-        uint64_t start, stop, off;
-        char perms[8];
-        int pos = 0;
-        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n", &start, &stop, perms,
-                   &off, &pos) < 4 ||
-            pos == 0 || stop <= start)
-            continue;
-        if (p->nmaps >= PROFILE_MAX_MAPS)
-            return fail(err, errlen, "%s: more than %d lines in the maps trailer", p->name,
-                        PROFILE_MAX_MAPS);
-        char *path = line + pos;
-        size_t pl = strlen(path);
-        while (pl > 0 && (path[pl - 1] == ' ' || path[pl - 1] == '\r' || path[pl - 1] == '\t'))
-            path[--pl] = '\0';
-        if (grow((void **)&p->maps, &cap, p->nmaps + 1, sizeof(*p->maps)))
-            return fail(err, errlen, "%s: out of memory reading maps", p->name);
-        struct profile_map *m = &p->maps[p->nmaps];
-        m->path = strdup(path);
-        if (!m->path)
-            return fail(err, errlen, "%s: out of memory reading maps", p->name);
-        m->start = start;
-        m->end = stop;
-        m->offset = off;
-        snprintf(m->perms, sizeof(m->perms), "%.4s", perms);
-        p->nmaps++;
-    }
-    return 0;
-}
-
-const struct profile_map *profile_find_map(const struct profile *p, uint64_t addr)
-{
-    for (size_t i = 0; i < p->nmaps; i++)
-        if (addr >= p->maps[i].start && addr < p->maps[i].end)
-            return &p->maps[i];
-    return NULL;
-}
-
-static uint64_t word_at(const unsigned char *d, size_t i)
-{
-    uint64_t w;
-    memcpy(&w, d + i * WORD, WORD); /* unaligned-safe; native byte order */
-    return w;
-}
-
-static int parse_cpu(struct builder *b, const unsigned char *d, size_t len, char *err,
-                     size_t errlen)
-{
-    struct profile *p = b->p;
-    size_t nwords = len / WORD;
-    if (nwords < 5)
-        return fail(err, errlen, "%s: truncated CPU profile header (%zu bytes, need 40)", p->name,
-                    len);
-    uint64_t hdr_words = word_at(d, 1), version = word_at(d, 2), period = word_at(d, 3);
-    if (word_at(d, 0) != 0 || hdr_words < 3 || hdr_words > nwords - 2)
-        return fail(err, errlen, "%s: offset 0: not a gperftools CPU profile header", p->name);
-    if (version != 0)
-        return fail(err, errlen, "%s: offset 16: unsupported CPU profile version %" PRIu64, p->name,
-                    version);
-    if (period == 0 || period > UINT32_MAX)
-        return fail(err, errlen, "%s: offset 24: bad sampling period %" PRIu64, p->name, period);
-    p->kind = PROFILE_CPU;
-    p->period_us = period;
-    size_t i = 2 + (size_t)hdr_words;
-    for (;;) {
-        if (i + 2 > nwords)
-            return fail(err, errlen,
-                        "%s: offset %zu: truncated CPU profile (record header past end; "
-                        "no end-of-data marker)",
-                        p->name, i * WORD);
-        uint64_t count = word_at(d, i), depth = word_at(d, i + 1);
-        if (depth == 0 || depth > PROFILE_MAX_DEPTH)
-            return fail(err, errlen, "%s: offset %zu: bad stack depth %" PRIu64 " (1..%d)", p->name,
-                        (i + 1) * WORD, depth, PROFILE_MAX_DEPTH);
-        if (depth > nwords - i - 2)
-            return fail(err, errlen,
-                        "%s: offset %zu: truncated CPU profile (stack of %" PRIu64
-                        " frames past end)",
-                        p->name, (i + 2) * WORD, depth);
-        if (word_at(d, i + 2) == 0) { /* end-of-data marker: 0, 1, 0 */
-            i += 2 + (size_t)depth;
-            break;
-        }
-        if (count > MAX_COUNT)
-            return fail(err, errlen, "%s: offset %zu: implausible sample count %" PRIu64, p->name,
-                        i * WORD, count);
-        uint64_t raw[PROFILE_MAX_DEPTH];
-        for (size_t k = 0; k < depth; k++)
-            raw[k] = word_at(d, i + 2 + k);
-        uint64_t v[4] = {count, 0, 0, 0};
-        if (add_sample(b, v, raw, (uint32_t)depth))
-            return fail(err, errlen, "%s: out of memory", p->name);
-        i += 2 + (size_t)depth;
-    }
-    size_t off = i * WORD;
-    return profile_parse_maps(p, (const char *)d + off, len - off, err, errlen);
-}
-
-/* Text cursor over [s, e): no NUL termination needed. */
-struct cur {
-    const char *s, *e;
-};
-
-static void skip_ws(struct cur *c)
-{
-    while (c->s < c->e && (*c->s == ' ' || *c->s == '\t' || *c->s == '\r'))
-        c->s++;
-}
-
-static bool take(struct cur *c, char ch)
-{
-    skip_ws(c);
-    if (c->s < c->e && *c->s == ch) {
-        c->s++;
+    const char *slash = strchr(name, '/');
+    const char *dot = strchr(name, '.');
+    size_t first = slash && (!dot || slash < dot) ? (size_t)(slash - name)
+                   : dot                          ? (size_t)(dot - name)
+                                                  : strlen(name);
+    if (first == 4 && strncmp(name, "main", 4) == 0)
         return true;
+    return slash && memchr(name, '.', (size_t)(slash - name)) != NULL;
+}
+
+uint32_t profile_intern(struct profile_session *s, const char *name, const char *file, int line,
+                        enum profile_own_rule rule, bool own)
+{
+    if (rule == PROFILE_OWN_GO)
+        own = go_is_own(name);
+    return symbolize_intern(s->sym, name, file, line, true, own);
+}
+
+int profile_use_maps(struct profile_session *s, const struct symbolize_map *maps, size_t nmaps,
+                     char *err, size_t errlen)
+{
+    if (nmaps > PROFILE_MAX_MAPS)
+        return profile_fail(err, errlen, "more than %d mappings", PROFILE_MAX_MAPS);
+    return symbolize_use(s->sym, maps, nmaps, s->offline, err, errlen);
+}
+
+uint32_t profile_resolve(struct profile_session *s, uint64_t addr)
+{
+    return symbolize_addr(s->sym, addr, NULL);
+}
+
+const struct profile_func *profile_func(const struct profile_session *s, uint32_t id)
+{
+    return symbolize_func(s->sym, id);
+}
+
+size_t profile_func_count(const struct profile_session *s)
+{
+    return symbolize_func_count(s->sym);
+}
+
+enum profile_measure profile_default_measure(enum profile_kind kind)
+{
+    switch (kind) {
+    case PROFILE_HEAP:
+        return PROFILE_INUSE_BYTES;
+    case PROFILE_GOROUTINE:
+        return PROFILE_GOROUTINES;
+    case PROFILE_CONTENTION:
+        return PROFILE_DELAY_NS;
+    default:
+        return PROFILE_CPU_NS;
     }
-    return false;
 }
 
-/* Unsigned number, decimal or (with hex) 0x-prefixed hex; refuses overflow. */
-static bool number(struct cur *c, bool hex, uint64_t *out)
+const char *profile_measure_name(enum profile_measure m)
 {
-    skip_ws(c);
-    unsigned base = 10;
-    if (hex) {
-        if (c->e - c->s < 3 || c->s[0] != '0' || (c->s[1] != 'x' && c->s[1] != 'X'))
-            return false;
-        c->s += 2;
-        base = 16;
-    }
-    uint64_t v = 0;
-    const char *start = c->s;
-    while (c->s < c->e) {
-        char ch = *c->s;
-        unsigned dig;
-        if (ch >= '0' && ch <= '9')
-            dig = (unsigned)(ch - '0');
-        else if (base == 16 && ch >= 'a' && ch <= 'f')
-            dig = (unsigned)(ch - 'a' + 10);
-        else if (base == 16 && ch >= 'A' && ch <= 'F')
-            dig = (unsigned)(ch - 'A' + 10);
-        else
-            break;
-        if (v > (UINT64_MAX - dig) / base)
-            return false;
-        v = v * base + dig;
-        c->s++;
-    }
-    *out = v;
-    return c->s > start;
+    static const char *const names[PROFILE_NMEASURES] = {
+        [PROFILE_SAMPLES] = "samples/count",
+        [PROFILE_CPU_NS] = "cpu/nanoseconds",
+        [PROFILE_INUSE_BYTES] = "inuse_space/bytes",
+        [PROFILE_INUSE_OBJECTS] = "inuse_objects/count",
+        [PROFILE_ALLOC_BYTES] = "alloc_space/bytes",
+        [PROFILE_ALLOC_OBJECTS] = "alloc_objects/count",
+        [PROFILE_GOROUTINES] = "goroutine/count",
+        [PROFILE_CONTENTIONS] = "contentions/count",
+        [PROFILE_DELAY_NS] = "delay/nanoseconds",
+    };
+    return (unsigned)m < PROFILE_NMEASURES ? names[m] : "?";
 }
 
-/* "a: b [c: d]" */
-static bool four(struct cur *c, uint64_t v[4])
+bool profile_is_allocator(const char *name)
 {
-    return number(c, false, &v[0]) && take(c, ':') && number(c, false, &v[1]) && take(c, '[') &&
-           number(c, false, &v[2]) && take(c, ':') && number(c, false, &v[3]) && take(c, ']');
-}
-
-static bool starts(const char *s, const char *e, const char *lit)
-{
-    size_t n = strlen(lit);
-    return (size_t)(e - s) >= n && memcmp(s, lit, n) == 0;
-}
-
-static int parse_heap(struct builder *b, const char *d, size_t len, char *err, size_t errlen)
-{
-    struct profile *p = b->p;
-    const char *end = d + len, *s = d;
-    size_t lineno = 0;
-    p->kind = PROFILE_HEAP;
-    uint64_t raw[PROFILE_MAX_DEPTH];
-    while (s < end) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        struct cur c = {s, nl ? nl : end};
-        const char *next = nl ? nl + 1 : end;
-        lineno++;
-        if (lineno == 1) {
-            if (!starts(c.s, c.e, "heap profile:"))
-                return fail(err, errlen, "%s:1: not a heap profile", p->name);
-            c.s += strlen("heap profile:");
-            if (!four(&c, p->heap_header))
-                return fail(err, errlen, "%s:1: bad heap profile header", p->name);
-            s = next;
-            continue;
-        }
-        skip_ws(&c);
-        if (starts(c.s, c.e, "MAPPED_LIBRARIES:") || starts(c.s, c.e, "--- Memory map:"))
-            return profile_parse_maps(p, next, (size_t)(end - next), err, errlen);
-        if (c.s == c.e) {
-            s = next;
-            continue;
-        }
-        uint64_t v[4];
-        if (!four(&c, v) || !take(&c, '@'))
-            return fail(err, errlen, "%s:%zu: bad heap sample line", p->name, lineno);
-        uint32_t depth = 0;
-        skip_ws(&c);
-        while (c.s < c.e) {
-            if (depth >= PROFILE_MAX_DEPTH)
-                return fail(err, errlen, "%s:%zu: stack deeper than %d frames", p->name, lineno,
-                            PROFILE_MAX_DEPTH);
-            if (!number(&c, true, &raw[depth]))
-                return fail(err, errlen, "%s:%zu: bad address in heap stack", p->name, lineno);
-            depth++;
-            skip_ws(&c);
-        }
-        if (depth == 0)
-            return fail(err, errlen, "%s:%zu: heap sample without a stack", p->name, lineno);
-        if (add_sample(b, v, raw, depth))
-            return fail(err, errlen, "%s: out of memory", p->name);
-        s = next;
-    }
-    if (lineno == 0)
-        return fail(err, errlen, "%s: empty file", p->name);
-    return 0; /* no maps trailer: addresses stay unresolved */
-}
-
-int profile_parse(const char *name, const void *data, size_t len, struct profile *p, char *err,
-                  size_t errlen)
-{
-    memset(p, 0, sizeof(*p));
-    if (errlen > 0)
-        err[0] = '\0';
-    p->name = strdup(name ? name : "(memory)");
-    if (!p->name)
-        return fail(err, errlen, "out of memory");
-    struct builder b = {.p = p};
-    int rc;
-    if (len > PROFILE_MAX_BYTES)
-        rc = fail(err, errlen, "%s: larger than %zu bytes", p->name, PROFILE_MAX_BYTES);
-    else if (len == 0)
-        rc = fail(err, errlen, "%s: empty file", p->name);
-    else if (starts(data, (const char *)data + len, "heap "))
-        rc = parse_heap(&b, data, len, err, errlen);
-    else
-        rc = parse_cpu(&b, data, len, err, errlen);
-    if (rc)
-        profile_free(p);
-    return rc;
-}
-
-int profile_read(const char *path, struct profile *p, char *err, size_t errlen)
-{
-    memset(p, 0, sizeof(*p));
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
-    size_t cap = 0, len = 0;
-    char *data = NULL;
-    int rc = 0;
-    for (;;) {
-        if (len == cap && (len > PROFILE_MAX_BYTES || grow((void **)&data, &cap, len + 65536, 1))) {
-            rc = len > PROFILE_MAX_BYTES
-                     ? fail(err, errlen, "%s: larger than %zu bytes", path, PROFILE_MAX_BYTES)
-                     : fail(err, errlen, "%s: out of memory", path);
-            break;
-        }
-        size_t n = fread(data + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) {
-            if (ferror(f))
-                rc = fail(err, errlen, "%s: read error", path);
-            break;
-        }
-    }
-    fclose(f);
-    if (rc == 0)
-        rc = profile_parse(path, data, len, p, err, errlen);
-    free(data);
-    return rc;
+    static const char *const names[] = {
+        "malloc",
+        "calloc",
+        "realloc",
+        "free",
+        "cfree",
+        "memalign",
+        "posix_memalign",
+        "aligned_alloc",
+        "valloc",
+        "pvalloc",
+        "strdup",
+        "strndup",
+        "__libc_malloc",
+        "__libc_calloc",
+        "__libc_realloc",
+        "operator new",
+        "operator new[]",
+        "operator delete",
+        "_Znwm",
+        "_Znam",
+        "_ZdlPv",
+        "_ZdaPv",
+        "__builtin_new",
+        "__builtin_delete",
+        "DoSampledAllocation",
+        "MallocHook_InvokeNewHookSlow",
+        "NewHook",
+        "RecordAlloc",
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    /* Go: the runtime's allocation entry points above the allocating code */
+    static const char *const go[] = {
+        "runtime.mallocgc",     "runtime.newobject",     "runtime.newarray",
+        "runtime.makeslice",    "runtime.makeslicecopy", "runtime.growslice",
+        "runtime.makemap",      "runtime.makechan",      "runtime.rawstring",
+        "runtime.rawbyteslice", "runtime.rawruneslice",  "runtime.makemap_small"};
+    for (size_t i = 0; i < sizeof(go) / sizeof(go[0]); i++)
+        if (strcmp(name, go[i]) == 0)
+            return true;
+    return strncmp(name, "tc_", 3) == 0 || strncmp(name, "tcmalloc::", 10) == 0 ||
+           strstr(name, "do_malloc") != NULL || strstr(name, "MallocHook") != NULL ||
+           strstr(name, "HeapProfile") != NULL;
 }

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <inttypes.h>
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -74,8 +75,11 @@ struct symbolizer {
     struct addr_slot *addrs;   /* keyed by synthetic address (or raw | RAW_KEY) */
     size_t addr_cap, addr_len; /* cap a power of two */
     struct strmap names;       /* name → function id, over funcs */
-    struct sym_func *funcs;
+    struct profile_func *funcs;
     size_t nfuncs, funcs_cap;
+    char **strs; /* copies owned by the session (files of interned names) */
+    size_t nstrs;
+    const regex_t *own_re; /* overrides own when set */
 };
 
 /* Synthetic bases start far above any non-PIE executable and below the top of
@@ -226,28 +230,31 @@ int symbolize_session(struct symbolizer **out, const char *binary, char *err, si
     return 0;
 }
 
-int symbolize_use(struct symbolizer *s, const struct profile *p, char *err, size_t errlen)
+int symbolize_use(struct symbolizer *s, const struct symbolize_map *maps, size_t nmaps,
+                  bool offline, char *err, size_t errlen)
 {
     free(s->ranges);
-    s->ranges = calloc(p->nmaps ? p->nmaps : 1, sizeof(*s->ranges));
+    s->ranges = calloc(nmaps ? nmaps : 1, sizeof(*s->ranges));
     s->nranges = 0;
     if (!s->ranges) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (offline)
+        return 0;
     /* The first mapping of each file fixes its bias; every mapping of that
      * file then translates with it. */
     const char *main_path = NULL;
-    for (size_t i = 0; i < p->nmaps; i++) {
-        const struct profile_map *m = &p->maps[i];
-        if (m->path[0] != '/')
+    for (size_t i = 0; i < nmaps; i++) {
+        const struct symbolize_map *m = &maps[i];
+        if (!m->path || m->path[0] != '/' || m->end <= m->start)
             continue; /* anonymous, [vdso], [stack], … */
         if (!main_path)
             main_path = m->path;
         size_t first = 0;
-        while (strcmp(p->maps[first].path, m->path) != 0)
+        while (!maps[first].path || strcmp(maps[first].path, m->path) != 0)
             first++;
-        const struct profile_map *fm = &p->maps[first];
+        const struct symbolize_map *fm = &maps[first];
         const char *file = (s->binary && strcmp(m->path, main_path) == 0) ? s->binary : m->path;
         struct module *mod = module_get(s, file, strrchr(m->path, '/') + 1);
         if (!mod && file != m->path) /* the replacement is unusable: the mapped file */
@@ -260,19 +267,6 @@ int symbolize_use(struct symbolizer *s, const struct profile *p, char *err, size
         s->ranges[s->nranges++] = (struct range){m->start, m->end, mod->synth_bias - bias};
     }
     qsort(s->ranges, s->nranges, sizeof(*s->ranges), range_cmp);
-    return 0;
-}
-
-int symbolize_open(struct symbolizer **out, const struct profile *p, const char *binary, char *err,
-                   size_t errlen)
-{
-    if (symbolize_session(out, binary, err, errlen) != 0)
-        return -1;
-    if (symbolize_use(*out, p, err, errlen) != 0) {
-        symbolize_close(*out);
-        *out = NULL;
-        return -1;
-    }
     return 0;
 }
 
@@ -319,11 +313,11 @@ static int addr_grow(struct symbolizer *s)
 }
 
 /* names reads each function's name from funcs (strmap.h). */
-_Static_assert(offsetof(struct sym_func, name) == 0, "strmap: the key is the first member");
+_Static_assert(offsetof(struct profile_func, name) == 0, "strmap: the key is the first member");
 
 /* Interns name (copied, cut at '@'); file/line describe the function start. */
 static uint32_t intern(struct symbolizer *s, const char *name, const char *file, int line,
-                       int resolved, bool own)
+                       bool resolved, bool own)
 {
     size_t cut = strcspn(name, "@");
     char *copy = strndup(name, cut);
@@ -336,7 +330,7 @@ static uint32_t intern(struct symbolizer *s, const char *name, const char *file,
     }
     if (s->nfuncs == s->funcs_cap) {
         size_t ncap = s->funcs_cap ? s->funcs_cap * 2 : 256;
-        struct sym_func *nf = realloc(s->funcs, ncap * sizeof(*nf));
+        struct profile_func *nf = realloc(s->funcs, ncap * sizeof(*nf));
         if (!nf) {
             free(copy);
             return UINT32_MAX;
@@ -345,7 +339,9 @@ static uint32_t intern(struct symbolizer *s, const char *name, const char *file,
         s->funcs_cap = ncap;
     }
     uint32_t id = (uint32_t)s->nfuncs;
-    s->funcs[id] = (struct sym_func){copy, file, line, resolved, own};
+    if (s->own_re)
+        own = regexec(s->own_re, copy, 0, NULL, 0) == 0;
+    s->funcs[id] = (struct profile_func){copy, file, line, resolved, own};
     if (strmap_add(&s->names, s->funcs, sizeof(*s->funcs), id) != 0) {
         free(copy);
         return UINT32_MAX;
@@ -392,7 +388,7 @@ static void resolve(struct symbolizer *s, uint64_t key, struct sym_loc *loc)
     if (!name || !*name) {
         char hex[32];
         snprintf(hex, sizeof(hex), "0x%" PRIx64, addr);
-        loc->func = intern(s, hex, NULL, 0, 0, false);
+        loc->func = intern(s, hex, NULL, 0, false, false);
         return;
     }
     Dwfl_Line *l = dwfl_module_getsrc(mod, addr);
@@ -405,12 +401,12 @@ static void resolve(struct symbolizer *s, uint64_t key, struct sym_loc *loc)
             break;
         }
     size_t before = s->nfuncs;
-    loc->func = intern(s, name, NULL, 0, 1, own);
+    loc->func = intern(s, name, NULL, 0, true, own);
     if (loc->func != UINT32_MAX && s->nfuncs > before) {
         /* New function: its file:line is its DWARF declaration, else the line
          * of its entry address (which optimised code often puts on the first
          * statement, not the function's name). */
-        struct sym_func *f = &s->funcs[loc->func];
+        struct profile_func *f = &s->funcs[loc->func];
         if (decl_line(mod, addr, &f->file, &f->line) != 0) {
             Dwfl_Line *el = dwfl_module_getsrc(mod, addr - off);
             if (el)
@@ -441,44 +437,30 @@ uint32_t symbolize_addr(struct symbolizer *s, uint64_t addr, struct sym_loc *loc
     return slot->loc.func;
 }
 
-bool symbolize_is_allocator(const char *name)
+uint32_t symbolize_intern(struct symbolizer *s, const char *name, const char *file, int line,
+                          bool resolved, bool own)
 {
-    static const char *const names[] = {
-        "malloc",
-        "calloc",
-        "realloc",
-        "free",
-        "cfree",
-        "memalign",
-        "posix_memalign",
-        "aligned_alloc",
-        "valloc",
-        "pvalloc",
-        "strdup",
-        "strndup",
-        "__libc_malloc",
-        "__libc_calloc",
-        "__libc_realloc",
-        "operator new",
-        "operator new[]",
-        "operator delete",
-        "_Znwm",
-        "_Znam",
-        "_ZdlPv",
-        "_ZdaPv",
-        "__builtin_new",
-        "__builtin_delete",
-        "DoSampledAllocation",
-        "MallocHook_InvokeNewHookSlow",
-        "NewHook",
-        "RecordAlloc",
-    };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(name, names[i]) == 0)
-            return true;
-    return strncmp(name, "tc_", 3) == 0 || strncmp(name, "tcmalloc::", 10) == 0 ||
-           strstr(name, "do_malloc") != NULL || strstr(name, "MallocHook") != NULL ||
-           strstr(name, "HeapProfile") != NULL;
+    const char *kept = NULL;
+    if (file) {
+        char **ns = realloc(s->strs, (s->nstrs + 1) * sizeof(*ns));
+        if (!ns)
+            return UINT32_MAX;
+        s->strs = ns;
+        if (!(s->strs[s->nstrs] = strdup(file)))
+            return UINT32_MAX;
+        kept = s->strs[s->nstrs++];
+    }
+    size_t before = s->nfuncs;
+    uint32_t id = intern(s, name, kept, line, resolved, own);
+    if (kept && s->nfuncs == before) { /* known already: the copy is not needed */
+        free(s->strs[--s->nstrs]);
+    }
+    return id;
+}
+
+void symbolize_set_own_regex(struct symbolizer *s, const regex_t *re)
+{
+    s->own_re = re;
 }
 
 size_t symbolize_func_count(const struct symbolizer *s)
@@ -486,7 +468,7 @@ size_t symbolize_func_count(const struct symbolizer *s)
     return s->nfuncs;
 }
 
-const struct sym_func *symbolize_func(const struct symbolizer *s, uint32_t id)
+const struct profile_func *symbolize_func(const struct symbolizer *s, uint32_t id)
 {
     return id < s->nfuncs ? &s->funcs[id] : NULL;
 }
@@ -503,6 +485,9 @@ void symbolize_close(struct symbolizer *s)
     for (size_t i = 0; i < s->nfuncs; i++)
         free((char *)s->funcs[i].name);
     free(s->funcs);
+    for (size_t i = 0; i < s->nstrs; i++)
+        free(s->strs[i]);
+    free(s->strs);
     strmap_free(&s->names);
     free(s->addrs);
     for (size_t i = 0; i < s->nmods; i++) {

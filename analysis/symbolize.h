@@ -1,10 +1,13 @@
 /*
  * symbolize: addresses of a profile → function names and source lines, with
- * elfutils libdwfl. Modules are reported from the profile's maps trailer, each
- * mapped file at its load bias (PIE, shared objects and non-PIE executables
- * alike; the maps offset field picks the segment), so no live process is
- * needed. Results are cached per address; function names are interned so that
- * callers aggregate by a small integer id instead of by string.
+ * elfutils libdwfl. Modules are reported from the profile's mappings (a
+ * gperftools maps trailer, a pprof Mapping table), each mapped file at its
+ * load bias (PIE, shared objects and non-PIE executables alike; the mapping's
+ * file offset picks the segment), so no live process is needed. Results are
+ * cached per address; function names are interned so that callers aggregate
+ * by a small integer id instead of by string. The same table interns the
+ * named functions of formats that carry names (pprof), so one id space serves
+ * every profile of a session (profile.c).
  *
  * Ownership: the symbolizer owns every string it hands out; they stay valid
  * until symbolize_close. Lookups never fail: an address no module resolves
@@ -13,6 +16,7 @@
 #ifndef SCALEPROF_SYMBOLIZE_H
 #define SCALEPROF_SYMBOLIZE_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,15 +25,11 @@
 
 struct symbolizer;
 
-/* An interned function. file/line: where the function starts (the line of its
- * entry address), NULL/0 without DWARF. Names are cut at '@' (symbol versions). */
-struct sym_func {
-    const char *name;
-    const char *file;
-    int line;
-    int resolved; /* 0 for the "0x…" stand-ins */
-    bool own;     /* in the profiled program's executable (its first mapped file), not a
-                   * shared library: code the program's authors can change */
+/* One mapping of the profiled process: [start, end) holds path from file
+ * offset `offset`. path "" or not starting with '/': anonymous, [vdso], … */
+struct symbolize_map {
+    uint64_t start, end, offset;
+    const char *path;
 };
 
 /* Where one address is: its function id and its own source line. */
@@ -39,29 +39,32 @@ struct sym_loc {
     int line;
 };
 
-/* Builds a symbolizer from p's maps. binary (may be NULL) replaces the file of
- * the main executable (the first file-backed mapping), e.g. an unstripped copy.
- * Files that cannot be opened are skipped (their addresses stay unresolved).
- * Returns 0, or -1 with a message (libdwfl could not start, out of memory). */
-int symbolize_open(struct symbolizer **out, const struct profile *p, const char *binary, char *err,
-                   size_t errlen);
-/* A session for many profiles (added by an2): modules are reported once per
- * distinct file and looked-up addresses stay cached across profiles, so a
- * sweep of N profiles of one binary reads its ELF/DWARF once, not N times.
- * symbolize_use switches the address translation to p's maps (p need not
- * outlive the call); ids and strings from earlier profiles stay valid, and
- * equal functions keep equal ids. symbolize_open = session + use. */
+/* A session for many profiles: modules are reported once per distinct file
+ * and looked-up addresses stay cached across profiles, so a sweep of N
+ * profiles of one binary reads its ELF/DWARF once, not N times. binary (may
+ * be NULL) replaces the file of the main executable (the first file-backed
+ * mapping), e.g. an unstripped copy. Files that cannot be opened are skipped
+ * (their addresses stay unresolved). Returns 0, or -1 with a message
+ * (libdwfl could not start, out of memory). */
 int symbolize_session(struct symbolizer **out, const char *binary, char *err, size_t errlen);
-int symbolize_use(struct symbolizer *s, const struct profile *p, char *err, size_t errlen);
-/* Function id of addr (an address of the profile last passed to
- * symbolize_use); fills loc when non-NULL. Returns UINT32_MAX only when out of
- * memory. */
+/* Switches the address translation to these maps (not kept); ids and
+ * strings from earlier profiles stay valid, and equal functions keep equal
+ * ids. offline: no file is opened (every address stays "0x…"). */
+int symbolize_use(struct symbolizer *s, const struct symbolize_map *maps, size_t nmaps,
+                  bool offline, char *err, size_t errlen);
+/* Function id of addr (an address of the maps last passed to symbolize_use);
+ * fills loc when non-NULL. Returns UINT32_MAX only when out of memory. */
 uint32_t symbolize_addr(struct symbolizer *s, uint64_t addr, struct sym_loc *loc);
-/* True for allocator frames (malloc, tcmalloc internals, operator new, …),
- * which heap views drop with everything they call, as pprof does. */
-bool symbolize_is_allocator(const char *name);
+/* Interns a function known by name (from a format's own tables): name is cut
+ * at '@'; name and file are copied. The first interning of a name fixes its
+ * fields. UINT32_MAX when out of memory. */
+uint32_t symbolize_intern(struct symbolizer *s, const char *name, const char *file, int line,
+                          bool resolved, bool own);
+/* From now on a function is the program's own code exactly when its name
+ * matches re (not owned; must outlive the symbolizer), whatever its module. */
+void symbolize_set_own_regex(struct symbolizer *s, const regex_t *re);
 size_t symbolize_func_count(const struct symbolizer *s);
-const struct sym_func *symbolize_func(const struct symbolizer *s, uint32_t id);
+const struct profile_func *symbolize_func(const struct symbolizer *s, uint32_t id);
 /* Number of mapped files reported to libdwfl (for diagnostics and tests). */
 size_t symbolize_module_count(const struct symbolizer *s);
 void symbolize_close(struct symbolizer *s);

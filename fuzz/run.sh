@@ -38,9 +38,9 @@ declare -A max_len=([fuzz_http_request]=4096 [fuzz_http_response]=4096
 declare -A extra=([fuzz_config]="$root/proxy/config.c $root/proxy/config_yaml.c
                   $root/proxy/config_value.c $root/common/buf.c $root/common/edit_distance.c -lyaml -Wno-unused-parameter")
 declare -A dict=([fuzz_config]=config.dict)
-# fuzz_profile_*: analysis/profile.c alone (no libdw/libelf: symbolization is not fuzzed)
-extra+=([fuzz_profile_cpu]="$root/analysis/profile.c"
-        [fuzz_profile_heap]="$root/analysis/profile.c")
+# fuzz_profile_cpu/heap: the gperftools parser alone (no libdw/libelf: symbolization is not fuzzed)
+extra+=([fuzz_profile_cpu]="$root/analysis/profile_gperftools_parse.c"
+        [fuzz_profile_heap]="$root/analysis/profile_gperftools_parse.c")
 dict+=([fuzz_profile_cpu]=profile.dict [fuzz_profile_heap]=profile.dict)
 
 mkdir -p "$out/artifacts"

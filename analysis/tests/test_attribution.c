@@ -390,11 +390,14 @@ static void make_results(const char *name, bool failed0, double less_cpu_ns)
             snprintf(src, sizeof(src), "%s/quad_on/%d_services/run-%d/cpu.prof", tmpdir, ns[i], r);
             snprintf(path, sizeof(path), "%s/cpu.prof", dir);
             assert_int_equal(link(src, path), 0);
+            struct profile_session *ps;
             struct profile p;
             char err[256];
-            assert_int_equal(profile_read(src, &p, err, sizeof(err)), 0);
-            double cpu_ns = (double)p.total[0] * (double)p.period_us * 1e3 - less_cpu_ns;
+            assert_int_equal(profile_session_open(&ps, NULL, err, sizeof(err)), 0);
+            assert_int_equal(profile_load(ps, src, &p, err, sizeof(err)), 0);
+            double cpu_ns = (double)p.total[PROFILE_CPU_NS] - less_cpu_ns;
             profile_free(&p);
+            profile_session_close(ps);
             snprintf(path, sizeof(path), "%s/stats.json", dir);
             FILE *f = fopen(path, "w");
             assert_non_null(f);

@@ -1,7 +1,8 @@
 /*
- * test_profile: the gperftools readers, the libdwfl symbolizer and `top`,
- * against real profiles of tests/hotspots.c (PIE, non-PIE, heap) and against
- * truncated and corrupt files. top.c is included to reach its static helpers.
+ * test_profile: the gperftools readers (raw and through the profile
+ * interface), the libdwfl symbolizer and `top`, against real profiles of
+ * tests/hotspots.c (PIE, non-PIE, heap) and against truncated and corrupt
+ * files. top.c is included to reach its static helpers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,10 @@
 #include <unistd.h>
 
 #include TOP_SRC
+
+#include "profile_format.h"
+#include "profile_gperftools.h"
+#include "symbolize.h"
 
 static char tmpdir[256];
 
@@ -74,11 +79,11 @@ static int source_line(const char *name)
     return found;
 }
 
-static const struct top_row *row_named(const struct top_table *t, const struct symbolizer *s,
+static const struct top_row *row_named(const struct top_table *t, const struct profile_session *s,
                                        const char *name, size_t *rank)
 {
     for (size_t i = 0; i < t->nrows; i++)
-        if (strcmp(symbolize_func(s, t->rows[i].func)->name, name) == 0) {
+        if (strcmp(profile_func(s, t->rows[i].func)->name, name) == 0) {
             *rank = i;
             return &t->rows[i];
         }
@@ -96,18 +101,26 @@ static void check_hotspots(const char *prog, const char *out)
 {
     profile_hotspots(prog, out);
     char err[512];
+    struct gperf_profile raw;
+    assert_int_equal(gperf_read(out, &raw, err, sizeof(err)), 0);
+    assert_int_equal(raw.kind, GPERF_CPU);
+    assert_int_equal(raw.period_us, 4000);
+    assert_true(raw.total[0] > 100); /* ~1 s at 250 Hz */
+    assert_true(raw.nmaps > 0);
+    struct profile_session *s;
+    assert_int_equal(profile_session_open(&s, NULL, err, sizeof(err)), 0);
     struct profile p;
-    assert_int_equal(profile_read(out, &p, err, sizeof(err)), 0);
+    if (profile_load(s, out, &p, err, sizeof(err)))
+        fail_msg("%s", err);
+    assert_string_equal(p.format, "gperftools");
     assert_int_equal(p.kind, PROFILE_CPU);
-    assert_int_equal(p.period_us, 4000);
-    assert_true(p.total[0] > 100); /* ~1 s at 250 Hz */
-    assert_true(p.nmaps > 0);
-    struct symbolizer *s;
-    assert_int_equal(symbolize_open(&s, &p, NULL, err, sizeof(err)), 0);
-    assert_true(symbolize_module_count(s) >= 1);
+    assert_int_equal(p.period_ns, 4000000);
+    assert_int_equal(p.total[PROFILE_SAMPLES], (int64_t)raw.total[0]);
+    assert_int_equal(p.total[PROFILE_CPU_NS], (int64_t)raw.total[0] * 4000000);
+    gperf_free(&raw);
     struct top_table t;
-    assert_int_equal(top_compute(&p, s, 0, false, &t), 0);
-    assert_int_equal(t.total, p.total[0]);
+    assert_int_equal(top_compute(&p, s, PROFILE_SAMPLES, false, &t), 0);
+    assert_int_equal(t.total, p.total[PROFILE_SAMPLES]);
     const char *names[3] = {"burn_sixty", "burn_thirty", "burn_ten"};
     const struct top_row *r[3];
     for (int i = 0; i < 3; i++) {
@@ -115,7 +128,8 @@ static void check_hotspots(const char *prog, const char *out)
         r[i] = row_named(&t, s, names[i], &rank);
         assert_non_null(r[i]);
         assert_int_equal(rank, (size_t)i);
-        const struct sym_func *f = symbolize_func(s, r[i]->func);
+        const struct profile_func *f = profile_func(s, r[i]->func);
+        assert_true(f->own); /* in hotspots itself, not libc */
         assert_non_null(f->file);
         const char *slash = strrchr(f->file, '/');
         assert_string_equal(slash ? slash + 1 : f->file, "hotspots.c");
@@ -132,8 +146,8 @@ static void check_hotspots(const char *prog, const char *out)
     assert_non_null(m);
     assert_true(m->cum >= r[0]->flat + r[1]->flat + r[2]->flat);
     free(t.rows);
-    symbolize_close(s);
     profile_free(&p);
+    profile_session_close(s);
 }
 
 static void test_top_names_hotspots_in_order_pie(void **state)
@@ -215,15 +229,15 @@ static void test_truncated_cpu_profile_is_an_error(void **state)
     }
     assert_true(maps_at > 40);
     char err[512];
-    struct profile p;
+    struct gperf_profile p;
     size_t step = maps_at / 200 + 1;
     for (size_t cut = 0; cut < maps_at; cut += (cut < 64 ? 1 : step)) {
-        assert_int_equal(profile_parse("cut.prof", data, cut, &p, err, sizeof(err)), -1);
+        assert_int_equal(gperf_parse("cut.prof", data, cut, &p, err, sizeof(err)), -1);
         assert_non_null(strstr(err, "cut.prof"));
         assert_null(p.samples);
     }
-    assert_int_equal(profile_parse("whole.prof", data, maps_at, &p, err, sizeof(err)), 0);
-    profile_free(&p);
+    assert_int_equal(gperf_parse("whole.prof", data, maps_at, &p, err, sizeof(err)), 0);
+    gperf_free(&p);
     free(data);
 }
 
@@ -250,9 +264,9 @@ static void test_corrupt_cpu_profiles_are_errors(void **state)
          "implausible sample count"},
     };
     char err[512];
-    struct profile p;
+    struct gperf_profile p;
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        int rc = profile_parse("bad.prof", rows[i].w, rows[i].n * 8, &p, err, sizeof(err));
+        int rc = gperf_parse("bad.prof", rows[i].w, rows[i].n * 8, &p, err, sizeof(err));
         if (rc != -1 || !strstr(err, rows[i].want) || !strstr(err, "bad.prof"))
             fail_msg("row %zu (%s): rc %d err '%s'", i, rows[i].why, rc, err);
     }
@@ -262,7 +276,7 @@ static void test_corrupt_cpu_profiles_are_errors(void **state)
     memcpy(buf, w, sizeof(w));
     const char *maps = "00400000-00402000 r-xp 00000000 08:01 1234 /bin/true\n";
     memcpy(buf + sizeof(w), maps, strlen(maps));
-    assert_int_equal(profile_parse("ok.prof", buf, sizeof(w) + strlen(maps), &p, err, sizeof(err)),
+    assert_int_equal(gperf_parse("ok.prof", buf, sizeof(w) + strlen(maps), &p, err, sizeof(err)),
                      0);
     assert_int_equal(p.nsamples, 1);
     assert_int_equal(p.total[0], 7);
@@ -270,9 +284,9 @@ static void test_corrupt_cpu_profiles_are_errors(void **state)
     assert_int_equal(p.pcs[1], 0x4010ff); /* caller pc minus 1 */
     assert_int_equal(p.nmaps, 1);
     assert_string_equal(p.maps[0].path, "/bin/true");
-    assert_non_null(profile_find_map(&p, 0x401000));
-    assert_null(profile_find_map(&p, 0x402000));
-    profile_free(&p);
+    assert_non_null(gperf_find_map(&p, 0x401000));
+    assert_null(gperf_find_map(&p, 0x402000));
+    gperf_free(&p);
 }
 
 static const char *heap_file(char *out, size_t len)
@@ -288,16 +302,22 @@ static void test_heap_profile_names_live_allocations(void **state)
     snprintf(prefix, sizeof(prefix), "%s/heap", tmpdir);
     assert_int_equal(run(HOTSPOTS_HEAP, NULL, "HEAPPROFILE", prefix, NULL, NULL), 0);
     char err[512];
+    struct gperf_profile raw;
+    if (gperf_read(heap_file(path, sizeof(path)), &raw, err, sizeof(err)))
+        fail_msg("%s", err);
+    assert_int_equal(raw.kind, GPERF_HEAP);
+    assert_true(raw.nmaps > 0);
+    assert_true(raw.heap_header[1] >= 4 * 1048576);
+    gperf_free(&raw);
+    struct profile_session *s;
+    assert_int_equal(profile_session_open(&s, NULL, err, sizeof(err)), 0);
     struct profile p;
-    if (profile_read(heap_file(path, sizeof(path)), &p, err, sizeof(err)))
+    if (profile_load(s, path, &p, err, sizeof(err)))
         fail_msg("%s", err);
     assert_int_equal(p.kind, PROFILE_HEAP);
-    assert_true(p.nmaps > 0);
-    assert_true(p.heap_header[1] >= 4 * 1048576);
-    struct symbolizer *s;
-    assert_int_equal(symbolize_open(&s, &p, NULL, err, sizeof(err)), 0);
+    assert_int_equal(top_measure(&p, false, false), PROFILE_INUSE_BYTES);
     struct top_table t;
-    assert_int_equal(top_compute(&p, s, 1, false, &t), 0);
+    assert_int_equal(top_compute(&p, s, PROFILE_INUSE_BYTES, false, &t), 0);
     size_t r3, r1;
     const struct top_row *three = row_named(&t, s, "keep_three", &r3);
     const struct top_row *one = row_named(&t, s, "keep_one", &r1);
@@ -307,8 +327,8 @@ static void test_heap_profile_names_live_allocations(void **state)
     assert_int_equal(three->flat, 48 * 65536); /* the heap profiler records every allocation */
     assert_int_equal(one->flat, 16 * 65536);
     free(t.rows);
-    symbolize_close(s);
     profile_free(&p);
+    profile_session_close(s);
 }
 
 static void test_corrupt_heap_profiles_are_errors(void **state)
@@ -327,23 +347,22 @@ static void test_corrupt_heap_profiles_are_errors(void **state)
         {"heap profile: 1: 2 [3: ", "bad.heap:1", "truncated header"},
     };
     char err[512];
-    struct profile p;
+    struct gperf_profile p;
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        int rc =
-            profile_parse("bad.heap", rows[i].text, strlen(rows[i].text), &p, err, sizeof(err));
+        int rc = gperf_parse("bad.heap", rows[i].text, strlen(rows[i].text), &p, err, sizeof(err));
         if (rc != -1 || !strstr(err, rows[i].want))
             fail_msg("row %zu (%s): rc %d err '%s'", i, rows[i].why, rc, err);
     }
     const char *ok = "heap profile: 2: 96 [ 3: 128] @ heapprofile\n"
                      "   2:   96 [   3:  128] @ 0x401000 0x401200\n\n"
                      "MAPPED_LIBRARIES:\n00400000-00402000 r-xp 00000000 08:01 1 /bin/true\n";
-    assert_int_equal(profile_parse("ok.heap", ok, strlen(ok), &p, err, sizeof(err)), 0);
+    assert_int_equal(gperf_parse("ok.heap", ok, strlen(ok), &p, err, sizeof(err)), 0);
     assert_int_equal(p.nsamples, 1);
     assert_int_equal(p.total[1], 96);
     assert_int_equal(p.total[3], 128);
     assert_int_equal(p.pcs[1], 0x4011ff);
     assert_int_equal(p.nmaps, 1);
-    profile_free(&p);
+    gperf_free(&p);
 }
 
 /* An address no mapping covers prints as 0x… and is a function of its own. */
@@ -351,17 +370,71 @@ static void test_unresolved_address_prints_hex(void **state)
 {
     uint64_t w[] = {0, 3, 0, 10000, 0, 3, 1, 0xdead0000, 0, 1, 0};
     char err[512];
+    struct profile_session *s;
+    assert_int_equal(profile_session_open(&s, NULL, err, sizeof(err)), 0);
     struct profile p;
-    assert_int_equal(profile_parse("x.prof", w, sizeof(w), &p, err, sizeof(err)), 0);
-    struct symbolizer *s;
-    assert_int_equal(symbolize_open(&s, &p, NULL, err, sizeof(err)), 0);
-    struct sym_loc loc;
-    uint32_t id = symbolize_addr(s, 0xdead0000, &loc);
-    assert_string_equal(symbolize_func(s, id)->name, "0xdead0000");
-    assert_int_equal(symbolize_func(s, id)->resolved, 0);
-    assert_int_equal(symbolize_addr(s, 0xdead0000, NULL), id); /* cached */
-    symbolize_close(s);
+    assert_int_equal(profile_load_mem(s, "x.prof", w, sizeof(w), &p, err, sizeof(err)), 0);
+    assert_int_equal(p.nsamples, 1);
+    assert_int_equal(p.samples[0].depth, 1);
+    uint32_t id = p.frames[0];
+    assert_string_equal(profile_func(s, id)->name, "0xdead0000");
+    assert_false(profile_func(s, id)->resolved);
+    assert_false(profile_func(s, id)->own);
+    assert_int_equal(profile_resolve(s, 0xdead0000), id); /* cached */
     profile_free(&p);
+    profile_session_close(s);
+}
+
+/* Data no backend recognizes is an error that names the file and says which
+ * formats are read; the gperftools backend claims anything starting with a
+ * zero word, so a damaged CPU profile still gets its own precise message. */
+static void test_unknown_format_is_named(void **state)
+{
+    char err[512];
+    struct profile_session *s;
+    assert_int_equal(profile_session_open(&s, NULL, err, sizeof(err)), 0);
+    struct profile p;
+    const char junk[] = "#!/bin/sh\necho not a profile\n";
+    assert_int_equal(profile_load_mem(s, "junk.prof", junk, sizeof(junk) - 1, &p, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "junk.prof: offset 0: not a profile format"));
+    assert_null(profile_format_of(junk, sizeof(junk) - 1));
+    uint64_t cut[] = {0, 3};
+    assert_int_equal(profile_load_mem(s, "cut.prof", cut, sizeof(cut), &p, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "cut.prof: truncated CPU profile header"));
+    assert_int_equal(profile_load_mem(s, "empty.prof", "", 0, &p, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "empty.prof: empty file"));
+    profile_session_close(s);
+}
+
+/* --own REGEX decides what is the program's own code, whatever its module. */
+static void test_own_regex_overrides_the_module_rule(void **state)
+{
+    char prof[300];
+    snprintf(prof, sizeof(prof), "%s/cpu_pie.prof", tmpdir);
+    struct stat st;
+    if (stat(prof, &st) != 0)
+        profile_hotspots(HOTSPOTS_PIE, prof);
+    char err[512];
+    struct profile_options o = {.own_regex = "^burn_(sixty|ten)$"};
+    struct profile_session *s;
+    assert_int_equal(profile_session_open(&s, &o, err, sizeof(err)), 0);
+    struct profile p;
+    assert_int_equal(profile_load(s, prof, &p, err, sizeof(err)), 0);
+    int seen = 0;
+    for (uint32_t id = 0; id < profile_func_count(s); id++) {
+        const struct profile_func *f = profile_func(s, id);
+        bool want = strcmp(f->name, "burn_sixty") == 0 || strcmp(f->name, "burn_ten") == 0;
+        if (f->own != want)
+            fail_msg("%s: own %d, want %d", f->name, f->own, want);
+        seen += strcmp(f->name, "burn_thirty") == 0 || want;
+    }
+    assert_int_equal(seen, 3);
+    profile_free(&p);
+    profile_session_close(s);
+    struct profile_options bad = {.own_regex = "("};
+    assert_int_equal(profile_session_open(&s, &bad, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "--own '('"));
 }
 
 static int setup(void **state)
@@ -393,6 +466,8 @@ int main(void)
     (void)test_corrupt_cpu_profiles_are_errors;
     (void)test_corrupt_heap_profiles_are_errors;
     (void)test_unresolved_address_prints_hex;
+    (void)test_unknown_format_is_named;
+    (void)test_own_regex_overrides_the_module_rule;
 #else
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_top_names_hotspots_in_order_pie),
@@ -402,6 +477,8 @@ int main(void)
         cmocka_unit_test(test_corrupt_cpu_profiles_are_errors),
         cmocka_unit_test(test_corrupt_heap_profiles_are_errors),
         cmocka_unit_test(test_unresolved_address_prints_hex),
+        cmocka_unit_test(test_unknown_format_is_named),
+        cmocka_unit_test(test_own_regex_overrides_the_module_rule),
     };
     (void)test_heap_profile_names_live_allocations;
 #endif
