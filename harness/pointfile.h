@@ -30,8 +30,9 @@
 
 /* Writes pc (target, format and config set; the rest may be NULL) as JSON. */
 char *pointfile_render(const struct pointcfg *pc, struct buf *out);
-/* Reads the point file at path into pc. Listen and admin addresses come back
- * as addresses to connect to (pointcfg_connect_addr). */
+/* Reads the point file at path into pc, whose strings and arrays are then
+ * malloc'd (free with pointcfg_free; on error pc is left empty). Listen and
+ * admin addresses come back as addresses to connect to (pointcfg_connect_addr). */
 char *pointfile_read(const char *path, struct pointcfg *pc);
 
 #endif
