@@ -3,7 +3,8 @@
 # (the seed investigation's defaults). A thin front door: it builds scaleprof if needed and
 # runs `scaleprof gen`; every flag goes to gen, and a later flag overrides a default:
 #   ./generate_configs.sh [--shared] [--set key=value]... [--counts 10,20 | --geometric 10..1000]
-#                         [--target refproxy|tsnsrv] [--out DIR] [--force]
+#                         [--target refproxy|tsnsrv|nginx|haproxy|caddy | --template FILE]
+#                         [--out DIR] [--force]
 # --shared is short for --set architecture=shared. `build/harness/scaleprof gen --help` and
 # `--list-keys` say the rest.
 set -euo pipefail

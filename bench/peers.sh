@@ -6,9 +6,10 @@
 #                  [--phases "n1 n100 1mib idle start"] [--origin nginx|refproxy]
 #                  [--no-install] [--out FILE]
 #
-# Installs the Debian packages it needs when missing, builds refproxy in build-bench
-# (release), writes each peer's config for N services (one port each, all proxying to
-# one origin; 1 worker/thread, access log off, upstream keep-alive) into a temp dir,
+# Installs the Debian packages it needs when missing, builds refproxy and scaleprof in
+# build-bench (release), writes each peer's config for N services with `scaleprof gen`
+# (one port each, all proxying to one origin; 1 worker/thread, access log off, upstream
+# keep-alive; bench/peers/configs.sh) into a temp dir,
 # starts everything on 127.9.0.1 (loopback) and measures, interleaving the peers
 # (A B C … B C A … C A B …: each round starts one peer later, so no peer always runs
 # first, straight after the previous figure's heaviest load) for R rounds (default 8),
@@ -55,7 +56,7 @@ while [[ $# -gt 0 ]]; do
     --origin) origin_kind=$2; shift ;;
     --no-install) install=0 ;;
     --out) out=$2; shift ;;
-    *) sed -n '2,33p' "$0"; exit 2 ;;
+    *) sed -n '2,34p' "$0"; exit 2 ;;
     esac
     shift
 done
@@ -131,6 +132,7 @@ bdir=$root/build-bench
 ninja -C "$bdir" proxy/refproxy harness/scaleprof > "$work/ninja.log" ||
     { tail -30 "$work/ninja.log"; exit 2; }
 bin=$bdir/proxy/refproxy
+SCALEPROF=$bdir/harness/scaleprof # writes the peers' configs (peers/configs.sh)
 
 # ---- ports --------------------------------------------------------------------------
 # below the ephemeral range (32768+), so client sockets never take one
@@ -173,17 +175,17 @@ mem_kb() { # pid -> "rss_kb pss_kb" summed over the process tree (PSS counts sha
 }
 
 start_peer() { # PEER DIR N BASE ORIGIN ADMIN -> PID[PEER]; writes the config first
-    local peer=$1 dir=$2 n=$3 base=$4 origin=$5 admin=$6
+    local peer=$1 dir=$2 n=$3 base=$4 origin=$5 admin=$6 cfg
     mkdir -p "$dir"
-    "conf_$peer" "$dir" "$n" "$base" "$origin" "$admin"
+    cfg=$(conf_peer "$peer" "$dir" "$n" "$base" "$origin" "$admin")
     case $peer in
-    refproxy) taskset -c 0 "$bin" --config "$dir/refproxy.yaml" > "$dir/out.log" 2>&1 & ;;
-    nginx) taskset -c 0 nginx -e "$dir/error.log" -c "$dir/nginx.conf" -p "$dir" \
+    refproxy) taskset -c 0 "$bin" --config "$cfg" > "$dir/out.log" 2>&1 & ;;
+    nginx) taskset -c 0 nginx -e "$dir/error.log" -c "$cfg" -p "$dir" \
         > "$dir/out.log" 2>&1 & ;;
-    haproxy) taskset -c 0 haproxy -db -f "$dir/haproxy.cfg" > "$dir/out.log" 2>&1 & ;;
-    h2o) taskset -c 0 h2o -c "$dir/h2o.conf" > "$dir/out.log" 2>&1 & ;;
+    haproxy) taskset -c 0 haproxy -db -f "$cfg" > "$dir/out.log" 2>&1 & ;;
+    h2o) taskset -c 0 h2o -c "$cfg" > "$dir/out.log" 2>&1 & ;;
     caddy) HOME=$dir XDG_DATA_HOME=$dir XDG_CONFIG_HOME=$dir GOMAXPROCS=1 \
-        taskset -c 0 caddy run --adapter caddyfile --config "$dir/Caddyfile" \
+        taskset -c 0 caddy run --adapter caddyfile --config "$cfg" \
         > "$dir/out.log" 2>&1 & ;;
     esac
     PID[$peer]=$!

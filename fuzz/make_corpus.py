@@ -64,6 +64,28 @@ CHUNKED = {
     "data_crlf": b"4\r\n\r\n\0\n\r\n0\r\n\r\n",
 }
 
+# scaleprof gen --template: accepted templates (each placeholder, blocks, escapes)
+# and one per rejection (harness/tests/test_gen_template.c has the same cases).
+TEMPLATE = {
+    "csrv": b"# csrv {services}\n\n{{#services}}\n# service {index}\n[service {name}]\n"
+    b"port = {port}\nupstream = {upstream}\n{{/services}}\n",
+    "nginx": b"events { worker_connections 10; }\nhttp {\n  upstream o { server {upstream_addr}; }"
+    b"\n  {{#services}}\n  server { listen {listen}; set $x ${{host}; }\n  {{/services}}\n}\n",
+    "admin": b"admin {admin} {admin_host} {admin_port}\npid {dir}/p {listen_host} {base_port}\n"
+    b"{upstream_host}:{upstream_port}\n",
+    "crlf_blocks": b"  {{#services}}  \r\na{index}\r\n{{/services}}\r\n-\n{{#services}}\n"
+    b"b\n{{/services}}",
+    "escape": b"{{remote_host} {{{services}} \\d{3,5} {} { x } {$ENV}\n",
+    "unknown": b"ok\n  {prot}\n",
+    "outside": b"x {port}\n",
+    "unclosed": b"a\n{{#services}}\nb\n",
+    "nested": b"{{#services}}\n  {{#services}}\n{{/services}}\n",
+    "section": b"{{#peers}}\n{{/peers}}\n",
+    "inline_tag": b"x {{#services}}\n{{/services}}\n",
+    "nul": b"ab\x00c\n",
+}
+
+
 def write(target, seeds):
     d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -74,3 +96,4 @@ def write(target, seeds):
 write("fuzz_http_request", REQUEST)
 write("fuzz_http_response", RESPONSE)
 write("fuzz_http_chunked", CHUNKED)
+write("fuzz_gen_template", TEMPLATE)

@@ -17,7 +17,7 @@ out=$fuzz/out
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(fuzz_http_request fuzz_http_response fuzz_http_chunked fuzz_config
-             fuzz_profile_cpu fuzz_profile_heap)
+             fuzz_profile_cpu fuzz_profile_heap fuzz_gen_template)
 fi
 case $secs in '' | *[!0-9]*) echo "run.sh: SECONDS must be a whole number" >&2; exit 2 ;; esac
 
@@ -42,6 +42,10 @@ declare -A dict=([fuzz_config]=config.dict)
 extra+=([fuzz_profile_cpu]="$root/analysis/profile_gperftools_parse.c"
         [fuzz_profile_heap]="$root/analysis/profile_gperftools_parse.c")
 dict+=([fuzz_profile_cpu]=profile.dict [fuzz_profile_heap]=profile.dict)
+# fuzz_gen_template: harness/gen_template.c (scaleprof gen --template's language)
+extra+=([fuzz_gen_template]="-I$root/harness $root/harness/gen_template.c $root/common/buf.c
+        $root/common/edit_distance.c")
+dict+=([fuzz_gen_template]=template.dict)
 
 mkdir -p "$out/artifacts"
 failed=0

@@ -1,281 +1,175 @@
 /*
- * gen: `scaleprof gen` writes one config per service count, <N>_services.yaml,
- * for refproxy (default: per-service architecture with tsnsrv-like task
- * defaults, the shape of the seed investigation) or for tsnsrv itself.
- * Settings form a small tree of dotted keys emitted with libyaml, so --set
- * can reach any nested key and quoting is libyaml's job.
+ * gen: `scaleprof gen` writes one config per service count,
+ * <N>_services.<ext>, for a target (gen_target.h: refproxy by default, in the
+ * per-service architecture with tsnsrv-like task defaults, the shape of the
+ * seed investigation), and beside each its point file (pointfile.h). This
+ * file holds the options, the counts, and the facts every target shares
+ * (gen_plan_point: listen ports, admin address, upstream, scratch folder);
+ * each target's own file writes its config language.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "gen.h"
 #include "opts.h"
 #include "outfile.h"
+#include "pointfile.h"
 
-struct gnode {
-    char *name;
-    char *value; /* scalar, or NULL for a mapping */
-    struct gnode *kids;
-    size_t nkids;
-};
-
-static void node_free(struct gnode *n);
-
-static struct gnode *node_child(struct gnode *n, const char *name, size_t len)
+char *gen_resolve_admin(const struct gen_options *o, const char **admin)
 {
-    for (size_t i = 0; i < n->nkids; i++)
-        if (strlen(n->kids[i].name) == len && !strncmp(n->kids[i].name, name, len))
-            return &n->kids[i];
-    struct gnode *grown = realloc(n->kids, (n->nkids + 1) * sizeof *grown);
-    if (!grown)
-        abort();
-    n->kids = grown;
-    struct gnode *c = &n->kids[n->nkids++];
-    *c = (struct gnode){.name = strndup(name, len)};
-    return c;
-}
-
-/* Sets a dotted path; a scalar replaces a mapping and vice versa (last wins). */
-static void node_set(struct gnode *root, const char *path, const char *value)
-{
-    struct gnode *n = root;
-    for (;;) {
-        const char *dot = strchr(path, '.');
-        size_t len = dot ? (size_t)(dot - path) : strlen(path);
-        n = node_child(n, path, len);
-        if (!dot)
-            break;
-        free(n->value);
-        n->value = NULL;
-        path = dot + 1;
-    }
-    for (size_t i = 0; i < n->nkids; i++)
-        node_free(&n->kids[i]);
-    free(n->kids);
-    n->kids = NULL;
-    n->nkids = 0;
-    free(n->value);
-    n->value = strdup(value);
-}
-
-static void node_free(struct gnode *n)
-{
-    for (size_t i = 0; i < n->nkids; i++)
-        node_free(&n->kids[i]);
-    free(n->kids);
-    free(n->name);
-    free(n->value);
-}
-
-static int emit_scalar(yaml_emitter_t *em, const char *s)
-{
-    yaml_event_t ev;
-    /* A line break reads best escaped ("ok\n"); libyaml's own choice would
-     * fold it into a multi-line single-quoted block. */
-    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
-                                 strchr(s, '\n') ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
-                                                 : YAML_ANY_SCALAR_STYLE);
-    return yaml_emitter_emit(em, &ev);
-}
-
-static int emit_node(yaml_emitter_t *em, const struct gnode *n)
-{
-    if (n->value && n->nkids == 0)
-        return emit_scalar(em, n->value);
-    yaml_event_t ev;
-    yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
-    if (!yaml_emitter_emit(em, &ev))
-        return 0;
-    for (size_t i = 0; i < n->nkids; i++)
-        if (!emit_scalar(em, n->kids[i].name) || !emit_node(em, &n->kids[i]))
-            return 0;
-    yaml_mapping_end_event_initialize(&ev);
-    return yaml_emitter_emit(em, &ev);
-}
-
-static int write_to_buf(void *data, unsigned char *bytes, size_t size)
-{
-    return buf_append(data, bytes, size) == 0;
-}
-
-/* refproxy's own top-level settings: the architecture and its task defaults. */
-static void build_refproxy_top(const struct gen_options *o, struct gnode *top)
-{
-    const char *arch = "per-service";
-    for (size_t i = 0; i < o->num_sets; i++)
-        if (!strcmp(o->sets[i].key, "architecture"))
-            arch = o->sets[i].value;
-    node_set(top, "architecture", arch);
-    if (!strcmp(arch, "per-service")) {
-        /* tsnsrv-like defaults (DESIGN §1/§3), spelled out so the file documents itself */
-        static const char *const defaults[][2] = {
-            {"tasks.portlist.mode", "per-service"}, {"tasks.portlist.interval", "1s"},
-            {"tasks.netmon.mode", "per-service"},   {"tasks.netmon.debounce", "250ms"},
-            {"tasks.timers.mode", "per-service"},   {"tasks.footprint.mode", "per-service"},
-        };
-        for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-            node_set(top, defaults[i][0], defaults[i][1]);
-    }
-}
-
-/* The settings that apply to the whole file, in the order they are written. */
-static void build_top(const struct gen_options *o, struct gnode *top)
-{
-    node_set(top, "prometheusAddr", "127.0.0.1:9099");
-    if (o->target == GEN_REFPROXY)
-        build_refproxy_top(o, top);
-    /* tsnsrv too: its one top-level key, prometheusAddr, is settable */
-    for (size_t i = 0; i < o->num_sets; i++) {
-        const char *k = o->sets[i].key;
-        if (strncmp(k, "service.", 8) && strcmp(k, "upstream"))
-            node_set(top, k, o->sets[i].value);
-    }
-}
-
-static void build_service(const struct gen_options *o, int i, struct gnode *svc)
-{
-    char name[32], addr[64], text[128];
-    snprintf(name, sizeof name, "svc%d", i);
-    const char *upstream = NULL, *state_base = "/var/lib/tsnsrv";
-    for (size_t k = 0; k < o->num_sets; k++) {
-        if (!strcmp(o->sets[k].key, "upstream"))
-            upstream = o->sets[k].value;
-        if (!strcmp(o->sets[k].key, "service.stateDir"))
-            state_base = o->sets[k].value;
-    }
-    node_set(svc, "name", name);
-    if (o->target == GEN_TSNSRV) {
-        node_set(svc, "upstream", upstream ? upstream : "http://127.0.0.1:8080");
-        node_set(svc, "ephemeral", "true");
-        node_set(svc, "funnel", "false");
-        node_set(svc, "listenAddr", ":443");
-        snprintf(text, sizeof text, "%s/%s", state_base, name);
-        node_set(svc, "stateDir", text);
-        node_set(svc, "suppressWhois", "false");
-        node_set(svc, "timeout", "60s");
-    } else {
-        snprintf(addr, sizeof addr, "127.0.0.1:%d", o->base_port + i);
-        node_set(svc, "listenAddr", addr);
-        if (upstream) {
-            node_set(svc, "upstream", upstream);
-        } else {
-            snprintf(text, sizeof text, "%s ok", name);
-            node_set(svc, "respond.status", "200");
-            node_set(svc, "respond.body", text);
+    const struct gen_target *t = o->target;
+    char *msg = NULL;
+    *admin = t->admin;
+    if (o->admin && !strcmp(o->admin, "none")) {
+        if (t->flags & GEN_T_ADMIN_ALWAYS) {
+            if (asprintf(&msg,
+                         "--admin none: %s always serves its admin endpoint "
+                         "(--admin HOST:PORT moves it)",
+                         t->name) < 0)
+                msg = NULL;
+            return msg ? msg : strdup("--admin none refused");
         }
+        *admin = NULL;
+    } else if (o->admin) {
+        if (t->flags & GEN_T_ADMIN_NEVER) {
+            if (asprintf(&msg,
+                         "--admin %s: %s serves no HTTP admin endpoint (the sweep waits for its "
+                         "service ports instead)",
+                         o->admin, t->name) < 0)
+                msg = NULL;
+            return msg ? msg : strdup("--admin refused");
+        }
+        *admin = o->admin;
     }
-    for (size_t k = 0; k < o->num_sets; k++) {
-        const char *key = o->sets[k].key;
-        if (strncmp(key, "service.", 8) || !strcmp(key, "service.stateDir"))
-            continue;
-        if (!strncmp(key, "service.respond.", 16) && upstream)
-            continue; /* a proxying service has no respond block */
-        node_set(svc, key + 8, o->sets[k].value);
-    }
+    if (t->admin_key && gen_setting(o, t->admin_key))
+        *admin = gen_setting(o, t->admin_key);
+    return NULL;
 }
 
-/* Builds service i (1-based) of a config into svc. */
-typedef void (*service_builder)(const void *ctx, int i, struct gnode *svc);
-
-/* The one writer of a config file: "# comment", top's keys in order, then
- * services 1..n, each built, emitted and freed in turn (a config of 10000
- * services never sits in memory as a tree). */
-static char *render_config(const char *comment, const struct gnode *top, int n,
-                           service_builder build, const void *ctx, struct buf *out)
+char *gen_plan_point(const struct gen_options *o, int n, struct gen_point *pt, char *dir,
+                     size_t dir_size)
 {
-    buf_printf(out, "# %s\n", comment);
-    yaml_emitter_t em;
-    yaml_event_t ev;
-    yaml_emitter_initialize(&em);
-    yaml_emitter_set_output(&em, write_to_buf, out);
-    yaml_emitter_set_unicode(&em, 1);
-    yaml_emitter_set_width(&em, 100);
-    int ok = 1;
-    yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
-    ok = ok && yaml_emitter_emit(&em, &ev);
-    yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
-    ok = ok && yaml_emitter_emit(&em, &ev);
-    yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
-    ok = ok && yaml_emitter_emit(&em, &ev);
-    for (size_t i = 0; ok && i < top->nkids; i++)
-        ok = emit_scalar(&em, top->kids[i].name) && emit_node(&em, &top->kids[i]);
-    ok = ok && emit_scalar(&em, "services");
-    yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
-    ok = ok && yaml_emitter_emit(&em, &ev);
-    for (int i = 1; ok && i <= n; i++) {
-        struct gnode svc = {0};
-        build(ctx, i, &svc);
-        ok = emit_node(&em, &svc);
-        node_free(&svc);
+    const struct gen_target *t = o->target;
+    char *msg = NULL;
+    memset(pt, 0, sizeof *pt);
+    pt->n = n;
+    pt->host = o->host ? o->host : "127.0.0.1";
+    pt->base_port = o->base_port;
+    if (n < 1 || (!(t->flags & GEN_T_LISTEN_ELSEWHERE) && o->base_port + n > 65535))
+        return strdup("service count out of range for the base port");
+    if ((msg = gen_resolve_admin(o, &pt->admin)))
+        return msg;
+    pt->upstream = gen_setting(o, "upstream");
+    if (!pt->upstream)
+        pt->upstream = t->upstream;
+    if (!pt->upstream && (t->flags & GEN_T_PROXY)) {
+        snprintf(pt->default_upstream, sizeof pt->default_upstream, "http://%s:%d", pt->host,
+                 o->base_port);
+        pt->upstream = pt->default_upstream;
     }
-    yaml_sequence_end_event_initialize(&ev);
-    ok = ok && yaml_emitter_emit(&em, &ev);
-    yaml_mapping_end_event_initialize(&ev);
-    ok = ok && yaml_emitter_emit(&em, &ev);
-    yaml_document_end_event_initialize(&ev, 1);
-    ok = ok && yaml_emitter_emit(&em, &ev);
-    yaml_stream_end_event_initialize(&ev);
-    ok = ok && yaml_emitter_emit(&em, &ev);
-    ok = ok && yaml_emitter_flush(&em);
-    char *err = NULL;
-    if (!ok && asprintf(&err, "yaml emitter: %s", em.problem ? em.problem : "output too large") < 0)
-        err = NULL;
-    yaml_emitter_delete(&em);
-    return ok ? NULL : (err ? err : strdup("yaml emitter failed"));
-}
-
-static void build_option_service(const void *ctx, int i, struct gnode *svc)
-{
-    build_service(ctx, i, svc);
+    if (pt->upstream && gen_parse_url(pt->upstream, pt->upstream_host, sizeof pt->upstream_host,
+                                      &pt->upstream_port) < 0) {
+        pt->upstream_host[0] = '\0';
+        pt->upstream_port = 0;
+        if ((t->flags & GEN_T_PROXY) &&
+            asprintf(&msg, "upstream %s: expected http://HOST:PORT", pt->upstream) < 0)
+            msg = strdup("bad upstream");
+        if (msg)
+            return msg;
+    }
+    if ((t->flags & GEN_T_SCRATCH) || o->scratch) {
+        if (!o->out_dir ||
+            snprintf(dir, dir_size, "%s/%d_services.d", o->out_dir, n) >= (int)dir_size)
+            return strdup("the config names a scratch folder: give --out DIR (a shorter path)");
+        pt->dir = dir;
+    }
+    return NULL;
 }
 
 char *gen_render(const struct gen_options *o, int n, struct buf *out)
 {
-    if (n < 1 || (o->target == GEN_REFPROXY && o->base_port + n > 65535))
-        return strdup("service count out of range for the base port");
-    struct gnode top = {0};
-    build_top(o, &top);
-    char comment[64];
-    snprintf(comment, sizeof comment, "scaleprof gen: %d services for %s", n,
-             o->target == GEN_TSNSRV ? "tsnsrv" : "refproxy");
-    char *err = render_config(comment, &top, n, build_option_service, o, out);
-    node_free(&top);
+    struct gen_point pt;
+    char dir[PATH_MAX];
+    char *err = gen_plan_point(o, n, &pt, dir, sizeof dir);
+    return err ? err : o->target->write(o, &pt, out);
+}
+
+static const char *config_ext(const struct gen_options *o)
+{
+    return o->target->config_ext ? o->target->config_ext(o) : o->target->ext;
+}
+
+/* The point file of pt, its config named config_name, into out. */
+static char *render_point(const struct gen_options *o, const struct gen_point *pt,
+                          const char *config_name, struct buf *out)
+{
+    const struct gen_target *t = o->target;
+    const char *heap = t->heap_key ? gen_setting(o, t->heap_key) : NULL;
+    struct pointcfg pc = {
+        .admin = (char *)pt->admin,
+        .pprof = (t->flags & GEN_T_PPROF) && pt->admin,
+        .heap_profile = heap && !strcmp(heap, "true"),
+        .num_services = (size_t)pt->n,
+        .upstream = (char *)pt->upstream,
+        .target = (char *)t->name,
+        .format = (char *)t->format,
+        .command = (char *)t->command,
+        .config = (char *)config_name,
+        .scratch_dir = (char *)pt->dir,
+    };
+    pc.names = calloc((size_t)pt->n, sizeof *pc.names);
+    pc.listen = calloc((size_t)pt->n, sizeof *pc.listen);
+    char *err = NULL;
+    for (int i = 0; pc.names && pc.listen && i < pt->n && !err; i++)
+        if (asprintf(&pc.names[i], "svc%d", i + 1) < 0 ||
+            (!(t->flags & GEN_T_LISTEN_ELSEWHERE) &&
+             asprintf(&pc.listen[i], "%s:%d", pt->host, pt->base_port + i + 1) < 0))
+            err = strdup("out of memory");
+    if (!pc.names || !pc.listen)
+        err = strdup("out of memory");
+    if (!err)
+        err = pointfile_render(&pc, out);
+    for (int i = 0; i < pt->n && pc.names && pc.listen; i++) {
+        free(pc.names[i]);
+        free(pc.listen[i]);
+    }
+    free(pc.names);
+    free(pc.listen);
     return err;
 }
 
-static void build_respond_service(const void *ctx, int i, struct gnode *svc)
+/* Writes count n: the config, its scratch folder, its point file; prints the config's path. */
+static char *write_count(const struct gen_options *o, int n)
 {
-    const struct gen_respond_config *c = ctx;
-    char text[96];
-    if (c->count == 1)
-        snprintf(text, sizeof text, "%s", c->name);
-    else
-        snprintf(text, sizeof text, "%s%d", c->name, i);
-    node_set(svc, "name", text);
-    snprintf(text, sizeof text, "127.0.0.1:%d", c->ports[i - 1]);
-    node_set(svc, "listenAddr", text);
-    snprintf(text, sizeof text, "%d", c->status);
-    node_set(svc, "respond.status", text);
-    node_set(svc, "respond.body", c->body);
-}
-
-char *gen_render_respond(const struct gen_respond_config *c, struct buf *out)
-{
-    if (c->count < 1 || c->count > 65535)
-        return strdup("respond config: service count out of range");
-    for (size_t i = 0; i < c->count; i++)
-        if (c->ports[i] < 1 || c->ports[i] > 65535)
-            return strdup("respond config: port out of range");
-    struct gnode top = {0};
-    node_set(&top, "prometheusAddr", c->admin_addr);
-    node_set(&top, "architecture", "shared");
-    char *err = render_config(c->comment, &top, (int)c->count, build_respond_service, c, out);
-    node_free(&top);
+    struct gen_point pt;
+    char dir[PATH_MAX], name[64], point_name[64], failed[PATH_MAX + 64] = "";
+    char *err = gen_plan_point(o, n, &pt, dir, sizeof dir);
+    if (err)
+        return err;
+    snprintf(name, sizeof name, "%d_services.%s", n, config_ext(o));
+    snprintf(point_name, sizeof point_name, "%d%s", n, POINTFILE_SUFFIX);
+    struct buf b;
+    buf_init(&b, (size_t)1 << 30);
+    if (!(err = o->target->write(o, &pt, &b))) {
+        if (outfile_write(o->out_dir, name, b.data, b.len) < 0)
+            snprintf(failed, sizeof failed, "%s/%s", o->out_dir, name);
+        else if (pt.dir && outfile_mkdirs(pt.dir) < 0)
+            snprintf(failed, sizeof failed, "%s", pt.dir);
+    }
+    buf_reset(&b);
+    if (!err && !*failed && !(err = render_point(o, &pt, name, &b)) &&
+        outfile_write(o->out_dir, point_name, b.data, b.len) < 0)
+        snprintf(failed, sizeof failed, "%s/%s", o->out_dir, point_name);
+    buf_free(&b);
+    if (*failed && asprintf(&err, "%s: %s", failed, strerror(errno)) < 0)
+        err = strdup("cannot write");
+    if (!err)
+        printf("%s/%s\n", o->out_dir, name);
     return err;
 }
 
@@ -360,31 +254,46 @@ char *gen_parse_geometric(const char *s, int **counts, size_t *n)
 }
 
 static const char gen_usage[] =
-    "usage: scaleprof gen [--target refproxy|tsnsrv] [--counts 10,20,30,40,50 |\n"
-    "                     --geometric LO..HI[:POINTS]] [--set key=value]...\n"
-    "                     [--base-port P] [--force] --out DIR\n"
-    "       scaleprof gen [--target T] --list-keys\n"
+    "usage: scaleprof gen [--target refproxy|tsnsrv|nginx|haproxy|caddy | --template FILE]\n"
+    "                     [--counts 10,20,30,40,50 | --geometric LO..HI[:POINTS]]\n"
+    "                     [--set key=value]... [--host IP] [--base-port P]\n"
+    "                     [--admin HOST:PORT|none] [--force] --out DIR\n"
+    "       scaleprof gen [--target T | --template FILE] --list-keys\n"
     "\n"
-    "Writes DIR/<N>_services.yaml for each count. refproxy configs default to the\n"
-    "per-service architecture with tsnsrv-like tasks (--set architecture=shared for\n"
-    "the shared one); services respond by themselves unless --set upstream=URL.\n"
+    "Writes DIR/<N>_services.<ext> for each count, and beside it\n"
+    "DIR/<N>_services.point.json: the target, its command, the admin address, every\n"
+    "service's listen address and the upstream, which the sweep reads. Service i is\n"
+    "named svc<i> and listens on IP:P+i. refproxy configs default to the per-service\n"
+    "architecture with tsnsrv-like tasks (--set architecture=shared for the shared\n"
+    "one); their services respond by themselves unless --set upstream=URL. The other\n"
+    "targets proxy every service to --set upstream=http://HOST:PORT (default\n"
+    "http://IP:P, the base port, which no service uses).\n"
     "\n"
-    "  --target T        refproxy (default) or tsnsrv\n"
+    "  --target T        refproxy (default), tsnsrv, nginx, haproxy or caddy\n"
+    "  --template FILE   any server: FILE with {placeholders} and a {{#services}} ...\n"
+    "                    {{/services}} block (--list-keys shows the placeholders)\n"
     "  --counts LIST     comma-separated service counts in 1..100000 (default 10,20,30,40,50)\n"
     "  --geometric LO..HI[:POINTS]  POINTS counts (default 7) spaced evenly in log scale\n"
     "  --set key=value   a config setting; --list-keys shows the keys of the target\n"
+    "  --host IP         the IPv4 address every service listens on (default 127.0.0.1)\n"
     "  --base-port P     service i listens on P + i (1024..65000, default 18000)\n"
+    "  --admin ADDR      the admin endpoint's host:port (refproxy, tsnsrv, caddy: default\n"
+    "                    127.0.0.1:9099), or none (caddy: admin off); a template's\n"
+    "                    server has one only when given (then {admin} is set)\n"
     "  --force           overwrite existing files (otherwise nothing is written)\n"
     "  --out DIR         where the configs go (created if missing)\n"
     "  --list-keys       print the settable keys of the target and exit\n"
-    "Exit: 0 ok, 1 cannot write, 2 usage.\n";
+    "Exit: 0 ok, 1 cannot write, 2 usage (a bad template: FILE:LINE:COLUMN).\n";
 
 enum {
     GEN_OPT_TARGET = 256,
+    GEN_OPT_TEMPLATE,
     GEN_OPT_COUNTS,
     GEN_OPT_GEOMETRIC,
     GEN_OPT_SET,
+    GEN_OPT_HOST,
     GEN_OPT_BASE_PORT,
+    GEN_OPT_ADMIN,
     GEN_OPT_FORCE,
     GEN_OPT_OUT,
     GEN_OPT_LIST_KEYS,
@@ -392,27 +301,77 @@ enum {
 
 static const struct option gen_options_table[] = {
     {"target", required_argument, NULL, GEN_OPT_TARGET},
+    {"template", required_argument, NULL, GEN_OPT_TEMPLATE},
     {"counts", required_argument, NULL, GEN_OPT_COUNTS},
     {"geometric", required_argument, NULL, GEN_OPT_GEOMETRIC},
     {"set", required_argument, NULL, GEN_OPT_SET},
+    {"host", required_argument, NULL, GEN_OPT_HOST},
     {"base-port", required_argument, NULL, GEN_OPT_BASE_PORT},
+    {"admin", required_argument, NULL, GEN_OPT_ADMIN},
     {"force", no_argument, NULL, GEN_OPT_FORCE},
     {"out", required_argument, NULL, GEN_OPT_OUT},
     {"list-keys", no_argument, NULL, GEN_OPT_LIST_KEYS},
     {NULL, 0, NULL, 0},
 };
 
+/* Characters a scratch folder may hold: the configs name it unquoted or in
+ * double quotes, and no target's language needs an escape for these. */
+static const char scratch_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "0123456789/._+-";
+
+/* Nothing is overwritten without --force: 0 when no file of any count exists. */
+static int refuse_existing(const struct gen_options *o, const int *counts, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        char path[PATH_MAX + 64];
+        for (int which = 0; which < 2; which++) {
+            if (which == 0)
+                snprintf(path, sizeof path, "%s/%d_services.%s", o->out_dir, counts[k],
+                         config_ext(o));
+            else
+                snprintf(path, sizeof path, "%s/%d%s", o->out_dir, counts[k], POINTFILE_SUFFIX);
+            if (outfile_exists(path)) {
+                fprintf(stderr,
+                        "scaleprof gen: %s exists; not overwriting without --force "
+                        "(nothing was written)\n",
+                        path);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Checks --host and --admin values. -1 after printing the error. */
+static int check_address(struct opts *op, const char *what)
+{
+    struct in_addr a;
+    const char *colon = strrchr(op->arg, ':');
+    char host[64];
+    if (!strcmp(what, "host"))
+        return inet_pton(AF_INET, op->arg, &a) == 1 ? 0 : opts_bad_value(op, "an IPv4 address");
+    if (!strcmp(op->arg, "none"))
+        return 0;
+    long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+    if (!colon || colon == op->arg || (size_t)(colon - op->arg) >= sizeof host ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1) || port < 1 || port > 65535)
+        return opts_bad_value(op, "HOST:PORT or none");
+    return 0;
+}
+
 int cmd_gen(int argc, char **argv)
 {
-    static const char *const targets[] = {"refproxy", "tsnsrv", NULL};
-    struct gen_options o = {.target = GEN_REFPROXY, .base_port = 18000};
+    const char *targets[16] = {NULL}; /* --target's choices: the table's names */
+    for (size_t i = 0; gen_targets[i] && i + 1 < sizeof targets / sizeof targets[0]; i++)
+        targets[i] = gen_targets[i]->name;
+    struct gen_options o = {.target = &gen_target_refproxy, .base_port = 18000};
     const char *out_dir = NULL, *counts_arg = "10,20,30,40,50", *geometric = NULL;
-    bool force = false, list_keys = false;
+    bool force = false, list_keys = false, target_given = false, prepared = false;
     int status = OPTS_USAGE;
     o.sets = calloc((size_t)argc + 1, sizeof *o.sets);
     int *counts = NULL;
     size_t num_counts = 0;
-    char *err = NULL;
+    char *err = NULL, *out_abs = NULL;
 
     struct opts op;
     opts_init(&op, "gen", gen_usage, gen_options_table, NULL, argc, argv);
@@ -428,9 +387,13 @@ int cmd_gen(int argc, char **argv)
             int t;
             if (opts_choice(&op, targets, &t) < 0)
                 goto done;
-            o.target = t == 0 ? GEN_REFPROXY : GEN_TSNSRV;
+            o.target = gen_targets[t];
+            target_given = true;
             break;
         }
+        case GEN_OPT_TEMPLATE:
+            o.template_path = op.arg;
+            break;
         case GEN_OPT_COUNTS:
             counts_arg = op.arg, geometric = NULL;
             break;
@@ -445,6 +408,16 @@ int cmd_gen(int argc, char **argv)
             break;
         case GEN_OPT_LIST_KEYS:
             list_keys = true;
+            break;
+        case GEN_OPT_HOST:
+            if (check_address(&op, "host") < 0)
+                goto done;
+            o.host = op.arg;
+            break;
+        case GEN_OPT_ADMIN:
+            if (check_address(&op, "admin") < 0)
+                goto done;
+            o.admin = op.arg;
             break;
         case GEN_OPT_BASE_PORT: {
             long p;
@@ -461,16 +434,26 @@ int cmd_gen(int argc, char **argv)
                 goto done;
             }
             o.sets[o.num_sets].value = strdup(eq + 1);
-            o.sets[o.num_sets].key = strndup(v, (size_t)(eq - v));
-            char *canon;
-            err = gen_check_setting(o.target, o.sets[o.num_sets].key, eq + 1, &canon);
-            free(o.sets[o.num_sets].key);
-            o.sets[o.num_sets++].key = canon;
-            if (err)
-                goto done;
+            o.sets[o.num_sets++].key = strndup(v, (size_t)(eq - v));
             break;
         }
         }
+    }
+    if (o.template_path) {
+        if (target_given && o.target != &gen_target_template) {
+            opts_error(&op, "--template FILE is a target of its own: leave out --target %s",
+                       o.target->name);
+            goto done;
+        }
+        o.target = &gen_target_template;
+    }
+    /* the keys are checked against the final target, whatever the order of the options */
+    for (size_t k = 0; k < o.num_sets; k++) {
+        char *canon;
+        if ((err = gen_check_setting(o.target, o.sets[k].key, o.sets[k].value, &canon)))
+            goto done;
+        free(o.sets[k].key);
+        o.sets[k].key = canon;
     }
     if (list_keys) {
         struct buf b;
@@ -480,13 +463,6 @@ int cmd_gen(int argc, char **argv)
         buf_free(&b);
         status = 0;
         goto done;
-    }
-    /* --target after --set: check the keys again against the final target */
-    for (size_t k = 0; k < o.num_sets; k++) {
-        char *canon;
-        if ((err = gen_check_setting(o.target, o.sets[k].key, o.sets[k].value, &canon)))
-            goto done;
-        free(canon);
     }
     if (!out_dir) {
         opts_error(&op, "--out DIR is required");
@@ -500,54 +476,53 @@ int cmd_gen(int argc, char **argv)
         err = NULL;
         goto done;
     }
-    if (o.target == GEN_REFPROXY && o.base_port + counts[num_counts - 1] > 65535) {
+    if (!(o.target->flags & GEN_T_LISTEN_ELSEWHERE) &&
+        o.base_port + counts[num_counts - 1] > 65535) {
         opts_error(&op, "%d services from base port %d run past 65535", counts[num_counts - 1],
                    o.base_port);
         goto done;
     }
+    const char *admin;
+    if ((err = gen_resolve_admin(&o, &admin)))
+        goto done;
+    /* the template is read (and every error in it reported) before anything is written */
+    if (o.target->prepare && (err = o.target->prepare(&o)))
+        goto done;
+    prepared = true;
     status = 1;
-    if (outfile_mkdirs(out_dir) < 0) {
+    if (outfile_mkdirs(out_dir) < 0 || !(out_abs = realpath(out_dir, NULL))) {
         fprintf(stderr, "scaleprof gen: %s: %s\n", out_dir, strerror(errno));
         goto done;
     }
-    if (!force) {
-        for (size_t k = 0; k < num_counts; k++) {
-            char path[PATH_MAX];
-            snprintf(path, sizeof path, "%s/%d_services.yaml", out_dir, counts[k]);
-            if (outfile_exists(path)) {
-                fprintf(stderr,
-                        "scaleprof gen: %s exists; not overwriting without --force "
-                        "(nothing was written)\n",
-                        path);
-                goto done;
-            }
-        }
+    o.out_dir = out_abs;
+    if (((o.target->flags & GEN_T_SCRATCH) || o.scratch) &&
+        strspn(out_abs, scratch_chars) != strlen(out_abs)) {
+        status = OPTS_USAGE;
+        opts_error(&op,
+                   "--out %s: %s's configs name a scratch folder in it, so its path may hold "
+                   "only letters, digits and / . _ + -",
+                   out_abs, o.target->name);
+        goto done;
     }
-    for (size_t k = 0; k < num_counts; k++) {
-        struct buf b;
-        buf_init(&b, (size_t)1 << 30);
-        char name[64];
-        snprintf(name, sizeof name, "%d_services.yaml", counts[k]);
-        err = gen_render(&o, counts[k], &b);
-        if (!err && outfile_write(out_dir, name, b.data, b.len) < 0)
-            if (asprintf(&err, "%s/%s: %s", out_dir, name, strerror(errno)) < 0)
-                err = NULL;
-        buf_free(&b);
-        if (err)
+    if (!force && refuse_existing(&o, counts, num_counts) < 0)
+        goto done;
+    for (size_t k = 0; k < num_counts; k++)
+        if ((err = write_count(&o, counts[k])))
             goto done;
-        printf("%s/%s\n", out_dir, name);
-    }
     status = 0;
 done:
     if (err) {
         fprintf(stderr, "scaleprof gen: %s\n", err);
         free(err);
     }
+    if (prepared && o.target->release)
+        o.target->release(&o);
     for (size_t k = 0; k < o.num_sets; k++) {
         free(o.sets[k].key);
         free(o.sets[k].value);
     }
     free(o.sets);
     free(counts);
+    free(out_abs);
     return status;
 }

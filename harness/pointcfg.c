@@ -1,4 +1,5 @@
-/* pointcfg: reading the facts the sweep needs from a config, and the --load rewrite. */
+/* pointcfg: reading the facts the sweep needs from a refproxy/tsnsrv YAML config, and the
+ * --load rewrite. The point file (pointfile.c) fills the same struct for any target. */
 #include "pointcfg.h"
 
 #include <stdio.h>
@@ -56,7 +57,7 @@ static int lookup(yaml_document_t *doc, int map_id, const char *key)
     return 0;
 }
 
-static char *listen_to_target(const char *addr)
+char *pointcfg_connect_addr(const char *addr)
 {
     if (!addr)
         return NULL;
@@ -83,9 +84,10 @@ char *pointcfg_read(const char *path, struct pointcfg *pc)
         return err;
     int root = 1; /* the root node's id */
     const char *admin = scalar(&doc, lookup(&doc, root, "prometheusAddr"));
-    pc->admin = listen_to_target(admin ? admin : "127.0.0.1:9099");
+    pc->admin = pointcfg_connect_addr(admin ? admin : "127.0.0.1:9099");
     const char *heap = scalar(&doc, lookup(&doc, root, "heapProfile"));
     pc->heap_profile = heap && !strcmp(heap, "true");
+    pc->pprof = true; /* refproxy's, and what the sweep assumes of a config it cannot ask */
     yaml_node_t *svcs = yaml_document_get_node(&doc, lookup(&doc, root, "services"));
     if (svcs && svcs->type == YAML_SEQUENCE_NODE) {
         size_t n = (size_t)(svcs->data.sequence.items.top - svcs->data.sequence.items.start);
@@ -93,7 +95,7 @@ char *pointcfg_read(const char *path, struct pointcfg *pc)
         pc->num_services = n;
         for (size_t i = 0; i < n && pc->listen; i++) {
             int svc = svcs->data.sequence.items.start[i];
-            pc->listen[i] = listen_to_target(scalar(&doc, lookup(&doc, svc, "listenAddr")));
+            pc->listen[i] = pointcfg_connect_addr(scalar(&doc, lookup(&doc, svc, "listenAddr")));
         }
     }
     yaml_document_delete(&doc);
@@ -102,10 +104,21 @@ char *pointcfg_read(const char *path, struct pointcfg *pc)
 
 void pointcfg_free(struct pointcfg *pc)
 {
-    for (size_t i = 0; pc->listen && i < pc->num_services; i++)
-        free(pc->listen[i]);
+    for (size_t i = 0; i < pc->num_services; i++) {
+        if (pc->listen)
+            free(pc->listen[i]);
+        if (pc->names)
+            free(pc->names[i]);
+    }
     free(pc->listen);
+    free(pc->names);
     free(pc->admin);
+    free(pc->upstream);
+    free(pc->target);
+    free(pc->format);
+    free(pc->command);
+    free(pc->config);
+    free(pc->scratch_dir);
     memset(pc, 0, sizeof *pc);
 }
 

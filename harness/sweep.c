@@ -24,6 +24,8 @@
 #include "gen.h"
 #include "opts.h"
 #include "outfile.h"
+#include "pointcfg.h"
+#include "pointfile.h"
 #include "procstat.h"
 #include "profiler.h"
 #include "progress.h"
@@ -44,7 +46,8 @@ static const char sweep_usage[] =
     "                       [--contaminated-share X] [--ready-timeout S]\n"
     "                       [--fetch-timeout S] [--profiler NAME] [--force]\n"
     "\n"
-    "  --configs DIR     <N>_services.yaml files (scaleprof gen writes them)\n"
+    "  --configs DIR     scaleprof gen's <N>_services.* configs and point files, or\n"
+    "                    <N>_services.yaml refproxy configs written by hand\n"
     "  --out DIR         results folder; one holding an earlier run is refused, or\n"
     "                    with --force moved aside to DIR.<its start time>\n"
     "  --warmup S        seconds between ready and the window (default 30)\n"
@@ -54,11 +57,14 @@ static const char sweep_usage[] =
     "  --seed S          seed of the shuffled order (default: the time)\n"
     "  --load RPS        requests per second to every service from an open-loop\n"
     "                    generator, against a respond origin the sweep starts\n"
-    "  --target-cmd CMD  default: <build>/proxy/refproxy --config {config}\n"
-    "  --admin ADDR      admin host:port (default: prometheusAddr of each config)\n"
+    "  --target-cmd CMD  default: the point files' command, else (refproxy YAML)\n"
+    "                    <build>/proxy/refproxy --config {config}\n"
+    "  --admin ADDR      admin host:port (default: the point file's, else\n"
+    "                    prometheusAddr of each config)\n"
     "  --contaminated-share X  run delay, as a share of the target's CPU time, above\n"
     "                    which a point counts as contaminated by other load (default 0.25)\n"
-    "  --ready-timeout S how long a target may take to answer /healthz\n"
+    "  --ready-timeout S how long a target may take to answer /healthz (or, with no\n"
+    "                    admin endpoint, to accept connections on every service port)\n"
     "                    (default 30 s + 1 ms per service)\n"
     "  --fetch-timeout S time allowed for each fetch beyond the window (default 30)\n"
     "  --profiler NAME   auto (default: what the target's /debug/pprof/ index serves,\n"
@@ -86,7 +92,8 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The counts of the <N>_services.yaml files in dir, ascending. */
+/* The counts of the <N>_services.point.json and <N>_services.yaml files in dir,
+ * ascending, each once. */
 static int scan_configs(const char *dir, int **counts, size_t *n)
 {
     DIR *d = opendir(dir);
@@ -97,9 +104,11 @@ static int scan_configs(const char *dir, int **counts, size_t *n)
     *n = 0;
     struct dirent *e;
     while ((e = readdir(d)) && *counts) {
-        int count, used = 0;
-        if (sscanf(e->d_name, "%d_services.yaml%n", &count, &used) == 1 &&
-            used == (int)strlen(e->d_name) && count > 0) {
+        int count, used = 0, point = 0;
+        if ((sscanf(e->d_name, "%d_services.yaml%n", &count, &used) == 1 &&
+             used == (int)strlen(e->d_name) && count > 0) ||
+            (sscanf(e->d_name, "%d_services.point.jso%n", &count, &point) == 1 &&
+             !strcmp(e->d_name + point, "n") && count > 0)) {
             if (*n == cap) {
                 int *grown = realloc(*counts, (cap *= 2) * sizeof **counts);
                 if (!grown)
@@ -111,6 +120,80 @@ static int scan_configs(const char *dir, int **counts, size_t *n)
     }
     closedir(d);
     qsort(*counts, *n, sizeof **counts, cmp_int);
+    size_t unique = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (unique == 0 || (*counts)[unique - 1] != (*counts)[i])
+            (*counts)[unique++] = (*counts)[i];
+    *n = unique;
+    return 0;
+}
+
+/* The point file of count n in dir (malloc'd), or NULL when there is none. */
+static char *point_file_of(const char *dir, int n)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/%d%s", dir, n, POINTFILE_SUFFIX) < 0)
+        abort();
+    if (outfile_exists(path))
+        return path;
+    free(path);
+    return NULL;
+}
+
+/* The configs are refproxy YAML: the sweep can read them and rewrite them for --load. */
+static bool refproxy_yaml(const struct sweep_run *run)
+{
+    return !run->point_format || !strcmp(run->point_format, POINTCFG_REFPROXY_YAML);
+}
+
+static bool same(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+/* What the sweep needs before any point runs, from the point files: the
+ * target, its command, the upstream (the --load origin listens there) and the
+ * config format. Every count must agree; configs without a point file count
+ * as refproxy YAML with no command and no upstream. -1 after printing why. */
+static int read_point_facts(struct sweep_run *run)
+{
+    const char *first = NULL;
+    for (size_t i = 0; i < run->num_counts; i++) {
+        char *path = point_file_of(run->configs, run->counts[i]), *err = NULL;
+        struct pointcfg pc = {0};
+        if (path && (err = pointfile_read(path, &pc))) {
+            fprintf(stderr, "scaleprof sweep: %s\n", err);
+            free(err);
+            free(path);
+            return -1;
+        }
+        const char *format = path ? pc.format : POINTCFG_REFPROXY_YAML;
+        if (i == 0) {
+            run->point_target = pc.target ? strdup(pc.target) : NULL;
+            run->point_command = pc.command ? strdup(pc.command) : NULL;
+            run->point_upstream = pc.upstream ? strdup(pc.upstream) : NULL;
+            run->point_format = strdup(format);
+            first = path ? path : "(no point file)";
+            first = strdup(first);
+        } else if (!same(format, run->point_format) || !same(pc.command, run->point_command) ||
+                   !same(pc.upstream, run->point_upstream)) {
+            fprintf(stderr,
+                    "scaleprof sweep: the configs in %s are not one target's: %s says "
+                    "format %s, command %s, upstream %s; %s says %s, %s, %s (gen them again)\n",
+                    run->configs, first, run->point_format,
+                    run->point_command ? run->point_command : "none",
+                    run->point_upstream ? run->point_upstream : "none",
+                    path ? path : "a config without a point file", format,
+                    pc.command ? pc.command : "none", pc.upstream ? pc.upstream : "none");
+            pointcfg_free(&pc);
+            free(path);
+            free((char *)first);
+            return -1;
+        }
+        pointcfg_free(&pc);
+        free(path);
+    }
+    free((char *)first);
     return 0;
 }
 
@@ -218,8 +301,18 @@ static void plan_points(struct sweep_run *run)
             } else if (asprintf(&p->dir, "%d_services", order[i]) < 0) {
                 abort();
             }
-            if (asprintf(&p->config, "%s/%d_services.yaml", run->configs, order[i]) < 0)
+            p->point_file = point_file_of(run->configs, order[i]);
+            struct pointcfg pc;
+            char *err = p->point_file ? pointfile_read(p->point_file, &pc) : NULL;
+            /* the config the point file names (read again when the point runs) */
+            if (p->point_file && !err) {
+                if (asprintf(&p->config, "%s/%s", run->configs, pc.config) < 0)
+                    abort();
+                pointcfg_free(&pc);
+            } else if (asprintf(&p->config, "%s/%d_services.yaml", run->configs, order[i]) < 0) {
                 abort();
+            }
+            free(err);
         }
     }
     free(order);
@@ -254,10 +347,21 @@ static char *default_refproxy(void)
     return resolved;
 }
 
-/* --load: a respond-only refproxy the services proxy to. Returns its URL (malloc'd). */
+/* --load: a respond-only refproxy the services proxy to, listening at the
+ * upstream the point files record (so the configs run as they are), or on a
+ * free loopback port when they record none (refproxy YAML, rewritten to point
+ * at it). Returns its URL (malloc'd). */
 static char *start_origin(struct sweep_run *run, const char *refproxy, struct target *t)
 {
     int admin = free_port(), port = free_port();
+    char host[256] = "127.0.0.1";
+    if (run->point_upstream && gen_parse_url(run->point_upstream, host, sizeof host, &port) < 0) {
+        fprintf(stderr,
+                "scaleprof sweep: --load: the configs proxy to %s, where the origin cannot "
+                "listen (it needs http://IP:PORT)\n",
+                run->point_upstream);
+        return NULL;
+    }
     if (admin < 0 || port < 0 || admin == port)
         return NULL;
     char admin_addr[32];
@@ -265,6 +369,7 @@ static char *start_origin(struct sweep_run *run, const char *refproxy, struct ta
     const struct gen_respond_config rc = {
         .comment = "the --load origin scaleprof sweep started: one respond service",
         .admin_addr = admin_addr,
+        .host = host,
         .name = "origin",
         .ports = &port,
         .count = 1,
@@ -305,7 +410,7 @@ static char *start_origin(struct sweep_run *run, const char *refproxy, struct ta
             break;
         if (fetch_get(health, 1000, 65536, NULL, &status, msg, sizeof msg) == 0 && status == 200) {
             char *url = NULL;
-            if (asprintf(&url, "http://127.0.0.1:%d", port) < 0)
+            if (asprintf(&url, "http://%s:%d", host, port) < 0)
                 abort();
             return url;
         }
@@ -352,12 +457,17 @@ static void free_run(struct sweep_run *run)
     for (size_t i = 0; i < run->num_points; i++) {
         free(run->points[i].dir);
         free(run->points[i].config);
+        free(run->points[i].point_file);
         free(run->points[i].reason);
     }
     free(run->points);
     free(run->counts);
     free(run->binary);
     free(run->build_id);
+    free(run->point_target);
+    free(run->point_command);
+    free(run->point_upstream);
+    free(run->point_format);
 }
 
 static void finish_manifest(struct sweep_run *run, struct progress *pg)
@@ -406,7 +516,8 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
             status = g_signal ? 128 + g_signal : 1;
             goto done;
         }
-        ctx.origin_url = origin_url;
+        /* configs that record no upstream are rewritten to point at the origin */
+        ctx.origin_url = run->point_upstream ? NULL : origin_url;
         procstat_set_apparatus_pid(origin.pid);
     }
     size_t failed = 0, contaminated = 0;
@@ -584,7 +695,7 @@ int cmd_sweep(int argc, char **argv)
         run.seed = (unsigned long)time(NULL);
     if (scan_configs(run.configs, &run.counts, &run.num_counts) < 0 || run.num_counts == 0) {
         fprintf(stderr,
-                "scaleprof sweep: %s: no <N>_services.yaml configs (%s); "
+                "scaleprof sweep: %s: no <N>_services.yaml configs or point files (%s); "
                 "scaleprof gen --out %s writes them\n",
                 run.configs, errno ? strerror(errno) : "empty", run.configs);
         free(run.counts);
@@ -593,7 +704,19 @@ int cmd_sweep(int argc, char **argv)
     char *refproxy = default_refproxy();
     char *default_cmd = NULL, *started = NULL;
     status = 2;
-    if (!run.target_cmd) {
+    if (read_point_facts(&run) < 0)
+        goto fail;
+    if (!run.target_cmd && run.point_command) {
+        run.target_cmd = run.point_command;
+        run.binary = find_binary(run.target_cmd);
+        run.target_name = run.point_target;
+    } else if (!run.target_cmd && !refproxy_yaml(&run)) {
+        fprintf(stderr,
+                "scaleprof sweep: %s: the point files name no command for target %s; pass "
+                "--target-cmd 'CMD {config}'\n",
+                run.configs, run.point_target ? run.point_target : "?");
+        goto fail;
+    } else if (!run.target_cmd) {
         if (!refproxy) {
             fprintf(stderr, "scaleprof sweep: refproxy is not built next to scaleprof "
                             "(../proxy/refproxy); build it or pass --target-cmd\n");
@@ -612,6 +735,13 @@ int cmd_sweep(int argc, char **argv)
     }
     if (run.load_rps > 0 && !refproxy) {
         fprintf(stderr, "scaleprof sweep: --load needs refproxy (../proxy/refproxy) as origin\n");
+        goto fail;
+    }
+    if (run.load_rps > 0 && !run.point_upstream && !refproxy_yaml(&run)) {
+        fprintf(stderr,
+                "scaleprof sweep: --load: the point files in %s record no upstream for the "
+                "origin to listen at\n",
+                run.configs);
         goto fail;
     }
     run.build_id = run.binary ? buildid_read(run.binary) : NULL;

@@ -24,6 +24,7 @@ struct sweep_point {
     int services, repeat, sequence;
     char *dir;          /* relative to the results folder, e.g. "10_services/run-2" */
     char *config;       /* the config file it runs (in --configs) */
+    char *point_file;   /* its point file (in --configs), or NULL when it has none */
     const char *status; /* "pending", "ok", "failed", "contaminated" */
     char *reason;       /* why failed/contaminated, "" otherwise (malloc'd) */
     char started_at[32], finished_at[32];
@@ -40,6 +41,9 @@ struct sweep_run {
     int repeat;
     unsigned long seed;
     bool force;
+    /* what every point file says alike (NULL without point files) */
+    char *point_target, *point_command, *point_upstream;
+    char *point_format; /* POINTCFG_REFPROXY_YAML for configs without a point file */
     /* target */
     const char *target_name;
     char *binary, *build_id;

@@ -22,9 +22,11 @@
 #include "loadgen.h"
 #include "outfile.h"
 #include "pointcfg.h"
+#include "pointfile.h"
 #include "procstat.h"
 #include "profiler.h"
 #include "progress.h"
+#include "ready.h"
 #include "sweep.h"
 #include "target.h"
 
@@ -97,48 +99,35 @@ static char *url(struct point_run *pr, const char *path)
     return u;
 }
 
-/* 1 ready, 0 not (failed or timed out: recorded), -1 interrupted. */
+/* 1 ready, 0 not (failed or timed out: recorded), -1 interrupted. What ready
+ * means (the admin endpoint answers, or every service port accepts) is ready.c's. */
 static int wait_ready(struct point_run *pr)
 {
     double allowed = pr->ctx->run->ready_timeout_s > 0 ? pr->ctx->run->ready_timeout_s
                                                        : 30.0 + 0.001 * pr->p->services;
     double deadline = procstat_now() + allowed;
-    char *health = url(pr, "/healthz"), *index = url(pr, "/debug/pprof/");
-    int rc = 0;
-    char err[CURL_ERROR_SIZE + 256];
+    struct ready r;
+    ready_init(&r, pr->cfg.admin, pr->cfg.listen, pr->cfg.num_services);
     for (long attempt = 0; attempt < 100000; attempt++) {
-        if (interrupted(pr)) {
-            rc = -1;
-            break;
-        }
+        if (interrupted(pr))
+            return -1;
         if (target_exited(&pr->target)) {
             fail_exited(pr, "before it was ready");
-            break;
+            return 0;
         }
         double now = procstat_now();
         if (now > deadline) {
-            fail(pr, "target not ready at %s after %.1f s (never answered 200)", health, allowed);
-            break;
+            char what[512];
+            ready_describe(&r, what, sizeof what);
+            fail(pr, "target not ready after %.1f s: waited for %s", allowed, what);
+            return 0;
         }
         show(pr, "starting", deadline - now);
-        long status = 0;
-        if (fetch_get(health, 1000, 65536, NULL, &status, err, sizeof err) == 0) {
-            if (status == 200) {
-                rc = 1;
-                break;
-            }
-            /* no /healthz: a pprof index that answers is ready enough */
-            if (fetch_get(index, 1000, 1 << 20, NULL, &status, err, sizeof err) == 0 &&
-                status == 200) {
-                rc = 1;
-                break;
-            }
-        }
+        if (ready_probe(&r, 1000))
+            return 1;
         sleep_ms(READY_POLL_MS);
     }
-    free(health);
-    free(index);
-    return rc;
+    return 0;
 }
 
 /* Waits until the monotonic time `until`, watching the target. 1 ok, 0 died, -1 signal. */
@@ -312,33 +301,44 @@ static int collect_after(struct point_run *pr)
     return 0;
 }
 
-/* The config the target runs: the exact file is the point's config.yaml. */
+/* The config the target runs: the exact file is the point's config.<ext> (the
+ * config's own extension), with the point file beside it as point.json. What
+ * the sweep needs to know comes from the point file, or, without one, from the
+ * config read as refproxy YAML. */
 static int prepare_config(struct point_run *pr, char *config, size_t size)
 {
-    if (pr->ctx->origin_url) {
+    const char *base = strrchr(pr->p->config, '/');
+    const char *ext = strrchr(base ? base + 1 : pr->p->config, '.');
+    char name[64];
+    snprintf(name, sizeof name, "config%s", ext && strlen(ext) < 32 ? ext : "");
+    char *err = NULL;
+    if (pr->p->point_file) {
+        err = pointfile_read(pr->p->point_file, &pr->cfg);
+        if (!err && outfile_copy(pr->p->point_file, pr->dir, "point.json") < 0 &&
+            asprintf(&err, "copying %s: %s", pr->p->point_file, strerror(errno)) < 0)
+            err = NULL;
+    }
+    if (!err && pr->ctx->origin_url) {
         struct buf b;
         buf_init(&b, (size_t)1 << 30);
-        char *err = pointcfg_rewrite_upstream(pr->p->config, pr->ctx->origin_url, &b);
-        if (!err && outfile_write(pr->dir, "config.yaml", b.data, b.len) < 0 &&
-            asprintf(&err, "writing config.yaml: %s", strerror(errno)) < 0)
+        err = pointcfg_rewrite_upstream(pr->p->config, pr->ctx->origin_url, &b);
+        if (!err && outfile_write(pr->dir, name, b.data, b.len) < 0 &&
+            asprintf(&err, "writing %s: %s", name, strerror(errno)) < 0)
             err = NULL;
         buf_free(&b);
-        if (err) {
-            fail(pr, "%s", err);
-            free(err);
-            return -1;
-        }
-    } else if (outfile_copy(pr->p->config, pr->dir, "config.yaml") < 0) {
-        fail(pr, "copying %s: %s", pr->p->config, strerror(errno));
-        return -1;
+    } else if (!err && outfile_copy(pr->p->config, pr->dir, name) < 0 &&
+               asprintf(&err, "copying %s: %s", pr->p->config, strerror(errno)) < 0) {
+        err = NULL;
     }
     char abs_dir[PATH_MAX];
-    if (!realpath(pr->dir, abs_dir)) {
-        fail(pr, "%s: %s", pr->dir, strerror(errno));
-        return -1;
+    if (!err && !realpath(pr->dir, abs_dir) &&
+        asprintf(&err, "%s: %s", pr->dir, strerror(errno)) < 0)
+        err = NULL;
+    if (!err) {
+        snprintf(config, size, "%s/%s", abs_dir, name);
+        if (!pr->p->point_file)
+            err = pointcfg_read(config, &pr->cfg);
     }
-    snprintf(config, size, "%s/config.yaml", abs_dir);
-    char *err = pointcfg_read(config, &pr->cfg);
     if (err) {
         fail(pr, "%s", err);
         free(err);
@@ -383,7 +383,7 @@ int sweep_run_point(struct sweep_ctx *ctx, struct sweep_point *p, int index)
     double t0 = procstat_now();
     sweep_timestamp(p->started_at, sizeof p->started_at);
     snprintf(pr.dir, sizeof pr.dir, "%s/%s", run->out, p->dir);
-    char config[PATH_MAX + 16], log_tmp[PATH_MAX];
+    char config[PATH_MAX + 80], log_tmp[PATH_MAX];
     snprintf(log_tmp, sizeof log_tmp, "%s/.target.log.partial", pr.dir);
     int rc = 0, step = 0;
     if (fetcher_init(&pr.fetcher) < 0) {

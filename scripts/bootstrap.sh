@@ -16,8 +16,10 @@ build_pkgs=(gcc libc6-dev meson ninja-build pkg-config libyaml-dev libcurl4-open
             libgoogle-perftools-dev libcmocka-dev libdw-dev libjansson-dev gnuplot-nox
             libprotobuf-c-dev protobuf-c-compiler zlib1g-dev golang-github-google-pprof-dev
             procps iproute2 ca-certificates)
+# nginx-light, haproxy, caddy: gen's built-in targets, whose configs the tests check
+# with the programs themselves and start (harness/tests/test_gen_check.c)
 test_pkgs=(google-perftools prometheus curl wrk golang-go
-           chromium util-linux)
+           chromium util-linux nginx-light haproxy caddy)
 ci_pkgs=(clang libclang-rt-14-dev)
 
 case "$mode" in
@@ -41,6 +43,14 @@ if ((${#missing[@]})); then
         exit 2
     fi
     echo "bootstrap: installing ${missing[*]}" >&2
+    # Servers among them (nginx, haproxy, caddy) are for the tests to start; their
+    # package scripts must not start system daemons on :80 now. invoke-rc.d asks
+    # policy-rc.d; 101 means "not allowed" (what container images ship).
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     # apt-get update once per bootstrap run, only when something is missing.
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $cmd -qq >/dev/null

@@ -1,7 +1,8 @@
 /*
  * test_gen: `scaleprof gen` — the key table, value checks, count parsing, the
- * YAML it writes (read back through the sweep's own reader and libyaml), and
- * the --load rewrite and the --load origin's respond config.
+ * YAML it writes (read back through the sweep's own reader and libyaml), the
+ * --load rewrite and the --load origin's respond config, and the point file
+ * every target's config gets (read back through the sweep's reader).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,8 @@
 #include "gen.h"
 #include "outfile.h"
 #include "pointcfg.h"
+#include "pointfile.h"
+#include "sweep.h"
 #include "tasks/task_spec.h"
 #include "test_util.h"
 
@@ -33,7 +36,7 @@ static void test_unknown_key_names_it_and_its_neighbours(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *canon = (char *)1;
-        char *err = gen_check_setting(GEN_REFPROXY, cases[i].key, "1", &canon);
+        char *err = gen_check_setting(&gen_target_refproxy, cases[i].key, "1", &canon);
         assert_non_null(err);
         assert_null(canon);
         assert_non_null(strstr(err, cases[i].key));
@@ -42,7 +45,7 @@ static void test_unknown_key_names_it_and_its_neighbours(void **state)
         free(err);
     }
     char *canon;
-    char *err = gen_check_setting(GEN_TSNSRV, "tasks.portlist.mode", "off", &canon);
+    char *err = gen_check_setting(&gen_target_tsnsrv, "tasks.portlist.mode", "off", &canon);
     assert_non_null(err); /* tsnsrv has no tasks */
     free(err);
 }
@@ -72,7 +75,7 @@ static void test_values_are_checked_against_the_key_type(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *canon = NULL;
-        char *err = gen_check_setting(GEN_REFPROXY, cases[i].key, cases[i].value, &canon);
+        char *err = gen_check_setting(&gen_target_refproxy, cases[i].key, cases[i].value, &canon);
         if (cases[i].ok) {
             assert_null(err);
             assert_string_equal(canon, cases[i].key);
@@ -88,7 +91,7 @@ static void test_values_are_checked_against_the_key_type(void **state)
 static void test_task_alias_becomes_the_mode_key(void **state)
 {
     char *canon = NULL;
-    assert_null(gen_check_setting(GEN_REFPROXY, "portlist", "off", &canon));
+    assert_null(gen_check_setting(&gen_target_refproxy, "portlist", "off", &canon));
     assert_string_equal(canon, "tasks.portlist.mode");
     free(canon);
 }
@@ -103,13 +106,13 @@ static void test_every_task_spec_key_is_settable(void **state)
         const struct task_spec *s = task_specs[i];
         char key[128], *canon = NULL;
         snprintf(key, sizeof key, "tasks.%s.mode", s->name);
-        assert_null(gen_check_setting(GEN_REFPROXY, key, "off", &canon));
+        assert_null(gen_check_setting(&gen_target_refproxy, key, "off", &canon));
         assert_string_equal(canon, key);
         free(canon);
-        assert_null(gen_check_setting(GEN_REFPROXY, s->name, "per-service", &canon));
+        assert_null(gen_check_setting(&gen_target_refproxy, s->name, "per-service", &canon));
         assert_string_equal(canon, key);
         free(canon);
-        char *err = gen_check_setting(GEN_REFPROXY, key, "shared", &canon);
+        char *err = gen_check_setting(&gen_target_refproxy, key, "shared", &canon);
         assert_true((err == NULL) == ((s->modes & (1u << TASK_SHARED)) != 0));
         free(err);
         free(canon);
@@ -127,13 +130,13 @@ static void test_every_task_spec_key_is_settable(void **state)
                 snprintf(bad, sizeof bad, "%s-not", tk->choices[0]);
             }
             snprintf(key, sizeof key, "tasks.%s.%s", s->name, tk->name);
-            err = gen_check_setting(GEN_REFPROXY, key, ok, &canon);
+            err = gen_check_setting(&gen_target_refproxy, key, ok, &canon);
             if (err)
                 fail_msg("%s=%s: %s", key, ok, err);
             assert_string_equal(canon, key);
             free(canon);
             if (*bad) {
-                err = gen_check_setting(GEN_REFPROXY, key, bad, &canon);
+                err = gen_check_setting(&gen_target_refproxy, key, bad, &canon);
                 assert_non_null(err);
                 assert_null(canon);
                 free(err);
@@ -193,7 +196,7 @@ static void test_render_reads_back_with_sets_applied(void **state)
         {"service.timeout", "7s"},
     };
     struct gen_options o = {
-        .target = GEN_REFPROXY, .sets = sets, .num_sets = 5, .base_port = 20000};
+        .target = &gen_target_refproxy, .sets = sets, .num_sets = 5, .base_port = 20000};
     char *path = render_to_file(&o, 3, dir);
     struct pointcfg pc;
     assert_null(pointcfg_read(path, &pc));
@@ -212,7 +215,7 @@ static void test_render_reads_back_with_sets_applied(void **state)
     free(path);
 
     /* the default: per-service with tsnsrv-like tasks, and respond services */
-    struct gen_options d = {.target = GEN_REFPROXY, .base_port = 18000};
+    struct gen_options d = {.target = &gen_target_refproxy, .base_port = 18000};
     path = render_to_file(&d, 2, dir);
     text = tu_read(path);
     assert_non_null(strstr(text, "architecture: per-service"));
@@ -229,7 +232,7 @@ static void test_tsnsrv_render_has_its_fields(void **state)
     char *dir = tu_tmpdir("gen");
     struct gen_setting sets[] = {{"upstream", "http://127.0.0.1:9000"},
                                  {"prometheusAddr", "127.0.0.1:9444"}};
-    struct gen_options o = {.target = GEN_TSNSRV, .sets = sets, .num_sets = 2};
+    struct gen_options o = {.target = &gen_target_tsnsrv, .sets = sets, .num_sets = 2};
     char *path = render_to_file(&o, 2, dir);
     char *text = tu_read(path);
     const char *fields[] = {"prometheusAddr: 127.0.0.1:9444",
@@ -253,7 +256,7 @@ static void test_tsnsrv_render_has_its_fields(void **state)
 static void test_load_rewrite_points_every_service_at_the_origin(void **state)
 {
     char *dir = tu_tmpdir("gen");
-    struct gen_options o = {.target = GEN_REFPROXY, .base_port = 18000};
+    struct gen_options o = {.target = &gen_target_refproxy, .base_port = 18000};
     char *path = render_to_file(&o, 4, dir);
     struct buf b;
     buf_init(&b, 0);
@@ -369,6 +372,187 @@ static void test_respond_config_reads_back_with_its_ports_names_and_body(void **
     free(dir);
 }
 
+/* Runs cmd_gen with the words of line (space-separated, no quoting); its exit status. */
+static int gen_line(const char *line)
+{
+    char copy[2048], *argv[40], *save = NULL;
+    int argc = 0;
+    snprintf(copy, sizeof copy, "gen %s", line);
+    for (char *w = strtok_r(copy, " ", &save); w && argc < 39; w = strtok_r(NULL, " ", &save))
+        argv[argc++] = w;
+    argv[argc] = NULL;
+    return cmd_gen(argc, argv);
+}
+
+/* The point file of every target records what gen decided, and the sweep's
+ * reader reads it back: command, admin (null where there is none), pprof,
+ * upstream, every service's name and listen address. */
+static void test_point_file_records_what_the_sweep_needs(void **state)
+{
+    static const struct {
+        const char *args, *target, *format, *ext, *command, *admin, *upstream;
+        bool pprof, heap, listen_known, scratch;
+    } cases[] = {
+        {"--target refproxy --set heapProfile=true", "refproxy", "refproxy-yaml", "yaml", NULL,
+         "127.0.0.1:9099", NULL, true, true, true, false},
+        {"--target refproxy --admin 127.0.0.1:9555 --set upstream=http://127.0.0.1:7000",
+         "refproxy", "refproxy-yaml", "yaml", NULL, "127.0.0.1:9555", "http://127.0.0.1:7000", true,
+         false, true, false},
+        {"--target refproxy --admin 127.0.0.1:9555 --set prometheusAddr=127.0.0.1:9666", "refproxy",
+         "refproxy-yaml", "yaml", NULL, "127.0.0.1:9666", NULL, true, false, true, false},
+        {"--target tsnsrv", "tsnsrv", "refproxy-yaml", "yaml", NULL, "127.0.0.1:9099",
+         "http://127.0.0.1:8080", true, false, false, false},
+        {"--target nginx --host 127.0.0.3", "nginx", "nginx", "conf", "nginx -e stderr -c {config}",
+         NULL, "http://127.0.0.3:21000", false, false, true, true},
+        {"--target haproxy --set upstream=http://127.0.0.1:7000/", "haproxy", "haproxy", "cfg",
+         "haproxy -f {config}", NULL, "http://127.0.0.1:7000/", false, false, true, false},
+        {"--target caddy", "caddy", "caddyfile", "caddyfile",
+         "caddy run --config {config} --adapter caddyfile", "127.0.0.1:9099",
+         "http://127.0.0.1:21000", true, false, true, false},
+        {"--target caddy --admin none", "caddy", "caddyfile", "caddyfile",
+         "caddy run --config {config} --adapter caddyfile", NULL, "http://127.0.0.1:21000", false,
+         false, true, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *dir = tu_tmpdir("gen_point"), line[1024], path[1200];
+        snprintf(line, sizeof line, "%s --counts 3 --base-port 21000 --out %s", cases[i].args, dir);
+        print_message("%s\n", line);
+        assert_int_equal(gen_line(line), 0);
+        snprintf(path, sizeof path, "%s/3_services.point.json", dir);
+        struct pointcfg pc;
+        char *err = pointfile_read(path, &pc);
+        if (err)
+            fail_msg("%s", err);
+        assert_string_equal(pc.target, cases[i].target);
+        assert_string_equal(pc.format, cases[i].format);
+        char config[64];
+        snprintf(config, sizeof config, "3_services.%s", cases[i].ext);
+        assert_string_equal(pc.config, config);
+        snprintf(path, sizeof path, "%s/%s", dir, config);
+        assert_true(outfile_exists(path));
+        if (cases[i].command)
+            assert_string_equal(pc.command, cases[i].command);
+        else
+            assert_null(pc.command);
+        if (cases[i].admin)
+            assert_string_equal(pc.admin, cases[i].admin);
+        else
+            assert_null(pc.admin);
+        if (cases[i].upstream)
+            assert_string_equal(pc.upstream, cases[i].upstream);
+        else
+            assert_null(pc.upstream);
+        assert_int_equal(pc.pprof, cases[i].pprof);
+        assert_int_equal(pc.heap_profile, cases[i].heap);
+        assert_int_equal(pc.num_services, 3);
+        const char *host = strstr(cases[i].args, "127.0.0.3") ? "127.0.0.3" : "127.0.0.1";
+        for (size_t k = 0; k < 3; k++) {
+            char name[16], listen[64];
+            snprintf(name, sizeof name, "svc%zu", k + 1);
+            snprintf(listen, sizeof listen, "%s:%zu", host, 21001 + k);
+            assert_string_equal(pc.names[k], name);
+            if (cases[i].listen_known)
+                assert_string_equal(pc.listen[k], listen);
+            else
+                assert_null(pc.listen[k]); /* tsnsrv's services are on the tailnet */
+        }
+        if (cases[i].scratch) { /* gen made the scratch folder the config names */
+            snprintf(path, sizeof path, "%s/3_services.d", dir);
+            char *real = realpath(path, NULL);
+            assert_non_null(real);
+            assert_string_equal(pc.scratch_dir, real);
+            free(real);
+        } else {
+            assert_null(pc.scratch_dir);
+        }
+        pointcfg_free(&pc);
+        tu_rmtree(dir);
+        free(dir);
+    }
+}
+
+/* Options a target cannot honour are usage errors, and nothing is written. */
+static void test_gen_refuses_what_the_target_cannot_do(void **state)
+{
+    static const char *const lines[] = {
+        "--target nginx --admin 127.0.0.1:9100",        /* nginx has no admin endpoint */
+        "--target refproxy --admin none",               /* refproxy always has one */
+        "--target nginx --set upstream=http://h/x:80",  /* not http://HOST:PORT */
+        "--target haproxy --set upstream=127.0.0.1:80", /* no scheme */
+        "--target caddy --set workers=2",               /* refproxy's key, not caddy's */
+        "--target template",                            /* no --template FILE */
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        char *dir = tu_tmpdir("gen_refuse"), line[1024];
+        snprintf(line, sizeof line, "%s --counts 2 --out %s/cfg", lines[i], dir);
+        print_message("%s\n", line);
+        assert_int_equal(gen_line(line), 2);
+        snprintf(line, sizeof line, "%s/cfg", dir);
+        assert_false(outfile_exists(line));
+        tu_rmtree(dir);
+        free(dir);
+    }
+}
+
+/* A point file the sweep cannot trust is refused with the field at fault. */
+static void test_point_file_errors_name_the_field(void **state)
+{
+    static const struct {
+        const char *text, *says;
+    } cases[] = {
+        {"{\"scaleprof_point\": 2}", "\"scaleprof_point\": expected 1"},
+        {"{\"scaleprof_point\": 1, \"target\": 3}", "\"target\": expected a string"},
+        {"{\"scaleprof_point\": 1, \"target\": \"x\", \"format\": \"x\", \"config\": "
+         "\"../a.conf\", \"pprof\": false, \"heap_profile\": false, \"services\": []}",
+         "\"config\": expected a file name in the same folder"},
+        {"{\"scaleprof_point\": 1, \"target\": \"x\", \"format\": \"x\", \"config\": "
+         "\"a.conf\", \"pprof\": \"yes\"}",
+         "\"pprof\": expected true or false"},
+        {"{\"scaleprof_point\": 1, \"target\": \"x\", \"format\": \"x\", \"config\": "
+         "\"a.conf\", \"pprof\": false, \"heap_profile\": false, \"services\": [{\"name\": "
+         "\"a\", \"listen\": 5}]}",
+         "\"listen\": expected a string or null (in services[0])"},
+        {"{\"scaleprof_point\": 1,\n \"target\" \"x\"}", "p.json:2:"},
+    };
+    char *dir = tu_tmpdir("gen_pointfile");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(outfile_write_str(dir, "p.json", cases[i].text), 0);
+        char path[1024];
+        snprintf(path, sizeof path, "%s/p.json", dir);
+        struct pointcfg pc;
+        char *err = pointfile_read(path, &pc);
+        if (!err || !strstr(err, cases[i].says))
+            fail_msg("case %zu: got '%s', wanted '%s'", i, err ? err : "(accepted)", cases[i].says);
+        free(err);
+    }
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* The sweep runs one target per folder: point files that disagree on the
+ * command (two targets) or the upstream are refused before anything starts. */
+static void test_sweep_refuses_configs_of_two_targets(void **state)
+{
+    static const char *const second[] = {
+        "--target haproxy --counts 2",
+        "--target nginx --counts 2 --set upstream=http://127.0.0.1:7001",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        char *dir = tu_tmpdir("gen_mixed"), line[1024], out[1024];
+        snprintf(line, sizeof line, "--target nginx --counts 1 --out %s/cfg", dir);
+        assert_int_equal(gen_line(line), 0);
+        snprintf(line, sizeof line, "%s --out %s/cfg", second[i], dir);
+        assert_int_equal(gen_line(line), 0);
+        snprintf(line, sizeof line, "%s/cfg", dir);
+        snprintf(out, sizeof out, "%s/results", dir);
+        char *argv[] = {"sweep", "--configs", line, "--out", out, NULL};
+        assert_int_equal(cmd_sweep(5, argv), 2);
+        assert_false(outfile_exists(out));
+        tu_rmtree(dir);
+        free(dir);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +565,10 @@ int main(void)
         cmocka_unit_test(test_tsnsrv_render_has_its_fields),
         cmocka_unit_test(test_load_rewrite_points_every_service_at_the_origin),
         cmocka_unit_test(test_respond_config_reads_back_with_its_ports_names_and_body),
+        cmocka_unit_test(test_point_file_records_what_the_sweep_needs),
+        cmocka_unit_test(test_gen_refuses_what_the_target_cannot_do),
+        cmocka_unit_test(test_point_file_errors_name_the_field),
+        cmocka_unit_test(test_sweep_refuses_configs_of_two_targets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
