@@ -308,6 +308,49 @@ static char *start_origin(struct sweep_run *run, const char *refproxy, struct ta
     return NULL;
 }
 
+/* --load pre-flight: before the first point, can this machine offer the rate the
+ * largest count asks for? Two limits: a keep-alive connection per service needs
+ * that many fds, and the generator with the origin alone reaches some rate in a
+ * second. Either shortfall is said now, with the figure, instead of showing up
+ * only as underloaded points at the end. */
+#define PREFLIGHT_MAX_RPS 1e6 /* no machine offers more; keeps the probe's schedule sane */
+static void preflight_load(struct sweep_run *run, const char *origin_url, struct progress *pg)
+{
+    int max_n = run->counts[run->num_counts - 1];
+    run->load_checked = true;
+    run->load_asked_rps = run->load_rps * max_n;
+    run->load_connection_budget = loadgen_connection_budget();
+    if ((size_t)max_n > run->load_connection_budget)
+        progress_message(pg,
+                         "--load: %d services need a keep-alive connection each but the load "
+                         "generator may hold %zu (the open-file limit, ulimit -n); past that "
+                         "requests open new connections and may fall short",
+                         max_n, run->load_connection_budget);
+    char *url = NULL, *err = NULL;
+    if (asprintf(&url, "%s/", origin_url) < 0)
+        abort();
+    double t = procstat_now();
+    struct loadgen *lg = loadgen_start(&url, 1, fmin(run->load_asked_rps, PREFLIGHT_MAX_RPS),
+                                       t + 0.25, t + 1.25, NULL, &err);
+    free(url);
+    if (!lg) {
+        progress_message(pg, "--load pre-flight: %s", err ? err : "the load generator failed");
+        free(err);
+        return;
+    }
+    struct loadgen_result r;
+    loadgen_finish(lg, &r);
+    run->load_offered_rps = r.rps_achieved; /* one "service": the rate in all */
+    if (r.short_of_target)
+        progress_message(pg,
+                         "--load %g at %d services asks for %.0f requests/s in all; this machine "
+                         "offered %.0f/s (the load generator against the origin alone for 1 s), "
+                         "so points above about %.0f services will fall short and be recorded "
+                         "as underloaded",
+                         run->load_rps, max_n, run->load_asked_rps, run->load_offered_rps,
+                         floor(run->load_offered_rps / run->load_rps));
+}
+
 static char *find_binary(const char *cmd)
 {
     size_t len = strcspn(cmd, " \t");
@@ -400,6 +443,7 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
         }
         ctx.origin_url = origin_url;
         procstat_set_apparatus_pid(origin.pid);
+        preflight_load(run, origin_url, &pg);
     }
     size_t failed = 0, contaminated = 0;
     for (size_t i = 0; i < run->num_points && !g_signal; i++) {

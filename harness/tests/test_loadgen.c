@@ -57,7 +57,7 @@ static void test_open_loop_rate_with_no_errors(void **state)
     double start = procstat_now();
     char *err = NULL;
     /* 20 requests/s to each of 2 "services" for 2 s, after 0.5 s unrecorded */
-    struct loadgen *lg = loadgen_start(urls, 2, 20, start + 0.5, start + 2.5, &err);
+    struct loadgen *lg = loadgen_start(urls, 2, 20, start + 0.5, start + 2.5, NULL, &err);
     assert_non_null(lg);
     struct loadgen_result r;
     loadgen_finish(lg, &r);
@@ -76,7 +76,7 @@ static void test_open_loop_rate_with_no_errors(void **state)
     snprintf(dead_url, sizeof dead_url, "http://127.0.0.1:%d/", dead);
     char *dead_urls[] = {dead_url};
     start = procstat_now();
-    lg = loadgen_start(dead_urls, 1, 10, start, start + 1.0, &err);
+    lg = loadgen_start(dead_urls, 1, 10, start, start + 1.0, NULL, &err);
     assert_non_null(lg);
     loadgen_finish(lg, &r);
     assert_true(r.requests >= 9);
