@@ -45,8 +45,11 @@ int load_rule_describe(const struct load_figures *f, struct buf *out)
     if (!(f->requests > 0)) {
         buf_puts(&b, "; no requests were due in the window");
     } else {
-        buf_printf(&b, "; %.0f of %.0f requests failed (%.2g%%%s)", f->errors, f->requests,
-                   100.0 * f->errors / f->requests, errors_over(f) ? ", above 0.1%" : "");
+        double share = 100.0 * f->errors / f->requests; /* 94% or 0.33%, never 1e+02% */
+        buf_printf(&b,
+                   share >= 10 ? "; %.0f of %.0f requests failed (%.0f%%%s)"
+                               : "; %.0f of %.0f requests failed (%.2g%%%s)",
+                   f->errors, f->requests, share, errors_over(f) ? ", above 0.1%" : "");
         const char *sep = ": ";
         for (int k = 0; k < LOAD_ERR_KINDS; k++) {
             if (!(f->by_kind[k] > 0)) /* zero or unknown */
