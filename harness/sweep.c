@@ -445,7 +445,7 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
         procstat_set_apparatus_pid(origin.pid);
         preflight_load(run, origin_url, &pg);
     }
-    size_t failed = 0, contaminated = 0;
+    size_t failed = 0, contaminated = 0, underloaded = 0;
     for (size_t i = 0; i < run->num_points && !g_signal; i++) {
         struct sweep_point *p = &run->points[i];
         int rc = sweep_run_point(&ctx, p, (int)i);
@@ -456,6 +456,8 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
         } else if (!strcmp(p->status, "contaminated")) {
             contaminated++;
             progress_message(&pg, "%s contaminated: %s", p->dir, p->reason);
+        } else if (!strcmp(p->status, "underloaded")) {
+            underloaded++; /* said with its figures when the point ended */
         }
         if (!g_signal)
             finish_manifest(run, &pg);
@@ -471,9 +473,10 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
     finish_manifest(run, &pg);
     progress_done(&pg);
     fprintf(stderr,
-            "scaleprof sweep: %s: %zu of %zu points ok (%zu of them contaminated by other load), "
-            "%zu failed; manifest %s/sweep.json\n",
-            run->status, run->num_points - failed, run->num_points, contaminated, failed, run->out);
+            "scaleprof sweep: %s: %zu of %zu points ok, %zu contaminated by other load, %zu "
+            "underloaded (the load fell short), %zu failed; manifest %s/sweep.json\n",
+            run->status, run->num_points - failed - contaminated - underloaded, run->num_points,
+            contaminated, underloaded, failed, run->out);
 done:
     target_free(&origin);
     free(origin_url);
