@@ -89,7 +89,7 @@ struct request {
     CURL *easy;
     struct shard *shard; /* the multi it was last added to */
     double due;
-    bool recorded;
+    bool recorded, busy;
 };
 
 struct loadgen {
@@ -173,6 +173,7 @@ static void finish_request(struct loadgen *lg, struct request *r, CURLcode res, 
             count_error(lg, error_kind(res, status));
         }
     }
+    r->busy = false;
     lg->free_slots[lg->num_free++] = (size_t)(r - lg->reqs);
     lg->in_flight--;
 }
@@ -224,6 +225,7 @@ static void send_request(struct loadgen *lg, uint64_t j, double due)
     curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, one_shot);
     r->due = due;
     r->recorded = recorded;
+    r->busy = true;
     r->shard = &lg->shards[service % lg->num_shards];
     curl_multi_add_handle(r->shard->multi, r->easy);
 }
@@ -334,10 +336,7 @@ static void *run(void *arg)
         struct request *r = &lg->reqs[k];
         if (!r->easy)
             continue;
-        bool busy = true;
-        for (size_t f = 0; f < lg->num_free && busy; f++)
-            busy = lg->free_slots[f] != k;
-        if (busy) {
+        if (r->busy) {
             curl_multi_remove_handle(r->shard->multi, r->easy);
             if (r->recorded)
                 count_error(lg, LOAD_ERR_TIMEOUT);
