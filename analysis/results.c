@@ -8,6 +8,8 @@
  */
 #include "results.h"
 
+#include "load_rule.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -383,10 +385,20 @@ static void load_point(struct results *r, struct point *pt, size_t *task_cap)
     pt->wakeups_per_s = jnum(s, "wakeups_per_s", NAN);
     pt->run_delay_share = jnum(s, "run_delay_share", NAN);
     json_t *load = json_object_get(s, "load");
+    struct load_figures lf = {0};
     if (json_is_object(load)) {
         pt->has_load = true;
+        pt->load_rps_target = jnum(load, "rps_target", NAN);
         pt->load_rps_achieved = jnum(load, "rps_achieved", NAN);
-        pt->load_errors = jnum(load, "errors", 0);
+        pt->load_requests = jnum(load, "requests", NAN);
+        pt->load_errors = jnum(load, "errors", NAN);
+        lf.rps_target = pt->load_rps_target;
+        lf.rps_achieved = pt->load_rps_achieved;
+        lf.requests = pt->load_requests;
+        lf.errors = pt->load_errors;
+        json_t *kinds = json_object_get(load, "errors_by_kind");
+        for (int k = 0; k < LOAD_ERR_KINDS; k++)
+            lf.by_kind[k] = jnum(kinds, load_error_kind_name(k), NAN);
     }
     bool contaminated = json_is_true(json_object_get(s, "contaminated"));
     /* the profiler names the CPU profile it wrote (any format profile.h
@@ -424,6 +436,15 @@ static void load_point(struct results *r, struct point *pt, size_t *task_cap)
         if (f)
             fclose(f);
         free(tc);
+    }
+    /* the sweep's verdict is not trusted blindly: the figures decide (results written
+     * before the rule said "ok" for a point whose load had failed) */
+    if (pt->has_load && strcmp(pt->status, POINT_OK) == 0 && load_rule_underloaded(&lf)) {
+        struct buf why;
+        buf_init(&why, 4096);
+        load_rule_describe(&lf, &why);
+        point_fail(pt, "underloaded", "%s", why.data ? why.data : "the load fell short");
+        buf_free(&why);
     }
     if (contaminated && strcmp(pt->status, POINT_OK) == 0) {
         char why[96];
@@ -513,7 +534,9 @@ int results_load(const char *root, struct results *r, struct buf *err)
         }
         if (task_cap && !pt->task_cpu) /* normally grown already by load_metrics */
             pt->task_cpu = calloc(task_cap, sizeof(double));
-        if (strcmp(pt->status, POINT_OK) != 0 && strcmp(pt->status, "contaminated") != 0) {
+        /* contaminated and underloaded points have their data (shown, not fitted) */
+        if (strcmp(pt->status, POINT_OK) != 0 && strcmp(pt->status, "contaminated") != 0 &&
+            strcmp(pt->status, "underloaded") != 0) {
             if (!pt->reason[0])
                 point_fail(pt, pt->status, "%s", "the sweep recorded it as not ok");
             continue; /* failed points have no usable data */

@@ -2,9 +2,11 @@
  * results: reads a results folder (results/README.md) into memory — the
  * sweep.json manifest, every point's stats.json, metrics.prom (task CPU and
  * the tasks' entry-function prefixes) and thread_count.txt. A point that is
- * missing, failed, corrupt or contaminated is kept with its status and a
- * reason, never dropped silently, and loading goes on with the rest. Only
- * points with status "ok" feed the model. The one reader of a results
+ * missing, failed, corrupt, contaminated or underloaded is kept with its
+ * status and a reason, never dropped silently, and loading goes on with the
+ * rest. Only points with status "ok" feed the model. A point whose stats.json
+ * shows its load fell short (load_rule.h) is underloaded whatever sweep.json
+ * says, so older results are judged alike. The one reader of a results
  * folder: analyze, gate and diff all go through it.
  */
 #ifndef SCALEPROF_RESULTS_H
@@ -44,14 +46,14 @@ bool prom_sum(const struct prom_set *set, const char *name, const char *key, con
 struct point {
     int services, repeat, sequence;
     char *dir;       /* absolute path of the point's folder */
-    char status[16]; /* ok | failed | contaminated | missing | corrupt */
+    char status[16]; /* ok | failed | contaminated | underloaded | missing | corrupt */
     char *reason;    /* why it is not ok ("" when ok) */
     /* stats.json */
     double window_s, cpu_ns, cpu_percent;
     double cpu_s_per_s; /* cpu_ns / 1e9 / window_s: the model's y */
     double rss_bytes, threads, wakeups_per_s, run_delay_share;
-    bool has_load;
-    double load_rps_achieved, load_errors;
+    bool has_load; /* stats.json has "load" (a --load sweep) */
+    double load_rps_target, load_rps_achieved, load_requests, load_errors;
     /* metrics.prom: CPU seconds per second of each task (index into
      * results.task_names; 0 where a task did not report) */
     double *task_cpu;

@@ -56,7 +56,8 @@ static const char sweep_usage[] =
     "  --order O         interleaved (rounds of ascending counts, default) or shuffled\n"
     "  --seed S          seed of the shuffled order (default: the time)\n"
     "  --load RPS        requests per second to every service from an open-loop\n"
-    "                    generator, against a respond origin the sweep starts\n"
+    "                    generator, against a respond origin the sweep starts; a point\n"
+    "                    that got under 95% of it or over 0.1% errors is underloaded\n"
     "  --target-cmd CMD  default: the point files' command, else (refproxy YAML)\n"
     "                    <build>/proxy/refproxy --config {config}\n"
     "  --admin ADDR      admin host:port (default: the point file's, else\n"
@@ -420,6 +421,49 @@ static char *start_origin(struct sweep_run *run, const char *refproxy, struct ta
     return NULL;
 }
 
+/* --load pre-flight: before the first point, can this machine offer the rate the
+ * largest count asks for? Two limits: a keep-alive connection per service needs
+ * that many fds, and the generator with the origin alone reaches some rate in a
+ * second. Either shortfall is said now, with the figure, instead of showing up
+ * only as underloaded points at the end. */
+#define PREFLIGHT_MAX_RPS 1e6 /* no machine offers more; keeps the probe's schedule sane */
+static void preflight_load(struct sweep_run *run, const char *origin_url, struct progress *pg)
+{
+    int max_n = run->counts[run->num_counts - 1];
+    run->load_checked = true;
+    run->load_asked_rps = run->load_rps * max_n;
+    run->load_connection_budget = loadgen_connection_budget();
+    if ((size_t)max_n > run->load_connection_budget)
+        progress_message(pg,
+                         "--load: %d services need a keep-alive connection each but the load "
+                         "generator may hold %zu (the open-file limit, ulimit -n); past that "
+                         "requests open new connections and may fall short",
+                         max_n, run->load_connection_budget);
+    char *url = NULL, *err = NULL;
+    if (asprintf(&url, "%s/", origin_url) < 0)
+        abort();
+    double t = procstat_now();
+    struct loadgen *lg = loadgen_start(&url, 1, fmin(run->load_asked_rps, PREFLIGHT_MAX_RPS),
+                                       t + 0.25, t + 1.25, NULL, &err);
+    free(url);
+    if (!lg) {
+        progress_message(pg, "--load pre-flight: %s", err ? err : "the load generator failed");
+        free(err);
+        return;
+    }
+    struct loadgen_result r;
+    loadgen_finish(lg, &r);
+    run->load_offered_rps = r.rps_achieved; /* one "service": the rate in all */
+    if (r.short_of_target)
+        progress_message(pg,
+                         "--load %g at %d services asks for %.0f requests/s in all; this machine "
+                         "offered %.0f/s (the load generator against the origin alone for 1 s), "
+                         "so points above about %.0f services will fall short and be recorded "
+                         "as underloaded",
+                         run->load_rps, max_n, run->load_asked_rps, run->load_offered_rps,
+                         floor(run->load_offered_rps / run->load_rps));
+}
+
 static char *find_binary(const char *cmd)
 {
     size_t len = strcspn(cmd, " \t");
@@ -519,8 +563,9 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
         /* configs that record no upstream are rewritten to point at the origin */
         ctx.origin_url = run->point_upstream ? NULL : origin_url;
         procstat_set_apparatus_pid(origin.pid);
+        preflight_load(run, origin_url, &pg);
     }
-    size_t failed = 0, contaminated = 0;
+    size_t failed = 0, contaminated = 0, underloaded = 0;
     for (size_t i = 0; i < run->num_points && !g_signal; i++) {
         struct sweep_point *p = &run->points[i];
         int rc = sweep_run_point(&ctx, p, (int)i);
@@ -531,6 +576,8 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
         } else if (!strcmp(p->status, "contaminated")) {
             contaminated++;
             progress_message(&pg, "%s contaminated: %s", p->dir, p->reason);
+        } else if (!strcmp(p->status, "underloaded")) {
+            underloaded++; /* said with its figures when the point ended */
         }
         if (!g_signal)
             finish_manifest(run, &pg);
@@ -546,9 +593,10 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
     finish_manifest(run, &pg);
     progress_done(&pg);
     fprintf(stderr,
-            "scaleprof sweep: %s: %zu of %zu points ok (%zu of them contaminated by other load), "
-            "%zu failed; manifest %s/sweep.json\n",
-            run->status, run->num_points - failed, run->num_points, contaminated, failed, run->out);
+            "scaleprof sweep: %s: %zu of %zu points ok, %zu contaminated by other load, %zu "
+            "underloaded (the load fell short), %zu failed; manifest %s/sweep.json\n",
+            run->status, run->num_points - failed - contaminated - underloaded, run->num_points,
+            contaminated, underloaded, failed, run->out);
 done:
     target_free(&origin);
     free(origin_url);

@@ -25,8 +25,8 @@ struct sweep_point {
     char *dir;          /* relative to the results folder, e.g. "10_services/run-2" */
     char *config;       /* the config file it runs (in --configs) */
     char *point_file;   /* its point file (in --configs), or NULL when it has none */
-    const char *status; /* "pending", "ok", "failed", "contaminated" */
-    char *reason;       /* why failed/contaminated, "" otherwise (malloc'd) */
+    const char *status; /* "pending", "ok", "failed", "contaminated", "underloaded" */
+    char *reason;       /* why it is not ok, "" otherwise (malloc'd) */
     char started_at[32], finished_at[32];
     double wall_s; /* whole point, start to files written */
 };
@@ -55,6 +55,11 @@ struct sweep_run {
     size_t num_counts;
     struct sweep_point *points;
     size_t num_points;
+    /* --load pre-flight (sweep.c, before the first point) */
+    bool load_checked;
+    double load_asked_rps;         /* in all, at the largest count */
+    double load_offered_rps;       /* in all: the generator against the origin alone */
+    size_t load_connection_budget; /* connections the generator may hold (fds) */
 };
 
 struct point_stats {

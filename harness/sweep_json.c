@@ -143,6 +143,17 @@ int sweep_write_stats(const char *dir, const struct point_stats *s, bool *contam
         json_object_set_new(o, "p99_us", json_integer((json_int_t)l->p99_us));
         json_object_set_new(o, "max_us", json_integer((json_int_t)l->max_us));
         json_object_set_new(o, "short_of_target", json_boolean(l->short_of_target));
+        json_object_set_new(o, "underloaded", json_boolean(l->underloaded));
+        json_t *kinds = json_object();
+        for (int k = 0; k < LOAD_ERR_KINDS; k++)
+            json_object_set_new(kinds, load_error_kind_name(k),
+                                json_integer((json_int_t)l->errors_by_kind[k]));
+        json_object_set_new(o, "errors_by_kind", kinds);
+        json_object_set_new(o, "connections_opened",
+                            json_integer((json_int_t)l->connections_opened));
+        json_object_set_new(o, "connections_peak", json_integer((json_int_t)l->connections_peak));
+        json_object_set_new(o, "connection_budget", json_integer((json_int_t)l->connection_budget));
+        json_object_set_new(o, "kept_alive", json_integer((json_int_t)l->kept_alive));
         json_object_set_new(j, "load", o);
     }
     return write_json(dir, "stats.json", j);
@@ -205,6 +216,14 @@ int sweep_write_manifest(const struct sweep_run *run)
         json_array_append_new(counts, json_integer(run->counts[i]));
     json_object_set_new(f, "counts", counts);
     json_object_set_new(j, "flags", f);
+    if (run->load_checked) {
+        json_t *pf = json_object();
+        json_object_set_new(pf, "asked_rps", json_real(run->load_asked_rps));
+        json_object_set_new(pf, "offered_rps", json_real(run->load_offered_rps));
+        json_object_set_new(pf, "connection_budget",
+                            json_integer((json_int_t)run->load_connection_budget));
+        json_object_set_new(j, "load_preflight", pf);
+    }
 
     json_t *pts = json_array();
     for (size_t i = 0; i < run->num_points; i++) {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,7 +45,8 @@ struct point_run {
     struct loadgen *load;
     const struct profiler *profiler;
     struct profiler_point pp;
-    struct fetcher fetcher; /* the window's transfers */
+    struct fetcher fetcher;   /* the window's transfers */
+    uint64_t target_fd_limit; /* its RLIMIT_NOFILE when the load started; 0: unknown */
     struct point_stats stats;
     struct buf reason;
     bool failed;
@@ -351,6 +353,21 @@ static int prepare_config(struct point_run *pr, char *config, size_t size)
     return 0;
 }
 
+/* Connections the target can take from the load generator without running out of
+ * files: half the room under its open-file limit, since a proxy may open an upstream
+ * connection for each. 0 when unknown (no bound from the target's side). */
+static size_t target_fd_room(pid_t pid, uint64_t *limit)
+{
+    struct rlimit rl;
+    struct procstat s;
+    if (prlimit(pid, RLIMIT_NOFILE, NULL, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+        procstat_read(pid, &s, true) < 0)
+        return 0;
+    *limit = rl.rlim_cur;
+    uint64_t used = s.fds + 64; /* and some for what it opens on its own (logs, admin) */
+    return rl.rlim_cur > used + 32 ? (size_t)(rl.rlim_cur - used) / 2 : 16;
+}
+
 static void start_load(struct point_run *pr, double from, double until)
 {
     char **urls = calloc(pr->cfg.num_services + 1, sizeof *urls);
@@ -361,7 +378,19 @@ static void start_load(struct point_run *pr, double from, double until)
     char *err = NULL;
     if (n == 0)
         fail(pr, "--load: no service listen addresses in the config");
-    else if (!(pr->load = loadgen_start(urls, n, pr->ctx->run->load_rps, from, until, &err)))
+    struct loadgen_opts lo = {.max_connections = loadgen_connection_budget()};
+    size_t room = target_fd_room(pr->target.pid, &pr->target_fd_limit);
+    if (room && room < lo.max_connections)
+        lo.max_connections = room;
+    if (n > 0 && lo.max_connections < n)
+        progress_message(pr->ctx->progress,
+                         "%s: %zu services but room for %zu load connections (the open-file "
+                         "limits of the target and of scaleprof): the services past that get "
+                         "a new connection per request",
+                         pr->p->dir, n, lo.max_connections);
+    if (n == 0)
+        fail(pr, "--load: no service listen addresses in the config");
+    else if (!(pr->load = loadgen_start(urls, n, pr->ctx->run->load_rps, from, until, &lo, &err)))
         fail(pr, "%s", err ? err : "load generator failed");
     free(err);
     for (size_t i = 0; i < n; i++)
@@ -426,11 +455,6 @@ stop:
         loadgen_finish(pr.load, &pr.stats.load);
         pr.stats.has_load = true;
         pr.load = NULL;
-        if (step > 0 && pr.stats.load.short_of_target)
-            progress_message(ctx->progress,
-                             "%s: load generator reached %.1f of %.1f requests/s per service "
-                             "(short by more than 5%%)",
-                             p->dir, pr.stats.load.rps_achieved, pr.stats.load.rps_target);
     }
     show(&pr, "stopping", -1);
     target_stop(&pr.target, STOP_GRACE_S);
@@ -454,6 +478,26 @@ stop:
                        run->contaminated_share, SWEEP_OTHER_LOAD_SHARE * 100);
             p->status = "contaminated";
         }
+        /* the load was not what the point claims to measure: its own status, with the
+         * figures, ahead of contamination (both keep it out of the fit) */
+        if (pr.stats.has_load && pr.stats.load.underloaded && !pr.failed) {
+            struct load_figures f;
+            loadgen_figures(&pr.stats.load, &f);
+            struct buf why;
+            buf_init(&why, 1 << 12);
+            load_rule_describe(&f, &why);
+            if (pr.target_fd_limit && pr.stats.last.fds + 16 >= pr.target_fd_limit)
+                buf_printf(&why, "; the target held %llu files of its limit of %llu",
+                           (unsigned long long)pr.stats.last.fds,
+                           (unsigned long long)pr.target_fd_limit);
+            if (pr.reason.len)
+                buf_printf(&why, "; also contaminated: %s", pr.reason.data);
+            buf_reset(&pr.reason);
+            buf_append(&pr.reason, why.data ? why.data : "", why.len);
+            buf_free(&why);
+            p->status = "underloaded";
+            progress_message(ctx->progress, "%s underloaded: %s", p->dir, pr.reason.data);
+        }
     }
     if (step < 0) {
         fail(&pr, "interrupted");
@@ -462,7 +506,7 @@ stop:
 out:
     if (pr.failed)
         p->status = "failed";
-    else if (strcmp(p->status, "contaminated"))
+    else if (strcmp(p->status, "contaminated") && strcmp(p->status, "underloaded"))
         p->status = "ok";
     free(p->reason);
     p->reason = buf_detach(&pr.reason, NULL);

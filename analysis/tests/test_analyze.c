@@ -198,6 +198,84 @@ static void test_bad_points_are_excluded_and_named(void **state)
     synth_rmtree(root);
 }
 
+/* Issue 17: a point whose offered load fell short (the issue's own figures, in a
+ * results folder whose sweep.json still says "ok") or whose requests were answered
+ * 5xx is underloaded: named with its figures, and left out of the fit exactly as
+ * if it had never been run. */
+static void test_underloaded_points_are_left_out_of_the_fit_and_named(void **state)
+{
+    (void)state;
+    char *with = tmp_root("under"), *without = tmp_root("under-gone");
+    struct synth s = {.counts = counts5,
+                      .ncounts = 5,
+                      .repeats = 3,
+                      .a = 2,
+                      .b = 0.1,
+                      .c = 0.001,
+                      .cv = 0.02,
+                      .seed = 17,
+                      .failed_index = -1,
+                      .contaminated_index = -1,
+                      .missing_index = -1,
+                      .with_load = true,
+                      .short_index = 14, /* N=50 repeat 3 */
+                      .errors_index = 8, /* N=40 repeat 2 */
+                      .tasks = false};
+    synth_results(with, &s);
+    synth_results(without, &s); /* same seed: the same noise at every other point */
+    char path[700];
+    snprintf(path, sizeof(path), "%s/50_services/run-3", without);
+    synth_rmtree(path);
+    snprintf(path, sizeof(path), "%s/40_services/run-2", without);
+    synth_rmtree(path);
+
+    struct analysis an, gone;
+    struct buf err;
+    buf_init(&err, 4096);
+    assert_int_equal(analysis_run(with, 0.2, FIT_DEFAULT_CONFIDENCE, &an, &err), 0);
+    assert_int_equal(analysis_run(without, 0.2, FIT_DEFAULT_CONFIDENCE, &gone, &err), 0);
+    assert_int_equal(an.res.count, 15);
+    assert_int_equal(an.res.usable, 13);
+    assert_int_equal(an.nobs, 13);
+    const struct point *p = &an.res.points[14];
+    assert_int_equal(p->services, 50);
+    assert_string_equal(p->status, "underloaded");
+    assert_non_null(strstr(p->reason, "0.1 of 2 requests/s per service (5%, below 95%)"));
+    assert_non_null(strstr(p->reason, "51158 of 54199 requests failed"));
+    assert_non_null(strstr(p->reason, "51000 were never sent"));
+    p = &an.res.points[8];
+    assert_int_equal(p->services, 40);
+    assert_string_equal(p->status, "underloaded");
+    assert_non_null(strstr(p->reason, "180 answered 5xx"));
+    /* left out of the fit: the same coefficients as without those runs at all */
+    assert_string_equal(gone.res.points[14].status, "missing");
+    assert_int_equal(gone.nobs, 13);
+    assert_true(fabs(an.fit.c - gone.fit.c) <= 1e-9 * fabs(gone.fit.c));
+    assert_true(fabs(an.fit.b - gone.fit.b) <= 1e-9 * fabs(gone.fit.b));
+    assert_true(fabs(an.fit.c_t - gone.fit.c_t) <= 1e-9 * fabs(gone.fit.c_t));
+    assert_int_equal(an.verdict.kind, gone.verdict.kind);
+    assert_int_equal(an.verdict.kind, MODEL_SUPERLINEAR);
+    analysis_free(&an);
+    analysis_free(&gone);
+    /* and the report names both, with the figures */
+    char out[600];
+    snprintf(out, sizeof(out), "%s/report", with);
+    assert_int_equal(run_analyze(with, out), 0);
+    snprintf(path, sizeof(path), "%s/report.md", out);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char md[1 << 17];
+    size_t got = fread(md, 1, sizeof(md) - 1, f);
+    md[got] = 0;
+    fclose(f);
+    assert_non_null(strstr(md, "N=50 repeat 3: underloaded"));
+    assert_non_null(strstr(md, "51158 of 54199 requests failed"));
+    assert_non_null(strstr(md, "N=40 repeat 2: underloaded"));
+    buf_free(&err);
+    synth_rmtree(with);
+    synth_rmtree(without);
+}
+
 /* results_scan: a folder without sweep.json, one row per point folder (or
  * name that is not one) with its stats.json and what the point must be. */
 static void test_results_scan_reads_folders_without_manifest(void **state)
@@ -660,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_prom_parser_rows),
         cmocka_unit_test(test_results_read_task_entry_prefixes),
         cmocka_unit_test(test_bad_points_are_excluded_and_named),
+        cmocka_unit_test(test_underloaded_points_are_left_out_of_the_fit_and_named),
         cmocka_unit_test(test_results_scan_reads_folders_without_manifest),
         cmocka_unit_test(test_analyze_writes_stable_report),
         cmocka_unit_test(test_linear_sweep_reads_linear),

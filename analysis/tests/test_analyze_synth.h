@@ -46,7 +46,38 @@ struct synth {
     int contaminated_index; /* index whose stats.json says contaminated, or -1 */
     int missing_index;      /* index whose folder is absent, or -1 */
     bool tasks;             /* write metrics with a quadratic "portlist" and linear "timers" */
+    /* --load sweeps: every stats.json gets a "load" object, delivered in full except
+     * at two indexes (-1: none), whose target then did a tenth of the work: */
+    bool with_load;
+    int short_index;  /* the issue's figures (0.1 of 2 requests/s, 51158 of 54199
+                       * failed); sweep.json says "ok", as before the rule */
+    int errors_index; /* the rate was met but 0.3% were answered 5xx; sweep.json
+                       * says "underloaded", as the harness writes it now */
 };
+
+/* The "load" member of a stats.json (with its leading comma) for point idx. */
+static void synth_load(const struct synth *s, int idx, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (!s->with_load)
+        return;
+    double achieved = 2.0, requests = 60000, errors = 0, not_sent = 0, timeout = 0, e5xx = 0;
+    if (idx == s->short_index) {
+        achieved = 0.1;
+        requests = 54199;
+        errors = 51158;
+        not_sent = 51000;
+        timeout = 158;
+    } else if (idx == s->errors_index) {
+        achieved = 1.99;
+        errors = e5xx = 180;
+    }
+    snprintf(out, size,
+             ",\"load\":{\"rps_target\":2,\"rps_achieved\":%g,\"requests\":%.0f,"
+             "\"errors\":%.0f,\"errors_by_kind\":{\"connect\":0,\"timeout\":%.0f,"
+             "\"status_5xx\":%.0f,\"status_other\":0,\"transport\":0,\"not_sent\":%.0f}}",
+             achieved, requests, errors, timeout, e5xx, not_sent);
+}
 
 static void synth_write(const char *path, const char *text)
 {
@@ -86,14 +117,24 @@ static void synth_results(const char *root, const struct synth *s)
             else
                 snprintf(dir, sizeof(dir), "%d_services", n);
             bool failed = idx == s->failed_index;
+            bool under = s->with_load && idx == s->errors_index;
             fprintf(sw,
                     "%s{\"services\":%d,\"repeat\":%d,\"sequence\":%d,\"dir\":\"%s\","
                     "\"status\":\"%s\",\"reason\":\"%s\"}",
-                    idx ? "," : "", n, r, idx, dir, failed ? "failed" : "ok",
-                    failed ? "target exited with status 1" : "");
+                    idx ? "," : "", n, r, idx, dir,
+                    failed  ? "failed"
+                    : under ? "underloaded"
+                            : "ok",
+                    failed  ? "target exited with status 1"
+                    : under ? "load reached 1.99 of 2 requests/s per service; 180 answered 5xx"
+                            : "");
             double noise = 1.0 + s->cv * synth_normal();
             double quad = s->c * n * n * noise, lin = (s->a + s->b * n) * noise;
             double cpu = quad + lin; /* percent of one core */
+            if (s->with_load && (idx == s->short_index || idx == s->errors_index))
+                cpu /= 10; /* the work that was not offered was not done */
+            char load[512];
+            synth_load(s, idx, load, sizeof load);
             if (failed || idx == s->missing_index)
                 continue;
             snprintf(path, sizeof(path), "%s/%d_services", root, n);
@@ -105,9 +146,9 @@ static void synth_results(const char *root, const struct synth *s)
                      "{\"services\":%d,\"repeat\":%d,\"pid\":1,\"window_s\":%g,"
                      "\"cpu_ns\":%.0f,\"cpu_percent\":%.9g,\"rss_bytes\":%.0f,"
                      "\"threads\":%d,\"wakeups_per_s\":%g,\"run_delay_ns\":0,"
-                     "\"run_delay_share\":%g,\"contaminated\":%s}\n",
+                     "\"run_delay_share\":%g,\"contaminated\":%s%s}\n",
                      n, r, window, cpu / 100.0 * window * 1e9, cpu, 4e6 + 60000.0 * n, 3 + 2 * n,
-                     1.5 * n, cont ? 0.4 : 0.01, cont ? "true" : "false");
+                     1.5 * n, cont ? 0.4 : 0.01, cont ? "true" : "false", load);
             snprintf(path, sizeof(path), "%s/%s/stats.json", root, dir);
             synth_write(path, text);
             snprintf(path, sizeof(path), "%s/%s/thread_count.txt", root, dir);

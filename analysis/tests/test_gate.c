@@ -122,6 +122,34 @@ static void test_gate_refuses_unusable_input(void **state)
     synth_rmtree(none);
 }
 
+/* Issue 17: one underloaded point (the issue's figures; its target did a tenth of
+ * the work, which would pull the fit towards linear) makes the gate exit 2 and say
+ * which point and why, on stdout and in the JUnit file. */
+static void test_gate_exits_2_naming_an_underloaded_point(void **state)
+{
+    (void)state;
+    char *root = tmp_root("underloaded");
+    struct synth s = base_synth(1.0, 301);
+    s.with_load = true;
+    s.short_index = 14; /* N=50 repeat 3 */
+    s.errors_index = -1;
+    synth_results(root, &s);
+    char junit[600];
+    snprintf(junit, sizeof(junit), "%s/junit.xml", root);
+    assert_int_equal(gate(3, (const char *[]){root, "--junit", junit}), 2);
+    char *x = slurp(junit);
+    assert_non_null(x);
+    assert_non_null(strstr(x, "<error message="));
+    assert_non_null(strstr(x, "N=50 repeat 3 is underloaded (load reached 0.1 of 2 requests/s"));
+    assert_non_null(strstr(x, "51158 of 54199 requests failed"));
+    /* the same folder with every load delivered passes */
+    s.short_index = -1;
+    synth_rmtree(root);
+    synth_results(root, &s);
+    assert_int_equal(gate(1, (const char *[]){root}), 0);
+    synth_rmtree(root);
+}
+
 /* Against a baseline: a re-run of the same target passes; 30% more CPU per
  * service at every N fails, whether the baseline is a folder or a file. */
 static void test_gate_against_baseline(void **state)
@@ -201,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gate_passes_linear_and_fails_superlinear),
         cmocka_unit_test(test_gate_refuses_unusable_input),
+        cmocka_unit_test(test_gate_exits_2_naming_an_underloaded_point),
         cmocka_unit_test(test_gate_against_baseline),
         cmocka_unit_test(test_gate_asks_for_99_percent),
     };

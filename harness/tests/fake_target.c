@@ -28,6 +28,11 @@
  * pads the profile to about B bytes (a point too big for the disk);
  * --term-delay-ms takes M ms to exit after SIGTERM (a long "stopping" phase);
  * --fork-child leaves a child process in its group.
+ * Load (issue 17: the underloaded rule): --serve-services also listens on every
+ * `listenAddr:` of the config (at most 64), where `/` answers --answer-status S
+ * (default 200) after --answer-delay-ms M; without it the services' ports
+ * refuse connections. So a sweep under --load can meet a target that answers
+ * 5xx, one that answers too slowly for the rate, and one that is not there.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -49,6 +54,9 @@
 static int burn_ms = 0;
 static bool never_ready, die_in_profile, hang_profile, hang_threads;
 static long ready_after_ms = 0, profile_bytes = 0, term_delay_ms = -1, respawn_ms = 0;
+static long answer_delay_ms = 0;
+static int answer_status = 200;
+static bool serve_services;
 static struct timespec started;
 
 static long ms_since_start(void)
@@ -156,7 +164,10 @@ static void send_all(int fd, const void *data, size_t len)
 static void respond(int fd, int status, const char *type, const void *body, size_t len)
 {
     char head[256];
-    const char *reason = status == 200 ? "OK" : status == 503 ? "Service Unavailable" : "Not Found";
+    const char *reason = status == 200   ? "OK"
+                         : status == 503 ? "Service Unavailable"
+                         : status >= 500 ? "Server Error"
+                                         : "Not Found";
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "Connection: close\r\n\r\n",
@@ -232,6 +243,10 @@ static void *serve(void *arg)
             serve_threads(fd);
         } else if (!strcmp(path, "/debug/pprof/")) {
             respond(fd, 200, "text/plain", "profile\nthreads\n", 16);
+        } else if (!strcmp(path, "/")) { /* a service's answer to the load */
+            if (answer_delay_ms > 0)
+                sleep_ms(answer_delay_ms);
+            respond(fd, answer_status, "text/plain", "ok\n", 3);
         } else {
             respond(fd, 404, "text/plain", "not found\n", 10);
         }
@@ -309,6 +324,23 @@ static void *accept_loop(void *arg)
     return NULL;
 }
 
+/* A loopback listener on host:port's port; -1 (said on stderr) on failure. */
+static int listen_on(const char *hostport)
+{
+    const char *colon = strrchr(hostport, ':');
+    int port = colon ? atoi(colon + 1) : 0;
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0 || listen(ls, 64) < 0) {
+        fprintf(stderr, "fake_target: bind %s: %s\n", hostport, strerror(errno));
+        close(ls);
+        return -1;
+    }
+    return ls;
+}
+
 int main(int argc, char **argv)
 {
     const char *config = NULL;
@@ -327,13 +359,15 @@ int main(int argc, char **argv)
             hang_threads = true;
         else if (!strcmp(argv[i], "--fork-child"))
             fork_child = true;
+        else if (!strcmp(argv[i], "--serve-services"))
+            serve_services = true;
         else if (i + 1 < argc && argv[i][0] == '-' && argv[i][1] == '-')
             i++; /* an option with a value: below */
     }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--never-ready") || !strcmp(argv[i], "--die-in-profile") ||
             !strcmp(argv[i], "--hang-profile") || !strcmp(argv[i], "--fork-child") ||
-            !strcmp(argv[i], "--hang-threads")) {
+            !strcmp(argv[i], "--hang-threads") || !strcmp(argv[i], "--serve-services")) {
             i--; /* takes no value */
             continue;
         }
@@ -353,6 +387,10 @@ int main(int argc, char **argv)
             workers = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--respawn-ms"))
             respawn_ms = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--answer-status"))
+            answer_status = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--answer-delay-ms"))
+            answer_delay_ms = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--exit-code")) {
             fprintf(stderr, "fake_target: exiting at once with %s as asked\n", argv[i + 1]);
             return atoi(argv[i + 1]);
@@ -364,26 +402,29 @@ int main(int argc, char **argv)
                         "[--workers 0..64 [--respawn-ms M]]\n");
         return 2;
     }
-    char addr[128] = "127.0.0.1:9099", line[512];
+    char addr[128] = "127.0.0.1:9099", line[512], service[128];
+    int service_fds[64], num_services = 0;
     FILE *f = fopen(config, "r");
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "prometheusAddr: \"%127[^\"]\"", addr) == 1 ||
-            sscanf(line, "prometheusAddr: %127s", addr) == 1)
-            break;
+    bool have_admin = false;
+    while (f && fgets(line, sizeof line, f)) {
+        if (!have_admin && (sscanf(line, "prometheusAddr: \"%127[^\"]\"", addr) == 1 ||
+                            sscanf(line, "prometheusAddr: %127s", addr) == 1))
+            have_admin = true;
+        else if (serve_services && num_services < 64 &&
+                 sscanf(line, " listenAddr: %127s", service) == 1 &&
+                 (service_fds[num_services] = listen_on(service)) >= 0)
+            num_services++;
+    }
     if (f)
         fclose(f);
-    char *colon = strrchr(addr, ':');
-    int port = colon ? atoi(colon + 1) : 0;
-    int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0 || listen(ls, 64) < 0) {
-        fprintf(stderr, "fake_target: bind %s: %s\n", addr, strerror(errno));
+    int ls = listen_on(addr);
+    if (ls < 0)
         return 1;
-    }
-    fprintf(stderr, "fake_target: serving %s, burning %d ms per 100 ms\n", addr, burn_ms);
+    fprintf(stderr, "fake_target: serving %s and %d services, burning %d ms per 100 ms\n", addr,
+            num_services, burn_ms);
     pthread_t t;
+    for (int i = 0; i < num_services; i++)
+        pthread_create(&t, NULL, accept_loop, (void *)(intptr_t)service_fds[i]);
     if (term_delay_ms >= 0) {
         static sigset_t set;
         sigemptyset(&set);

@@ -310,6 +310,67 @@ static void test_gen_unknown_key_fails_with_a_clear_message(void **state)
     assert_int_not_equal(access(f->configs, F_OK), 0); /* nothing was written */
 }
 
+/* Issue 17: a point whose load was not delivered is `underloaded`, with its figures,
+ * whether the services refuse connections or answer 5xx; one whose load was delivered
+ * stays ok; and the gate refuses such a sweep (exit 2) naming the point. */
+static void test_points_whose_load_was_not_delivered_are_underloaded(void **state)
+{
+    struct fixture *f = *state;
+    gen(f, "2");
+    static const struct {
+        const char *flags, *status, *reason;
+    } rows[] = {
+        {"", "underloaded", "could not connect"}, /* the services' ports refuse */
+        {"--serve-services --answer-status 502", "underloaded", "answered 5xx"},
+        {"--serve-services", NULL, NULL}, /* delivered: ok (or contaminated on a busy machine) */
+    };
+    const char *const extra[] = {"--load", "20", NULL};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        snprintf(f->out, sizeof f->out, "%s/results-%zu", f->dir, i);
+        snprintf(f->cmd, sizeof f->cmd, "%s --config {config} %s", fake, rows[i].flags);
+        int rc = sweep(f, f->cmd, extra, 120);
+        if (rc != 0)
+            dump_log(f);
+        assert_int_equal(rc, 0); /* underloaded points are not failures of the sweep */
+        json_t *m = json_in(f, "sweep.json");
+        assert_non_null(m);
+        json_t *pre = json_object_get(m, "load_preflight");
+        assert_true(json_number_value(json_object_get(pre, "asked_rps")) == 40);
+        assert_true(json_number_value(json_object_get(pre, "offered_rps")) > 0);
+        json_t *p = json_array_get(json_object_get(m, "points"), 0);
+        const char *status = json_string_value(json_object_get(p, "status"));
+        const char *reason = json_string_value(json_object_get(p, "reason"));
+        printf("# %s: %s %s\n", rows[i].flags, status, reason);
+        if (rows[i].status)
+            assert_string_equal(status, rows[i].status);
+        else
+            assert_string_not_equal(status, "underloaded");
+        json_t *st = json_in(f, "2_services/stats.json");
+        json_t *load = json_object_get(st, "load");
+        assert_non_null(load);
+        bool under = json_is_true(json_object_get(load, "underloaded"));
+        assert_true(under == (rows[i].reason != NULL));
+        if (rows[i].reason) {
+            assert_non_null(strstr(reason, rows[i].reason));
+            assert_non_null(strstr(reason, "requests failed"));
+            assert_non_null(strstr(reason, "of 20 requests/s per service"));
+            char *log = tu_read(f->log);
+            assert_non_null(strstr(log, "2_services underloaded: load reached"));
+            free(log);
+            /* the gate will not judge a sweep with an underloaded point */
+            char *gate[] = {(char *)scaleprof, "gate", f->out, NULL};
+            assert_int_equal(tu_run(gate, f->log, 60), 2);
+            log = tu_read(f->log);
+            assert_non_null(strstr(log, "N=2 repeat 1 is underloaded (load reached"));
+            free(log);
+        } else {
+            assert_int_equal(json_integer_value(json_object_get(load, "errors")), 0);
+        }
+        json_decref(st);
+        json_decref(m);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -330,6 +391,8 @@ int main(int argc, char **argv)
             test_sigint_mid_sweep_leaves_no_target_and_a_readable_manifest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gen_unknown_key_fails_with_a_clear_message, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_points_whose_load_was_not_delivered_are_underloaded,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -146,6 +146,12 @@ static void test_sweep_under_low_load_has_every_file_and_the_rate(void **state)
         assert_int_equal(json_integer_value(json_object_get(load, "errors")), 0);
         assert_true(llabs(requests - 40LL * n) <= 1);
         assert_true(achieved >= 19.0 && achieved <= 21.0);
+        /* delivered, so not underloaded; and keep-alive: each service's connection is
+         * reused, (warm-up and window: 60 requests per service over a handful of them) */
+        assert_false(json_is_true(json_object_get(load, "underloaded")));
+        assert_int_equal(json_integer_value(json_object_get(load, "kept_alive")), n);
+        long long opened = json_integer_value(json_object_get(load, "connections_opened"));
+        assert_true(opened >= n && opened <= 4LL * n);
         snprintf(path, sizeof path, "%s/%d_services/thread_count.txt", f->out, n);
         char *tc = tu_read(path);
         snprintf(path, sizeof path, "%s/%d_services/threads.txt", f->out, n);
