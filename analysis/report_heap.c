@@ -66,6 +66,15 @@ int report_heap(const struct analysis *an, json_t *extra, struct buf *md, struct
         have += paths[i] != NULL;
     }
     struct fit_design hd = {0};
+    if (rc == 0 && have == 0) {
+        /* refproxy (gperftools) takes heap profiles only when asked: say how */
+        const struct point *p = &an->res.points[an->obs_point[0]];
+        if (p->profiler && strcmp(p->profiler, "gperftools") == 0)
+            buf_printf(md, "\nHeap: not collected (heap profiling is off%s; `--set "
+                           "heapProfile=true` takes it%s).\n",
+                       an->res.load_rps > 0 ? " under --load" : "",
+                       an->res.load_rps > 0 ? ", at a cost of about 80% of throughput" : "");
+    }
     if (rc != 0 || have == 0)
         goto out;
     if (have < an->nobs)
