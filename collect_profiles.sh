@@ -23,12 +23,18 @@ scaleprof=$build_dir/harness/scaleprof
 gen_args=(--counts 10,20,30,40,50)
 sweep_args=(--warmup 30 --duration 30)
 out=results
+heap_set=0 load=0
 while (($#)); do
     case $1 in
     --shared) gen_args+=(--set architecture=shared) ;;
     --set | --counts | --geometric | --target | --base-port)
         (($# >= 2)) || { echo "collect_profiles.sh: $1 needs a value" >&2; exit 2; }
+        [[ $1 == --set && $2 == heapProfile=* ]] && heap_set=1
         gen_args+=("$1" "$2"); shift ;;
+    --load)
+        (($# >= 2)) || { echo "collect_profiles.sh: --load needs a value" >&2; exit 2; }
+        load=1
+        sweep_args+=("$1" "$2"); shift ;;
     --quick) sweep_args+=(--warmup 2 --duration 5) ;;
     --out)
         (($# >= 2)) || { echo "collect_profiles.sh: --out needs a value" >&2; exit 2; }
@@ -39,6 +45,12 @@ while (($#)); do
 done
 
 "$root/scripts/bootstrap.sh" build
+
+# Heap profiles by default, as the seed's kit took them: cheap at idle (CPU at 50 services
+# within noise), but about 80% of throughput under load, so with --load only on request.
+if ((!heap_set && !load)); then
+    gen_args+=(--set heapProfile=true)
+fi
 
 # Fresh configs for every run: stale files from an earlier gen must never join the sweep.
 # Each point keeps the exact config it ran as <out>/<N>_services/config.yaml.
@@ -56,6 +68,17 @@ fi
 echo
 "$scaleprof" analyze "$out" || status=$?
 echo
-echo "profiles: $out/<N>_services/cpu.prof (scaleprof top FILE, or google-pprof --text $build_dir/proxy/refproxy FILE)"
+# the largest point's profile, for a first look with pprof's own tools
+last=
+nmax=$(ls -d "$out"/*_services 2>/dev/null | sed 's|.*/||; s|_services$||' | sort -n | tail -n 1)
+for f in "$out/${nmax}_services"/{,run-1/}cpu.{prof,pb.gz}; do
+    [[ -f $f ]] && { last=$f; break; }
+done
+pprof=${build_dir#"$root/"}/pprof
+if [[ $last == *.prof ]]; then
+    echo "profiles: $last ($pprof --top ${build_dir#"$root/"}/proxy/refproxy $last, or scaleprof top $last)"
+elif [[ -n $last ]]; then
+    echo "profiles: $last ($pprof --top $last, or scaleprof top $last)"
+fi
 echo "manifest: $out/sweep.json; report: $out/report/index.html"
 exit "$status"

@@ -167,8 +167,18 @@ static void write_sentence(struct analysis *an)
 int analysis_run(const char *root, double floor, double confidence, struct analysis *an,
                  struct buf *err)
 {
+    struct model_floors floors = {floor, 0, 0};
+    return analysis_run_with(root, &floors, confidence, NULL, an, err);
+}
+
+int analysis_run_with(const char *root, const struct model_floors *floors, double confidence,
+                      const char *own_regex, struct analysis *an, struct buf *err)
+{
     memset(an, 0, sizeof(*an));
-    an->floor = floor > 0 ? floor : MODEL_DEFAULT_FLOOR;
+    an->floor = floors->relative > 0 ? floors->relative : MODEL_DEFAULT_FLOOR;
+    an->share_floor = floors->share;
+    an->abs_floor = floors->abs;
+    an->own_regex = own_regex;
     an->confidence = confidence > 0 && confidence < 1 ? confidence : FIT_DEFAULT_CONFIDENCE;
     if (results_load(root, &an->res, err) != 0)
         return -1;
@@ -193,8 +203,8 @@ int analysis_run(const char *root, double floor, double confidence, struct analy
     an->design_ok = fit_prepare(&an->design, an->n, an->w, an->nobs) == 0;
     an->a_held_at_zero = model_fit_total(&an->design, an->y, an->weighted, &an->fit, &an->free_a);
     fit_set_confidence(&an->fit, an->confidence);
-    struct model_floors floors = {an->floor, an->share_floor, an->abs_floor};
-    model_judge(&an->fit, an->design.distinct, an->design.n_min, an->design.n_max, &floors,
+    struct model_floors used = {an->floor, an->share_floor, an->abs_floor};
+    model_judge(&an->fit, an->design.distinct, an->design.n_min, an->design.n_max, &used,
                 &an->verdict);
     build_levels(an);
     an->cpu_ratio = NAN;
@@ -257,7 +267,8 @@ static int write_json_file(json_t *doc, const char *dir, const char *name, struc
 }
 
 static const char analyze_usage[] =
-    "usage: scaleprof analyze RESULTS [--out DIR] [--floor X] [--confidence P]\n"
+    "usage: scaleprof analyze RESULTS [--out DIR] [--floor X] [--share-floor X]\n"
+    "                         [--cpu-floor X] [--confidence P] [--own REGEX]\n"
     "\n"
     "Fits total CPU C(N) = a + bN + cN^2 over the sweep in RESULTS, says whether the\n"
     "cost per service grows, names the functions that make it grow, and writes\n"
@@ -265,22 +276,38 @@ static const char analyze_usage[] =
     "\n"
     "  --out DIR         where the report goes (default RESULTS/report)\n"
     "  --floor X         materiality floor of 2cNmax/b, > 0 (default 0.2)\n"
+    "  --share-floor X   materiality floor of cNmax^2 / C(Nmax), > 0 (default 0.1)\n"
+    "  --cpu-floor X     materiality floor of cNmax^2 in % of one core, > 0 (default 1)\n"
     "  --confidence P    one-sided level of the test of c, in [0.5, 1) (default 0.95)\n"
+    "  --own REGEX       functions whose names match are the program's own code, the\n"
+    "                    ones the culprit is named by (default: native code in the main\n"
+    "                    executable; Go code outside the standard library and runtime)\n"
     "Exit: 0 ok, 2 unusable input or usage.\n";
 
-enum { ANALYZE_OPT_OUT = 256, ANALYZE_OPT_FLOOR, ANALYZE_OPT_CONFIDENCE };
+enum {
+    ANALYZE_OPT_OUT = 256,
+    ANALYZE_OPT_FLOOR,
+    ANALYZE_OPT_CONFIDENCE,
+    ANALYZE_OPT_OWN,
+    ANALYZE_OPT_SHARE_FLOOR,
+    ANALYZE_OPT_CPU_FLOOR
+};
 
 static const struct option analyze_options[] = {
     {"out", required_argument, NULL, ANALYZE_OPT_OUT},
     {"floor", required_argument, NULL, ANALYZE_OPT_FLOOR},
     {"confidence", required_argument, NULL, ANALYZE_OPT_CONFIDENCE},
+    {"own", required_argument, NULL, ANALYZE_OPT_OWN},
+    {"share-floor", required_argument, NULL, ANALYZE_OPT_SHARE_FLOOR},
+    {"cpu-floor", required_argument, NULL, ANALYZE_OPT_CPU_FLOOR},
     {NULL, 0, NULL, 0},
 };
 
 int cmd_analyze(int argc, char **argv)
 {
-    const char *root = NULL, *out = NULL;
+    const char *root = NULL, *out = NULL, *own = NULL;
     double floor = MODEL_DEFAULT_FLOOR, confidence = FIT_DEFAULT_CONFIDENCE;
+    double share_floor = MODEL_DEFAULT_SHARE_FLOOR, cpu_floor = MODEL_DEFAULT_ABS_FLOOR;
     struct opts o;
     opts_init(&o, "analyze", analyze_usage, analyze_options, NULL, argc, argv);
     for (int c; (c = opts_next(&o)) != OPTS_END;) {
@@ -302,6 +329,15 @@ int cmd_analyze(int argc, char **argv)
         case ANALYZE_OPT_CONFIDENCE:
             rc = opts_number(&o, "a level", 0.5, 1, OPTS_OPEN_HI, &confidence);
             break;
+        case ANALYZE_OPT_OWN:
+            own = o.arg;
+            break;
+        case ANALYZE_OPT_SHARE_FLOOR:
+            rc = opts_number(&o, "a share", 0, 1, OPTS_OPEN_LO, &share_floor);
+            break;
+        case ANALYZE_OPT_CPU_FLOOR:
+            rc = opts_number(&o, "% of one core", 0, INFINITY, OPTS_OPEN_LO, &cpu_floor);
+            break;
         }
         if (rc < 0)
             return OPTS_USAGE;
@@ -315,7 +351,8 @@ int cmd_analyze(int argc, char **argv)
     struct analysis an;
     int rc = 0;
     char outdir[4096];
-    if (analysis_run(root, floor, confidence, &an, &err) != 0) {
+    struct model_floors floors = {floor, share_floor, cpu_floor};
+    if (analysis_run_with(root, &floors, confidence, own, &an, &err) != 0) {
         fprintf(stderr, "analyze: %s\n", err.data ? err.data : "cannot read results");
         rc = 2;
         goto done;
@@ -336,10 +373,19 @@ int cmd_analyze(int argc, char **argv)
         buf_printf(&md_extra, "\nFunctions: not attributed (%s).\n", err.data ? err.data : "?");
         buf_reset(&err);
     }
-    if (report_heap_threads(&an, extra, &md_extra, &html_extra, &err) != 0) {
-        fprintf(stderr, "analyze: heap/threads: %s\n", err.data ? err.data : "failed");
-        buf_reset(&err);
-    }
+    static const struct {
+        const char *name;
+        int (*write)(const struct analysis *, json_t *, struct buf *, struct buf *, struct buf *);
+    } sections[] = {
+        {"heap", report_heap},
+        {"threads and goroutines", report_roles},
+        {"contention", report_contention},
+    };
+    for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++)
+        if (sections[s].write(&an, extra, &md_extra, &html_extra, &err) != 0) {
+            fprintf(stderr, "analyze: %s: %s\n", sections[s].name, err.data ? err.data : "failed");
+            buf_reset(&err);
+        }
     struct plot_set plots;
     if (plot_render(&an, outdir, &plots, &err) != 0) {
         fprintf(stderr, "analyze: plots: %s\n", err.data ? err.data : "failed");

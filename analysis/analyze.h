@@ -39,10 +39,11 @@ struct task_fit {
 
 struct analysis {
     struct results res;
-    double floor;       /* relative materiality floor (2cNmax/b) */
-    double share_floor; /* cNmax²/C(Nmax); 0: the default */
-    double abs_floor;   /* cNmax² in % of one core; 0: the default */
-    double confidence;  /* one-sided level of the test of c (0.95; the gate's 0.99) */
+    double floor;          /* relative materiality floor (2cNmax/b) */
+    double share_floor;    /* cNmax²/C(Nmax); 0: the default */
+    double abs_floor;      /* cNmax² in % of one core; 0: the default */
+    const char *own_regex; /* --own: what is the program's own code (NULL: by format) */
+    double confidence;     /* one-sided level of the test of c (0.95; the gate's 0.99) */
     /* observations: usable points in sweep order */
     size_t nobs;
     double *n, *y, *w;
@@ -70,6 +71,10 @@ struct analysis {
  * error: the verdict is then inconclusive and says why. */
 int analysis_run(const char *root, double floor, double confidence, struct analysis *an,
                  struct buf *err);
+/* The same with every materiality floor (stats_model.h) and --own: the
+ * regex of the program's own code (NULL: by format; kept, not copied). */
+int analysis_run_with(const char *root, const struct model_floors *floors, double confidence,
+                      const char *own_regex, struct analysis *an, struct buf *err);
 void analysis_free(struct analysis *an);
 
 /* Writers (report.c, plot.c). outdir exists. Return 0 or -1 (message in err). */
@@ -99,11 +104,20 @@ void report_print_table(const struct analysis *an, FILE *out);
  * plot_render: it leaves plot_functions.dat/.names for the functions plot. */
 int report_functions(const struct analysis *an, const char *outdir, json_t *functions,
                      json_t *extra, struct buf *md, struct buf *html, struct buf *err);
-/* report_heap_threads.c: heap attribution (heap.prof at every point) and
- * threads per service by role (threads.txt). Adds "heap" and
- * "threads_by_role" to extra and sections to md/html; 0, or -1 (memory). */
-int report_heap_threads(const struct analysis *an, json_t *extra, struct buf *md, struct buf *html,
-                        struct buf *err);
+/* The report's further sections, each a view of how the target grows with N
+ * beside CPU; each adds keys to extra and a section to md/html, and returns
+ * 0, or -1 (memory; err may say more). A section with nothing to show (no
+ * heap profile, not a Go target) adds nothing.
+ * report_heap.c: heap in use by allocating function ("heap");
+ * report_roles.c: threads and goroutines per service by role
+ * ("threads_by_role", "goroutines_by_role", "goroutines_per_service");
+ * report_contention.c: mutex and block delay against N ("contention"). */
+int report_heap(const struct analysis *an, json_t *extra, struct buf *md, struct buf *html,
+                struct buf *err);
+int report_roles(const struct analysis *an, json_t *extra, struct buf *md, struct buf *html,
+                 struct buf *err);
+int report_contention(const struct analysis *an, json_t *extra, struct buf *md, struct buf *html,
+                      struct buf *err);
 /* A thread name's role: "svc12/idle3" → "svc*\/idle", "w3" → "w". */
 void report_thread_role(const char *name, char *role, size_t len);
 /* A double for JSON: null when not finite (JSON has no NaN or Infinity). */

@@ -153,6 +153,10 @@ static int add_profile(struct builder *b, size_t i, const struct attr_point *pt,
     struct profile p;
     enum profile_measure m = b->o->measure;
     bool heap = is_heap_measure(m);
+    if (!pt->cpu_prof) {
+        buf_printf(err, "N=%g: %s", pt->services, pt->missing ? pt->missing : "no profile");
+        return -2;
+    }
     if (profile_load(b->ps, pt->cpu_prof, &p, msg, sizeof(msg))) {
         buf_printf(err, "%s", msg);
         return -2;

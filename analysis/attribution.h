@@ -29,7 +29,8 @@
 struct attr_point {
     double services;
     double window_s;
-    const char *cpu_prof; /* path of the point's CPU profile */
+    const char *cpu_prof; /* path of the point's profile; NULL when it has none */
+    const char *missing;  /* with cpu_prof NULL: why, for the skipped list */
 };
 
 struct attr_func {

@@ -112,12 +112,13 @@ static int load_points(struct sweep *s, const char *root, double **cpu, struct b
             continue;
         }
         (*cpu)[s->count] = p->cpu_s_per_s;
-        s->pts[s->count++] = (struct attr_point){p->services, p->window_s, p->cpu_prof};
+        s->pts[s->count++] = (struct attr_point){
+            .services = p->services, .window_s = p->window_s, .cpu_prof = p->cpu_prof};
     }
     return 0;
 }
 
-static int sweep_load(struct sweep *s, const char *root, const char *binary)
+static int sweep_load(struct sweep *s, const char *root, const char *binary, const char *own)
 {
     struct buf err, skipped;
     buf_init(&err, 4096);
@@ -137,8 +138,10 @@ static int sweep_load(struct sweep *s, const char *root, const char *binary)
         }
         free(n);
     }
+    struct attr_options ao = {
+        .measure = PROFILE_CPU_NS, .per_second = true, .binary = binary, .own_regex = own};
     if (rc == 0)
-        rc = attribution_build_skipping(&s->a, s->pts, s->count, &s->d, binary, &skipped, &err);
+        rc = attribution_build_measure(&s->a, s->pts, s->count, &s->d, &ao, &skipped, &err);
     if (skipped.len)
         fprintf(stderr, "scaleprof diff: profiles left out:\n%s\n", skipped.data);
     if (rc == 0) {
@@ -303,7 +306,7 @@ static void diff_print(const struct sweep *A, const struct sweep *B, double at)
 }
 
 static const char diff_usage[] =
-    "usage: scaleprof diff A B [--at N] [--binary PATH]\n"
+    "usage: scaleprof diff A B [--at N] [--binary PATH] [--own REGEX]\n"
     "\n"
     "Two sweeps side by side (e.g. portlist per-service vs off): CPU and CPU per\n"
     "service at each N with the change and its interval, the functions that account\n"
@@ -312,19 +315,23 @@ static const char diff_usage[] =
     "  --at N         also extrapolate the impact to N services from the two fits (N > 0)\n"
     "  --binary PATH  the main executable to symbolize with (default: the one each\n"
     "                 profile's maps name)\n"
+    "  --own REGEX    functions whose names match are the program's own code, the\n"
+    "                 ones a cause is named by (default: native code in the main\n"
+    "                 executable; Go code outside the standard library and runtime)\n"
     "Exit: 0 ok, 2 unusable input or usage.\n";
 
-enum { DIFF_OPT_AT = 256, DIFF_OPT_BINARY };
+enum { DIFF_OPT_AT = 256, DIFF_OPT_BINARY, DIFF_OPT_OWN };
 
 static const struct option diff_options[] = {
     {"at", required_argument, NULL, DIFF_OPT_AT},
     {"binary", required_argument, NULL, DIFF_OPT_BINARY},
+    {"own", required_argument, NULL, DIFF_OPT_OWN},
     {NULL, 0, NULL, 0},
 };
 
 int cmd_diff(int argc, char **argv)
 {
-    const char *roots[2] = {NULL, NULL}, *binary = NULL;
+    const char *roots[2] = {NULL, NULL}, *binary = NULL, *own = NULL;
     double at = 0;
     int nroots = 0;
     struct opts o;
@@ -345,14 +352,17 @@ int cmd_diff(int argc, char **argv)
         case DIFF_OPT_BINARY:
             binary = o.arg;
             break;
+        case DIFF_OPT_OWN:
+            own = o.arg;
+            break;
         }
     }
     if (nroots != 2)
         return opts_error(&o, "two results folders, A and B, are required");
     struct sweep A, B;
-    if (sweep_load(&A, roots[0], binary))
+    if (sweep_load(&A, roots[0], binary, own))
         return 2;
-    if (sweep_load(&B, roots[1], binary)) {
+    if (sweep_load(&B, roots[1], binary, own)) {
         sweep_free(&A);
         return 2;
     }

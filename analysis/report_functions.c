@@ -109,6 +109,50 @@ static void write_plot_data(const struct attribution *at, const char *outdir)
         fclose(nf);
 }
 
+static int cmp_double(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+/* How much of the measured process CPU the profiles account for, point by
+ * point (profile CPU s/s over measured CPU s/s): a profiler that misses
+ * threads, or a window that does not line up, shows here first. DESIGN's
+ * target: within 10%. */
+static void coverage(const struct analysis *an, const struct attribution *at, json_t *extra,
+                     struct buf *md, struct buf *html)
+{
+    double *r = calloc(at->count ? at->count : 1, sizeof(*r));
+    size_t n = 0;
+    for (size_t k = 0; r && k < at->count; k++) {
+        double measured = an->y[at->obs[k]] / 100.0;
+        if (measured > 0 && at->total[k] >= 0)
+            r[n++] = at->total[k] / measured;
+    }
+    if (n > 0) {
+        qsort(r, n, sizeof(*r), cmp_double);
+        double med = n % 2 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
+        json_t *o = json_object();
+        json_object_set_new(o, "median", report_real(med));
+        json_object_set_new(o, "min", report_real(r[0]));
+        json_object_set_new(o, "max", report_real(r[n - 1]));
+        json_object_set_new(o, "points", json_integer((json_int_t)n));
+        json_object_set_new(extra, "profile_coverage", o);
+        buf_printf(md,
+                   "\nProfile CPU against measured process CPU, point by point: median %.2f "
+                   "(%.2f–%.2f over %zu points)%s.\n",
+                   med, r[0], r[n - 1], n,
+                   fabs(med - 1) > 0.10 ? " — more than 10% off: read the functions' figures "
+                                          "as shares, not absolutes"
+                                        : "");
+        buf_printf(html,
+                   "<p id=\"profile-coverage\">Profile CPU against measured process CPU: median "
+                   "%.2f (%.2f–%.2f over %zu points).</p>\n",
+                   med, r[0], r[n - 1], n);
+    }
+    free(r);
+}
+
 /* Appends the file at path as a base64 data: URI so the page stays one file. */
 static int append_data_uri(struct buf *b, const char *path, const char *mime)
 {
@@ -147,33 +191,57 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
     if (!an->design_ok || an->nobs == 0)
         return 0;
     struct attr_point *pts = calloc(an->nobs, sizeof(*pts));
-    if (!pts)
+    char **why = calloc(an->nobs, sizeof(*why));
+    if (!pts || !why) {
+        free(pts);
+        free(why);
         return -1;
+    }
+    /* A point without a CPU profile is still a measurement (it is in the
+     * total fit); the functions are fitted over the points that have one,
+     * with the same weights, and the others are named. */
+    size_t with = 0;
     for (size_t i = 0; i < an->nobs; i++) {
         const struct point *p = &an->res.points[an->obs_point[i]];
-        if (!p->cpu_prof) {
-            free(pts);
-            buf_printf(md, "\nFunctions: not attributed (N=%d repeat %d has no cpu.prof).\n",
-                       p->services, p->repeat);
-            return 0; /* no profiles: nothing to attribute, not an error */
-        }
         pts[i].services = p->services;
         pts[i].window_s = p->window_s;
         pts[i].cpu_prof = p->cpu_prof;
+        with += p->cpu_prof != NULL;
+        if (!p->cpu_prof &&
+            asprintf(&why[i], "repeat %d has no CPU profile (%s)", p->repeat,
+                     p->profile_reason ? p->profile_reason : "none in its folder") < 0)
+            why[i] = NULL;
+        pts[i].missing = why[i];
     }
     struct attribution at;
     memset(&at, 0, sizeof(at));
     struct buf skipped;
     buf_init(&skipped, 1 << 20);
-    int rc = attribution_build_skipping(&at, pts, an->nobs, &an->design, an->res.target_binary,
-                                        &skipped, err);
+    int rc = 0;
+    if (with == 0) {
+        buf_puts(md, "\nFunctions: not attributed (no point has a CPU profile).\n");
+        buf_free(&skipped);
+        for (size_t i = 0; i < an->nobs; i++)
+            free(why[i]);
+        free(why);
+        free(pts);
+        return 0; /* no profiles: nothing to attribute, not an error */
+    }
+    struct attr_options ao = {.measure = PROFILE_CPU_NS,
+                              .per_second = true,
+                              .binary = an->res.target_binary,
+                              .own_regex = an->own_regex};
+    rc = attribution_build_measure(&at, pts, an->nobs, &an->design, &ao, &skipped, err);
+    for (size_t i = 0; i < an->nobs; i++)
+        free(why[i]);
+    free(why);
     free(pts);
     if (skipped.len) {
         /* name each unreadable profile on stderr, in report.json and the reports */
         json_t *arr = json_array();
-        buf_puts(md, "\nProfiles left out of the attribution (unreadable):\n\n");
+        buf_puts(md, "\nProfiles left out of the attribution (missing or unreadable):\n\n");
         buf_puts(html, "<p id=\"profiles-skipped\">Profiles left out of the attribution "
-                       "(unreadable):</p><ul>\n");
+                       "(missing or unreadable):</p><ul>\n");
         for (char *line = skipped.data; line && *line;) {
             char *nl = strchr(line, '\n');
             if (nl)
@@ -195,6 +263,7 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
         return -1;
     }
     write_plot_data(&at, outdir);
+    coverage(an, &at, extra, md, html);
     for (size_t i = 0; i < at.nfuncs; i++) {
         const struct attr_func *f = &at.funcs[i];
         json_t *o = json_object();

@@ -2,9 +2,10 @@
 # bootstrap: the one set-up step behind every entry point.
 #   scripts/bootstrap.sh [build|test|ci]   (default: build)
 # Installs the Debian packages that are missing (build: compiler and libraries,
-# gnuplot for the report; test: also the tools the tests drive; ci: also the
-# fuzzing runtime), then configures meson in $BUILD_DIR (default build/) if
-# needed and builds. Extra meson options for a new build dir: $MESON_ARGS.
+# gnuplot for the report, Go for the Go test target and pprof; test: also the
+# tools the tests drive; ci: also the fuzzing runtime), then configures meson
+# in $BUILD_DIR (default build/) if needed, builds, and builds pprof's
+# standalone tool into $BUILD_DIR/pprof. Extra meson options for a new build dir: $MESON_ARGS.
 # Exit 2 when packages are missing and we are not root (the command is printed).
 set -euo pipefail
 
@@ -15,10 +16,10 @@ build_dir=${BUILD_DIR:-build}
 build_pkgs=(gcc libc6-dev meson ninja-build pkg-config libyaml-dev libcurl4-openssl-dev
             libgoogle-perftools-dev libcmocka-dev libdw-dev libjansson-dev gnuplot-nox
             libprotobuf-c-dev protobuf-c-compiler zlib1g-dev golang-github-google-pprof-dev
-            procps iproute2 ca-certificates)
+            golang-go procps iproute2 ca-certificates)
 # nginx-light, haproxy, caddy: gen's built-in targets, whose configs the tests check
 # with the programs themselves and start (harness/tests/test_gen_check.c)
-test_pkgs=(google-perftools prometheus curl wrk golang-go
+test_pkgs=(google-perftools prometheus curl wrk
            chromium util-linux nginx-light haproxy caddy)
 ci_pkgs=(clang libclang-rt-14-dev)
 
@@ -62,3 +63,8 @@ if [[ ! -f $build_dir/build.ninja ]]; then
     meson setup "$build_dir" ${MESON_ARGS:-} >/dev/null
 fi
 ninja -C "$build_dir" >/dev/null || ninja -C "$build_dir"
+# pprof's own tool beside the build, so `build/pprof --top …` works on the results as printed
+# (offline, from Debian's source package; once)
+if [[ ! -x $build_dir/pprof ]]; then
+    "$root/scripts/build_pprof.sh" "$build_dir/pprof" >/dev/null
+fi

@@ -120,7 +120,8 @@ static void load(const char *name, struct loaded *l)
     for (size_t i = 0; i < l->res.count; i++) {
         const struct point *p = &l->res.points[i];
         assert_true(point_usable(p) && p->cpu_prof);
-        l->pts[l->count++] = (struct attr_point){p->services, p->window_s, p->cpu_prof};
+        l->pts[l->count++] = (struct attr_point){
+            .services = p->services, .window_s = p->window_s, .cpu_prof = p->cpu_prof};
     }
     double n[NN * REPEATS];
     for (size_t i = 0; i < l->count; i++)
@@ -306,7 +307,7 @@ static void test_truncated_profile_in_sweep_is_an_error(void **state)
     fwrite(buf, 1, sizeof(buf), out);
     fclose(in);
     fclose(out);
-    struct attr_point pts[3] = {{10, 1, dst}, {20, 1, src}, {30, 1, src}};
+    struct attr_point pts[3] = {{10, 1, dst, NULL}, {20, 1, src, NULL}, {30, 1, src, NULL}};
     double n[3] = {10, 20, 30};
     struct fit_design d;
     assert_int_equal(fit_prepare(&d, n, NULL, 3), 0);
