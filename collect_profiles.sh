@@ -4,10 +4,16 @@
 # 10..50 services), sweeps them (30 s warm-up, 30 s window per point) into results/, analyses
 # the sweep, and ends with the verdict and where the report and profiles are.
 #
-#   ./collect_profiles.sh [--shared] [--set key=value]... [--counts LIST | --geometric LO..HI]
-#                         [--quick] [--repeat R] [--load RPS] [--out DIR] [--force] [SWEEP FLAGS]
+#   ./collect_profiles.sh [--target refproxy|nginx|haproxy|caddy] [--shared] [--set key=value]...
+#                         [--counts LIST | --geometric LO..HI] [--quick] [--repeat R] [--load RPS]
+#                         [--out DIR] [--force] [SWEEP FLAGS]
 #
-#   --shared     the shared architecture (--set architecture=shared)
+#   --target T   the server to sweep (default refproxy): nginx, haproxy and caddy are installed
+#                from Debian when missing, get their configs from `scaleprof gen --target T`
+#                (one listener per service, every service proxying to one shared origin, which
+#                the sweep starts with --load) and are profiled as they are served: caddy
+#                through its Go pprof endpoint, nginx and haproxy by scaleprof's perf sampler
+#   --shared     the shared architecture (--set architecture=shared; refproxy)
 #   --set k=v    any refproxy config key (scaleprof gen --list-keys)
 #   --quick      a first look: 2 s warm-up, 5 s window per point
 #   --out DIR    results folder (default results/); an earlier run there is refused, or moved
@@ -23,11 +29,15 @@ scaleprof=$build_dir/harness/scaleprof
 gen_args=(--counts 10,20,30,40,50)
 sweep_args=(--warmup 30 --duration 30)
 out=results
-heap_set=0 load=0
+heap_set=0 load=0 target=refproxy
 while (($#)); do
     case $1 in
     --shared) gen_args+=(--set architecture=shared) ;;
-    --set | --counts | --geometric | --target | --base-port)
+    --target)
+        (($# >= 2)) || { echo "collect_profiles.sh: --target needs a value" >&2; exit 2; }
+        target=$2
+        gen_args+=("$1" "$2"); shift ;;
+    --set | --counts | --geometric | --base-port)
         (($# >= 2)) || { echo "collect_profiles.sh: $1 needs a value" >&2; exit 2; }
         [[ $1 == --set && $2 == heapProfile=* ]] && heap_set=1
         gen_args+=("$1" "$2"); shift ;;
@@ -44,11 +54,18 @@ while (($#)); do
     shift
 done
 
-"$root/scripts/bootstrap.sh" build
+# The server itself, when it is one Debian ships and it is missing.
+case $target in
+nginx) pkgs=(nginx-light) ;;
+haproxy) pkgs=(haproxy) ;;
+caddy) pkgs=(caddy) ;;
+*) pkgs=() ;;
+esac
+"$root/scripts/bootstrap.sh" build "${pkgs[@]}"
 
 # Heap profiles by default, as the seed's kit took them: cheap at idle (CPU at 50 services
 # within noise), but about 80% of throughput under load, so with --load only on request.
-if ((!heap_set && !load)); then
+if [[ $target == refproxy ]] && ((!heap_set && !load)); then
     gen_args+=(--set heapProfile=true)
 fi
 
@@ -78,7 +95,7 @@ pprof=${build_dir#"$root/"}/pprof
 if [[ $last == *.prof ]]; then
     echo "profiles: $last ($pprof --top ${build_dir#"$root/"}/proxy/refproxy $last, or scaleprof top $last)"
 elif [[ -n $last ]]; then
-    echo "profiles: $last ($pprof --top $last, or scaleprof top $last)"
+    echo "profiles: $last (scaleprof top $last, or $pprof --top $last)"
 fi
 echo "manifest: $out/sweep.json; report: $out/report/index.html"
 exit "$status"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bootstrap: the one set-up step behind every entry point.
-#   scripts/bootstrap.sh [build|test|ci]   (default: build)
+#   scripts/bootstrap.sh [build|test|ci] [EXTRA PACKAGE...]   (default: build)
 # Installs the Debian packages that are missing (build: compiler and libraries,
 # gnuplot for the report, Go for the Go test target and pprof; test: also the
 # tools the tests drive; ci: also the fuzzing runtime), then configures meson
@@ -10,6 +10,8 @@
 set -euo pipefail
 
 mode=${1:-build}
+shift || true
+extra_pkgs=("$@") # e.g. the server a sweep is about to run (collect_profiles.sh --target)
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${BUILD_DIR:-build}
 
@@ -27,8 +29,9 @@ case "$mode" in
 build) want=("${build_pkgs[@]}") ;;
 test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
 ci) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${ci_pkgs[@]}") ;;
-*) echo "usage: $0 [build|test|ci]" >&2; exit 2 ;;
+*) echo "usage: $0 [build|test|ci] [EXTRA PACKAGE...]" >&2; exit 2 ;;
 esac
+want+=("${extra_pkgs[@]}")
 
 missing=()
 for p in "${want[@]}"; do
