@@ -213,7 +213,7 @@ static int run_window(struct point_run *pr, double duration, struct buf *profile
     pr->stats.samples = calloc(cap, sizeof *pr->stats.samples);
     struct point_stats *st = &pr->stats;
     int rc = 1;
-    if (procstat_read(pr->target.pid, &st->first, true) < 0) {
+    if (target_read(&pr->target, &st->first, true) < 0) {
         fail_exited(pr, "at the start of the window");
         rc = 0;
     } else {
@@ -232,7 +232,7 @@ static int run_window(struct point_run *pr, double duration, struct buf *profile
             break;
         if (now >= next && st->num_samples < cap - 1) {
             struct procstat s;
-            if (procstat_read(pr->target.pid, &s, false) == 0)
+            if (target_read(&pr->target, &s, false) == 0)
                 st->samples[st->num_samples++] = s;
             next += 1.0;
         }
@@ -246,7 +246,7 @@ static int run_window(struct point_run *pr, double duration, struct buf *profile
         fetcher_run(&f, wait > 0.1 ? 100 : (int)(wait * 1000) + 1);
     }
     if (rc == 1) {
-        if (procstat_read(pr->target.pid, &st->last, true) < 0) {
+        if (target_read(&pr->target, &st->last, true) < 0) {
             fail_exited(pr, "at the end of the window");
             rc = 0;
         } else {
