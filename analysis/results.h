@@ -49,6 +49,8 @@ struct point {
     double window_s, cpu_ns, cpu_percent;
     double cpu_s_per_s; /* cpu_ns / 1e9 / window_s: the model's y */
     double rss_bytes, threads, wakeups_per_s, run_delay_share;
+    double pss_bytes; /* NaN when stats.json has none (older sweeps, PSS unreadable) */
+    double mem_bytes; /* memory for the model: see results.mem_source */
     bool has_load;
     double load_rps_achieved, load_errors;
     /* metrics.prom: CPU seconds per second of each task (index into
@@ -70,7 +72,11 @@ struct results {
     size_t count;
     char **task_names;
     size_t ntasks;
-    size_t usable;     /* points with status ok */
+    size_t usable; /* points with status ok */
+    /* "PSS" when every usable point has pss_bytes (a tree's memory with shared pages
+     * counted once), else "RSS": what every point's mem_bytes holds, one measure for
+     * all points so that memory per service compares across N. */
+    const char *mem_source;
     bool has_manifest; /* read from sweep.json (results_load); false: results_scan */
 };
 
