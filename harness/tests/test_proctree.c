@@ -34,6 +34,8 @@
 #include "test_util.h"
 
 #define MS 1000000ll /* ns */
+/* polls of 5 ms: 20 s, for a worker burning 300 ms of CPU on a machine loaded 10 times over */
+#define POLLS 4000
 
 static const char *fake_target;
 static char self_exe[PATH_MAX];
@@ -200,7 +202,7 @@ static pid_t worker_of(struct proctree *t)
 
 static void wait_state(pid_t pid, char want, const char *what)
 {
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < POLLS; i++) {
         if (state_of(pid) == want)
             return;
         sleep_ms(5);
@@ -208,7 +210,7 @@ static void wait_state(pid_t pid, char want, const char *what)
     fail_msg("%d never became %s", (int)pid, what);
 }
 
-static void test_one_process_reads_as_procstat_does(void **state)
+static void test_root_alone_reads_as_procstat_plus_its_reaped_child(void **state)
 {
     struct tree_pipes p;
     pid_t root = start_tree(&p, 50, 50, false);
@@ -216,7 +218,7 @@ static void test_one_process_reads_as_procstat_does(void **state)
     proctree_init(&t, root);
     pid_t worker = worker_of(&t);
     put(p.go[1]); /* the worker exits and the root reaps it: the root alone is left */
-    for (int i = 0; i < 400 && state_of(worker); i++)
+    for (int i = 0; i < POLLS && state_of(worker); i++)
         sleep_ms(5);
     struct procstat tree, one;
     assert_int_equal(proctree_read(&t, &tree, true), 0);
@@ -248,7 +250,7 @@ static void test_worker_exiting_between_readings_is_counted_once(void **state)
     assert_int_equal(proctree_read(&t, &a, true), 0);
     assert_int_equal(a.processes, 2);
     put(p.go[1]); /* 300 ms more, then exit; the root reaps it at once */
-    for (int i = 0; i < 1000 && state_of(worker); i++)
+    for (int i = 0; i < POLLS && state_of(worker); i++)
         sleep_ms(5);
     assert_int_equal(state_of(worker), 0);
     assert_int_equal(proctree_read(&t, &b, true), 0);
@@ -279,7 +281,7 @@ static void test_zombie_counts_once_until_and_after_it_is_reaped(void **state)
     wait_state(worker, 'Z', "a zombie");
     assert_int_equal(proctree_read(&t, &zombie, true), 0);
     put(p.reap[1]);
-    for (int i = 0; i < 400 && state_of(worker); i++)
+    for (int i = 0; i < POLLS && state_of(worker); i++)
         sleep_ms(5);
     assert_int_equal(state_of(worker), 0);
     assert_int_equal(proctree_read(&t, &reaped, true), 0);
@@ -336,7 +338,7 @@ static void test_orphan_reaped_by_the_subreaper_is_counted_once(void **state)
     pid_t worker = 0;
     struct procstat_statline st;
     int i;
-    for (i = 0; i < 400 && !worker; i++) {
+    for (i = 0; i < POLLS && !worker; i++) {
         assert_int_equal(target_read(&target, &a, true), 0);
         for (size_t k = 0; k < target.tree.nlive; k++)
             if (a.processes == 2 && procstat_read_statline(target.tree.live[k].pid, &st) == 0 &&
@@ -549,7 +551,7 @@ int main(int argc, char **argv)
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stat_lines_parse_or_name_the_field_at_fault),
-        cmocka_unit_test_teardown(test_one_process_reads_as_procstat_does, cleanup),
+        cmocka_unit_test_teardown(test_root_alone_reads_as_procstat_plus_its_reaped_child, cleanup),
         cmocka_unit_test_teardown(test_worker_exiting_between_readings_is_counted_once, cleanup),
         cmocka_unit_test_teardown(test_zombie_counts_once_until_and_after_it_is_reaped, cleanup),
         cmocka_unit_test_teardown(test_orphan_reaped_by_the_subreaper_is_counted_once, cleanup),

@@ -77,9 +77,11 @@ static void test_sweep_writes_the_trees_cpu_memory_and_exits(void **state)
             assert_int_equal((int)processes, 4);
         else
             assert_true(processes >= 1 && processes <= 4);
-        assert_true(cpu / 1e9 / window > 0.3 && cpu / 1e9 / window < 1.1);
+        /* loose: a busy machine starves the workers (test_proctree holds the tree to 0.9
+         * core +- 15%, and to the kernel's own total); the root alone is ~0.001 */
+        assert_true(cpu / 1e9 / window > 0.15 && cpu / 1e9 / window < 1.1);
         assert_true(root < 0.05 * cpu);
-        assert_true(json_real_value(json_object_get(s, "cpu_percent")) > 30);
+        assert_true(json_real_value(json_object_get(s, "cpu_percent")) > 15);
         /* PSS: the workers share the master's pages, so less than the summed RSS */
         assert_true(pss > 0 && pss < rss);
         assert_null(json_object_get(s, "pss_note"));
