@@ -39,7 +39,7 @@ static void build_levels(struct analysis *an)
         struct level *lv = &an->levels[l];
         lv->n = ns[l];
         lv->task_mean = calloc(r->ntasks ? r->ntasks : 1, sizeof(double));
-        double rss = 0, thr = 0, wk = 0, s = 0, ss = 0;
+        double mem = 0, thr = 0, wk = 0, s = 0, ss = 0;
         for (size_t i = 0; i < an->nobs; i++) {
             if (an->n[i] != lv->n)
                 continue;
@@ -47,7 +47,7 @@ static void build_levels(struct analysis *an)
             lv->repeats++;
             s += an->y[i];
             ss += an->y[i] * an->y[i];
-            rss += pt->rss_bytes;
+            mem += pt->mem_bytes;
             thr += pt->threads;
             wk += pt->wakeups_per_s;
             for (size_t t = 0; t < r->ntasks && lv->task_mean; t++)
@@ -57,7 +57,7 @@ static void build_levels(struct analysis *an)
         lv->cpu_mean = s / k;
         lv->cpu_sd = lv->repeats > 1 ? sqrt(fmax(0, (ss - s * s / k) / (k - 1))) : NAN;
         lv->cpu_per_service = lv->cpu_mean / lv->n;
-        lv->rss_per_service = rss / k / lv->n;
+        lv->mem_per_service = mem / k / lv->n;
         lv->threads_per_service = thr / k / lv->n;
         lv->wakeups_per_s = wk / k;
         for (size_t t = 0; t < r->ntasks && lv->task_mean; t++)

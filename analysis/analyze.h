@@ -24,7 +24,8 @@ struct level {
     size_t repeats;
     double cpu_mean, cpu_sd; /* CPU seconds per second (1.0 = one core) */
     double cpu_per_service;  /* cpu_mean / N */
-    double rss_per_service, threads_per_service, wakeups_per_s;
+    double mem_per_service;  /* res.mem_source (PSS or RSS) bytes per service */
+    double threads_per_service, wakeups_per_s;
     double marginal;   /* fitted b + 2cN */
     double fitted;     /* fitted a + bN + cN² */
     double *task_mean; /* per task, CPU s/s (results.ntasks entries) */

@@ -115,13 +115,14 @@ static int write_data(const struct analysis *an, const char *outdir, struct buf 
     f = fopen(path, "w");
     if (!f)
         goto fail;
-    fputs("# N cpu_mean cpu_per_service rss_per_service_kib threads_per_service "
-          "cumulative task stack (tasks in report order, then the remainder)\n",
-          f);
+    fprintf(f,
+            "# N cpu_mean cpu_per_service %s_per_service_kib threads_per_service "
+            "cumulative task stack (tasks in report order, then the remainder)\n",
+            an->res.mem_source && !strcmp(an->res.mem_source, "PSS") ? "pss" : "rss");
     for (size_t l = 0; l < an->nlevels; l++) {
         const struct level *lv = &an->levels[l];
         fprintf(f, "%g %.9g %.9g %.9g %.9g", lv->n, lv->cpu_mean, lv->cpu_per_service,
-                lv->rss_per_service / 1024.0, lv->threads_per_service);
+                lv->mem_per_service / 1024.0, lv->threads_per_service);
         double cum = 0;
         for (size_t t = 0; t + 1 < an->ntasks; t++) {
             cum += lv->task_mean[t];
@@ -215,15 +216,17 @@ static void write_plots(FILE *f, const struct analysis *an, const char *ext)
         fputs("'plot_levels.dat' using 1:2 with filledcurves x1 title 'total'\n", f);
     fputs("set style fill empty\n", f);
 
+    const char *mem = an->res.mem_source ? an->res.mem_source : "RSS";
     fprintf(f,
-            "set output 'threads_rss.%s'\nset title 'Threads and RSS per service vs N'\n"
-            "set ylabel 'threads per service'\nset y2label 'RSS per service (KiB)'\n"
+            "set output 'threads_rss.%s'\nset title 'Threads and %s per service vs N'\n"
+            "set ylabel 'threads per service'\nset y2label '%s per service (KiB)'\n"
             "set y2tics\nset ytics nomirror\n",
-            ext);
-    fputs("plot 'plot_levels.dat' using 1:5 with linespoints pt 7 title 'threads/service' "
-          "axes x1y1, 'plot_levels.dat' using 1:4 with linespoints pt 5 "
-          "title 'RSS/service (KiB)' axes x1y2\n",
-          f);
+            ext, mem, mem);
+    fprintf(f,
+            "plot 'plot_levels.dat' using 1:5 with linespoints pt 7 title 'threads/service' "
+            "axes x1y1, 'plot_levels.dat' using 1:4 with linespoints pt 5 "
+            "title '%s/service (KiB)' axes x1y2\n",
+            mem);
     fputs("unset y2tics\nunset y2label\nset ytics mirror\n", f);
 }
 
@@ -233,7 +236,10 @@ int plot_render(const struct analysis *an, const char *outdir, struct plot_set *
     add_plot(ps, "cpu_per_service", "CPU per service vs N, with the fit and its linear part");
     add_plot(ps, "total_cpu", "Total CPU vs N with the fit");
     add_plot(ps, "tasks_stacked", "CPU by /metrics task vs N, stacked");
-    add_plot(ps, "threads_rss", "Threads and RSS per service vs N");
+    char title[64];
+    snprintf(title, sizeof(title), "Threads and %s per service vs N",
+             an->res.mem_source ? an->res.mem_source : "RSS");
+    add_plot(ps, "threads_rss", title); /* the name stays: it is a file name and a key */
     if (an->nlevels == 0) {
         snprintf(ps->note, sizeof(ps->note), "no usable points to plot");
         return 0;

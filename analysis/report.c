@@ -16,6 +16,22 @@ json_t *report_real(double x)
     return isfinite(x) ? json_real(x) : json_null();
 }
 
+static const char *mem_source(const struct analysis *an)
+{
+    return an->res.mem_source ? an->res.mem_source : "RSS";
+}
+
+/* Which memory the per-service column holds, and why (results.h: one measure for all). */
+static const char *mem_sentence(const struct analysis *an)
+{
+    return strcmp(mem_source(an), "PSS") == 0
+               ? "Memory per service is PSS summed over the target's processes (stats.json "
+                 "pss_bytes): pages its processes share count once."
+               : "Memory per service is RSS summed over the target's processes (stats.json "
+                 "rss_bytes): not every usable point has pss_bytes, so pages its processes "
+                 "share may count more than once.";
+}
+
 json_t *report_json(const struct analysis *an, json_t *functions, const struct plot_set *plots)
 {
     const struct fit_result *f = &an->fit;
@@ -62,6 +78,7 @@ json_t *report_json(const struct analysis *an, json_t *functions, const struct p
                                                                 : json_null());
     json_object_set_new(doc, "fit", fit);
     json_object_set_new(doc, "per_service_cpu_ratio", report_real(an->cpu_ratio));
+    json_object_set_new(doc, "memory_source", json_string(mem_source(an)));
 
     json_t *levels = json_array();
     for (size_t l = 0; l < an->nlevels; l++) {
@@ -74,6 +91,7 @@ json_t *report_json(const struct analysis *an, json_t *functions, const struct p
         json_object_set_new(o, "cpu_per_service", report_real(lv->cpu_per_service));
         json_object_set_new(o, "marginal_cost", report_real(lv->marginal));
         json_object_set_new(o, "fitted", report_real(lv->fitted));
+        json_object_set_new(o, "memory_per_service", report_real(lv->mem_per_service));
         json_array_append_new(levels, o);
     }
     json_object_set_new(doc, "levels", levels);
@@ -89,6 +107,7 @@ json_t *report_json(const struct analysis *an, json_t *functions, const struct p
         json_object_set_new(o, "cpu_per_service",
                             report_real(ok ? 100.0 * p->cpu_s_per_s / p->services : NAN));
         json_object_set_new(o, "rss_bytes", report_real(ok ? p->rss_bytes : NAN));
+        json_object_set_new(o, "pss_bytes", report_real(ok ? p->pss_bytes : NAN));
         json_object_set_new(o, "threads", report_real(ok ? p->threads : NAN));
         json_object_set_new(o, "wakeups_per_s", report_real(ok ? p->wakeups_per_s : NAN));
         json_object_set_new(o, "status", json_string(p->status));
@@ -170,14 +189,17 @@ int report_write_md(const struct analysis *an, const struct plot_set *plots, con
     else
         buf_puts(&b, "– |");
     buf_printf(&b, " %.2f (floor %.2f) |\n\n", an->verdict.material_share, an->verdict.floor);
-    buf_puts(&b, "| N | repeats | CPU % | CPU %/service | marginal b+2cN | RSS/service | "
-                 "threads/service | wakeups/s |\n|---|---|---|---|---|---|---|---|\n");
+    buf_printf(&b,
+               "| N | repeats | CPU %% | CPU %%/service | marginal b+2cN | %s/service | "
+               "threads/service | wakeups/s |\n|---|---|---|---|---|---|---|---|\n",
+               mem_source(an));
     for (size_t l = 0; l < an->nlevels; l++) {
         const struct level *lv = &an->levels[l];
         buf_printf(&b, "| %g | %zu | %.3f | %.4f | %.4f | %.0f KiB | %.2f | %.1f |\n", lv->n,
                    lv->repeats, lv->cpu_mean, lv->cpu_per_service, lv->marginal,
-                   lv->rss_per_service / 1024, lv->threads_per_service, lv->wakeups_per_s);
+                   lv->mem_per_service / 1024, lv->threads_per_service, lv->wakeups_per_s);
     }
+    buf_printf(&b, "\n%s\n", mem_sentence(an));
     buf_printf(&b, "\nPer-service CPU ratio Nmax/Nmin: %.3f\n", an->cpu_ratio);
     if (an->ntasks > 1) {
         buf_puts(&b, "\n| task | b | c ± se | share of c |\n|---|---|---|---|\n");
@@ -295,17 +317,21 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots, c
     buf_printf(&b, "<td>%.2f</td></tr></table>\n", an->verdict.material_share);
     buf_puts(&b, "<h2>Per service count</h2>\n<table id=\"levels\"><tr><th>N</th>"
                  "<th>repeats</th><th>CPU %</th><th>CPU %/service</th><th>marginal b+2cN</th>"
-                 "<th>RSS/service</th><th>threads/service</th><th>wakeups/s</th></tr>\n");
+                 "<th>");
+    buf_printf(&b, "%s/service</th><th>threads/service</th><th>wakeups/s</th></tr>\n",
+               mem_source(an));
     for (size_t l = 0; l < an->nlevels; l++) {
         const struct level *lv = &an->levels[l];
         buf_printf(&b,
                    "<tr><td>%g</td><td>%zu</td><td>%.3f</td><td>%.4f</td><td>%.4f</td>"
                    "<td>%.0f KiB</td><td>%.2f</td><td>%.1f</td></tr>\n",
                    lv->n, lv->repeats, lv->cpu_mean, lv->cpu_per_service, lv->marginal,
-                   lv->rss_per_service / 1024, lv->threads_per_service, lv->wakeups_per_s);
+                   lv->mem_per_service / 1024, lv->threads_per_service, lv->wakeups_per_s);
     }
+    buf_puts(&b, "</table>\n<p id=\"memory\">");
+    buf_add_xml_escaped(&b, mem_sentence(an));
     buf_printf(&b,
-               "</table>\n<p>Per-service CPU ratio N<sub>max</sub>/N<sub>min</sub>: "
+               "</p>\n<p>Per-service CPU ratio N<sub>max</sub>/N<sub>min</sub>: "
                "%.3f</p>\n",
                an->cpu_ratio);
     if (an->ntasks > 1) {

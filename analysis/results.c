@@ -381,6 +381,7 @@ static void load_point(struct results *r, struct point *pt, size_t *task_cap)
     pt->cpu_ns = jnum(s, "cpu_ns", NAN);
     pt->cpu_percent = jnum(s, "cpu_percent", NAN);
     pt->rss_bytes = jnum(s, "rss_bytes", NAN);
+    pt->pss_bytes = jnum(s, "pss_bytes", NAN);
     pt->threads = jnum(s, "threads", NAN);
     pt->wakeups_per_s = jnum(s, "wakeups_per_s", NAN);
     pt->run_delay_share = jnum(s, "run_delay_share", NAN);
@@ -464,14 +465,24 @@ static void load_point(struct results *r, struct point *pt, size_t *task_cap)
 }
 
 /* What both loaders end with: every point gets a task array (points skipped
- * before any task was seen have none yet), and the usable ones are counted. */
+ * before any task was seen have none yet), the usable ones are counted, and
+ * one memory measure is chosen for all of them. */
 static void results_finish(struct results *r, size_t task_cap)
 {
     for (size_t i = 0; i < r->count; i++)
         if (!r->points[i].task_cpu)
             r->points[i].task_cpu = calloc(task_cap ? task_cap : 1, sizeof(double));
+    bool all_pss = true;
+    for (size_t i = 0; i < r->count; i++) {
+        bool usable = point_usable(&r->points[i]);
+        r->usable += usable;
+        if (usable && !(r->points[i].pss_bytes >= 0))
+            all_pss = false;
+    }
+    all_pss = all_pss && r->usable > 0;
+    r->mem_source = all_pss ? "PSS" : "RSS";
     for (size_t i = 0; i < r->count; i++)
-        r->usable += point_usable(&r->points[i]);
+        r->points[i].mem_bytes = all_pss ? r->points[i].pss_bytes : r->points[i].rss_bytes;
 }
 
 int results_load(const char *root, struct results *r, struct buf *err)

@@ -52,7 +52,9 @@ struct point {
     double window_s, cpu_ns, cpu_percent;
     double cpu_s_per_s; /* cpu_ns / 1e9 / window_s: the model's y */
     double rss_bytes, threads, wakeups_per_s, run_delay_share;
-    bool has_load; /* stats.json has "load" (a --load sweep) */
+    double pss_bytes; /* NaN when stats.json has none (older sweeps, PSS unreadable) */
+    double mem_bytes; /* memory for the model: see results.mem_source */
+    bool has_load;    /* stats.json has "load" (a --load sweep) */
     double load_rps_target, load_rps_achieved, load_requests, load_errors;
     /* metrics.prom: CPU seconds per second of each task (index into
      * results.task_names; 0 where a task did not report) */
@@ -84,7 +86,11 @@ struct results {
         char *task, *prefix;
     } * task_entries;
     size_t ntask_entries;
-    size_t usable;     /* points with status ok */
+    size_t usable; /* points with status ok */
+    /* "PSS" when every usable point has pss_bytes (a tree's memory with shared pages
+     * counted once), else "RSS": what every point's mem_bytes holds, one measure for
+     * all points so that memory per service compares across N. */
+    const char *mem_source;
     bool has_manifest; /* read from sweep.json (results_load); false: results_scan */
 };
 

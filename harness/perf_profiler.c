@@ -43,7 +43,7 @@
 #include "perf_procs.h"
 #include "perf_unwind.h"
 #include "pprof_write.h"
-#include "proctree.h"
+#include "proclist.h"
 
 #define MAX_RECORD 65536 /* a record's size is a u16 */
 #define MAX_PERF_REGS 64
@@ -514,7 +514,7 @@ static int open_tree(struct perf_profiler *p, struct buf *err)
             drain_all(p);
         }
         size_t total;
-        int np = proctree_pids(p->root, pids, maxp, &total);
+        int np = proclist_pids(p->root, pids, maxp, &total);
         if (np <= 0) {
             if (round > 0)
                 break; /* the target exited during start: stop reports what there was */
@@ -524,7 +524,7 @@ static int open_tree(struct perf_profiler *p, struct buf *err)
         }
         size_t fresh = 0;
         for (int i = 0; i < np && rc == PERF_OK; i++) {
-            int nt = proctree_tids(pids[i], tids, maxt, NULL);
+            int nt = proclist_tids(pids[i], tids, maxt, NULL);
             reserve_fds((size_t)(nt > 0 ? nt : 0) * p->ncpus);
             for (int j = 0; j < nt && rc == PERF_OK; j++) {
                 pid_t *slot = opened_slot(p, tids[j]);

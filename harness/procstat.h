@@ -7,6 +7,10 @@
  * back to the sum of /proc/<pid>/task/<tid>/schedstat field 1. Run delay
  * (field 2: time runnable but waiting for a CPU) and timeslices (field 3,
  * counted as wakeups) are summed over the live threads.
+ *
+ * procstat_read reads one process. A target's whole process tree (the root
+ * and every descendant, summed, with the CPU of members that exited) is read
+ * by proctree.h, from the per-process pieces declared at the end.
  */
 #ifndef SCALEPROF_PROCSTAT_H
 #define SCALEPROF_PROCSTAT_H
@@ -15,6 +19,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* One reading. A tree reading (proctree.h) holds the same fields summed over the
+ * tree's live processes, its cpu_ns the tree's by proctree.h's rule and its counters
+ * accumulated per process; stat_ticks then adds cutime+cstime. */
 struct procstat {
     double t;              /* CLOCK_MONOTONIC seconds when taken */
     uint64_t cpu_ns;       /* whole-process CPU */
@@ -27,6 +34,17 @@ struct procstat {
     uint64_t syscr, syscw;    /* 0 when /proc/<pid>/io is unreadable */
     uint64_t machine_busy_ns; /* procstat_machine_busy_ns() at the same moment */
     uint64_t stat_ticks;      /* /proc/<pid>/stat utime+stime, in clock ticks (cross-check only) */
+    /* PSS (shared pages divided among the processes sharing them), from
+     * /proc/<pid>/smaps_rollup; full reads only. pss_ok is false when it was not
+     * read (light read) or could not be (pss_note says why, naming the file). */
+    uint64_t pss_bytes;
+    bool pss_ok;
+    char pss_note[192];
+    /* A tree reading (proctree.h) also fills these; a one-process reading sets
+     * processes = 1 and root_cpu_ns = cpu_ns. */
+    uint64_t processes;     /* live (not zombie) processes summed */
+    uint64_t root_cpu_ns;   /* the root process's own CPU: what a one-pid reading sees */
+    uint64_t exited_cpu_ns; /* cumulative CPU of members that exited, beyond their last reading */
 };
 
 /* The whole machine's busy CPU time from /proc/stat (all CPUs; user, nice,
@@ -43,5 +61,32 @@ void procstat_set_apparatus_pid(pid_t pid);
  * 0 ok; -1 when the process is gone (errno set). */
 int procstat_read(pid_t pid, struct procstat *s, bool full);
 double procstat_now(void);
+
+/* --- per-process pieces, for proctree.c --- */
+
+/* The fields of /proc/<pid>/stat a tree reading needs. */
+struct procstat_statline {
+    int pid, ppid, pgid;
+    char state;           /* 'R', 'S', 'Z' (zombie: exited, not yet reaped), ... */
+    uint64_t ticks;       /* utime + stime */
+    uint64_t child_ticks; /* cutime + cstime: CPU of the children it has reaped */
+    uint64_t threads;     /* num_threads */
+    uint64_t start_ticks; /* starttime: with pid, names one process across readings */
+};
+
+/* Parses the text of one /proc/<pid>/stat (the command name may hold spaces and
+ * parentheses). 0 ok; -1 with the field at fault in err (errlen bytes). */
+int procstat_parse_statline(const char *text, struct procstat_statline *out, char *err,
+                            size_t errlen);
+/* Reads and parses /proc/<pid>/stat. 0 ok; -1 when gone or unreadable. */
+int procstat_read_statline(pid_t pid, struct procstat_statline *out);
+/* pid's own CPU clock (clock_getcpuclockid: every thread, those that exited
+ * too; also works on a zombie) in ns. 0 ok, -1 when gone. */
+int procstat_cpu_clock_ns(pid_t pid, uint64_t *ns);
+/* Adds pid's figures to *s: rss, rss_anon, threads; with full also the per-thread
+ * sums (schedstat, switches), fds, io and PSS (pss_bytes added; pss_ok cleared and
+ * pss_note set when smaps_rollup cannot be read while the process is there).
+ * 0 ok; -1 when pid is gone or a zombie (nothing added). */
+int procstat_add_process(pid_t pid, struct procstat *s, bool full);
 
 #endif

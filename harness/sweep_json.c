@@ -83,8 +83,19 @@ int sweep_write_stats(const char *dir, const struct point_stats *s, bool *contam
     json_object_set_new(j, "window_s", json_real(s->window_s));
     json_object_set_new(j, "cpu_ns", json_integer((json_int_t)cpu));
     json_object_set_new(j, "cpu_percent", json_real((double)cpu / (window * 1e9) * 100.0));
+    /* the target's process tree (harness/proctree.h): cpu_ns is the whole tree's */
+    json_object_set_new(j, "processes", json_integer((json_int_t)b->processes));
+    json_object_set_new(j, "root_cpu_ns",
+                        json_integer((json_int_t)delta(b->root_cpu_ns, a->root_cpu_ns)));
+    json_object_set_new(j, "exited_cpu_ns",
+                        json_integer((json_int_t)delta(b->exited_cpu_ns, a->exited_cpu_ns)));
     json_object_set_new(j, "rss_bytes", json_integer((json_int_t)b->rss_bytes));
     json_object_set_new(j, "rss_anon_bytes", json_integer((json_int_t)b->rss_anon_bytes));
+    if (b->pss_ok)
+        json_object_set_new(j, "pss_bytes", json_integer((json_int_t)b->pss_bytes));
+    else
+        json_object_set_new(j, "pss_note",
+                            json_string(b->pss_note[0] ? b->pss_note : "PSS was not read"));
     json_object_set_new(j, "threads", json_integer((json_int_t)b->threads));
     json_object_set_new(j, "fds", json_integer((json_int_t)b->fds));
     json_object_set_new(
@@ -128,6 +139,7 @@ int sweep_write_stats(const char *dir, const struct point_stats *s, bool *contam
         json_object_set_new(o, "cpu_ns", json_integer((json_int_t)delta(p->cpu_ns, a->cpu_ns)));
         json_object_set_new(o, "rss_bytes", json_integer((json_int_t)p->rss_bytes));
         json_object_set_new(o, "threads", json_integer((json_int_t)p->threads));
+        json_object_set_new(o, "processes", json_integer((json_int_t)p->processes));
         json_array_append_new(samples, o);
     }
     json_object_set_new(j, "samples", samples);

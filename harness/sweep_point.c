@@ -217,7 +217,7 @@ static int run_window(struct point_run *pr, double duration)
     pr->stats.samples = calloc(cap, sizeof *pr->stats.samples);
     struct point_stats *st = &pr->stats;
     int rc = 1;
-    if (procstat_read(pr->target.pid, &st->first, true) < 0) {
+    if (target_read(&pr->target, &st->first, true) < 0) {
         fail_exited(pr, "at the start of the window");
         rc = 0;
     } else {
@@ -236,7 +236,7 @@ static int run_window(struct point_run *pr, double duration)
             break;
         if (now >= next && st->num_samples < cap - 1) {
             struct procstat s;
-            if (procstat_read(pr->target.pid, &s, false) == 0)
+            if (target_read(&pr->target, &s, false) == 0)
                 st->samples[st->num_samples++] = s;
             next += 1.0;
         }
@@ -254,7 +254,7 @@ static int run_window(struct point_run *pr, double duration)
             sleep_ms(wait_ms);
     }
     if (rc == 1) {
-        if (procstat_read(pr->target.pid, &st->last, true) < 0) {
+        if (target_read(&pr->target, &st->last, true) < 0) {
             fail_exited(pr, "at the end of the window");
             rc = 0;
         } else {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -140,7 +141,51 @@ char *target_start(struct target *t, const char *cmd_template, const char *confi
     }
     setpgid(pid, pid); /* also here, so the group exists before we ever signal it */
     t->pid = pid;
+    proctree_init(&t->tree, pid);
     return NULL;
+}
+
+/* waitpid that adds what it reaped to the tree's CPU: every member we reap is the
+ * target's, and its rusage (with its own reaped children) is CPU the tree used. */
+static pid_t reap(struct target *t, pid_t which, int *status, int flags)
+{
+    struct rusage ru;
+    pid_t r = wait4(which, status, flags, &ru);
+    if (r > 0)
+        proctree_add_reaped(&t->tree, &ru);
+    return r;
+}
+
+static void leader_reaped(struct target *t, int status)
+{
+    t->reaped = true;
+    t->status = status;
+    kill(-t->pid, SIGKILL); /* anything the leader left in its group */
+}
+
+int target_read(struct target *t, struct procstat *s, bool full)
+{
+    if (t->pid <= 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    /* bounded: a target forking faster than we reap still gets read */
+    for (int i = 0; i < 4096; i++) {
+        int status;
+        pid_t r = reap(t, -t->pid, &status, WNOHANG);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        if (r == t->pid)
+            leader_reaped(t, status);
+    }
+    if (t->reaped) {
+        memset(s, 0, sizeof *s);
+        errno = ESRCH;
+        return -1;
+    }
+    return proctree_read(&t->tree, s, full);
 }
 
 bool target_exited(struct target *t)
@@ -148,11 +193,9 @@ bool target_exited(struct target *t)
     if (t->pid <= 0 || t->reaped)
         return true;
     int status;
-    pid_t r = waitpid(t->pid, &status, WNOHANG);
+    pid_t r = reap(t, t->pid, &status, WNOHANG);
     if (r == t->pid || (r < 0 && errno == ECHILD)) {
-        t->reaped = true;
-        t->status = r == t->pid ? status : 0;
-        kill(-t->pid, SIGKILL); /* anything the leader left in its group */
+        leader_reaped(t, r == t->pid ? status : 0);
         return true;
     }
     return false;
@@ -160,11 +203,12 @@ bool target_exited(struct target *t)
 
 /* After SIGKILL to the group: reap its members that were orphaned to us (we are a
  * subreaper), so they are gone, not just signalled, when we return. Bounded: 2 s. */
-static void reap_group(pid_t pgid)
+static void reap_group(struct target *t)
 {
     struct timespec tick = {0, 5 * 1000 * 1000};
     for (int i = 0; i < 400; i++) {
-        pid_t r = waitpid(-pgid, NULL, WNOHANG);
+        int status;
+        pid_t r = reap(t, -t->pid, &status, WNOHANG);
         if (r < 0 && errno != EINTR)
             return; /* ECHILD: none left */
         if (r == 0)
@@ -178,7 +222,7 @@ void target_stop(struct target *t, double grace_s)
         return;
     if (t->reaped) {
         kill(-t->pid, SIGKILL);
-        reap_group(t->pid);
+        reap_group(t);
         return;
     }
     kill(-t->pid, SIGTERM);
@@ -189,13 +233,13 @@ void target_stop(struct target *t, double grace_s)
     if (!target_exited(t)) {
         kill(-t->pid, SIGKILL);
         int status;
-        while (waitpid(t->pid, &status, 0) < 0 && errno == EINTR)
+        while (reap(t, t->pid, &status, 0) < 0 && errno == EINTR)
             ;
         t->reaped = true;
         t->status = status;
     }
     kill(-t->pid, SIGKILL);
-    reap_group(t->pid);
+    reap_group(t);
 }
 
 void target_describe_exit(const struct target *t, char *buf, size_t size)
@@ -215,4 +259,5 @@ void target_free(struct target *t)
 {
     free(t->command);
     t->command = NULL;
+    proctree_free(&t->tree);
 }

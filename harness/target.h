@@ -7,6 +7,10 @@
  * (SIGTERM, a grace period, then SIGKILL) and reaps the leader, so nothing the
  * target started outlives the point. The child also gets PR_SET_PDEATHSIG, so
  * even a scaleprof killed with SIGKILL leaves no target behind.
+ *
+ * The target is its whole process tree (proctree.h): target_read measures the
+ * root and every descendant, and every member this process reaps (it is their
+ * child subreaper) has its CPU added to the tree's through wait4's rusage.
  */
 #ifndef SCALEPROF_TARGET_H
 #define SCALEPROF_TARGET_H
@@ -14,11 +18,15 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "procstat.h"
+#include "proctree.h"
+
 struct target {
-    pid_t pid;     /* also the process group id; 0 when not started */
-    bool reaped;   /* the leader has been waited for */
-    int status;    /* its wait status once reaped */
-    char *command; /* the command run (template with {config} filled in), owned */
+    pid_t pid;            /* also the process group id; 0 when not started */
+    bool reaped;          /* the leader has been waited for */
+    int status;           /* its wait status once reaped */
+    char *command;        /* the command run (template with {config} filled in), owned */
+    struct proctree tree; /* the readings of its process tree, owned */
 };
 
 /*
@@ -29,6 +37,11 @@ struct target {
  */
 char *target_start(struct target *t, const char *cmd_template, const char *config,
                    const char *log_path, const char *const *extra_env);
+/* Reaps the members of the target's group that exited and were left to us (the
+ * leader too, then recorded as by target_exited), adding their CPU to the tree,
+ * then reads the whole tree into *s (proctree_read). 0 ok; -1 when the target
+ * is gone (errno set). */
+int target_read(struct target *t, struct procstat *s, bool full);
 /* Reaps the target if it has exited; true when it is no longer running. */
 bool target_exited(struct target *t);
 /* SIGTERM to the group, up to grace_s seconds, then SIGKILL; reaps. Safe to call

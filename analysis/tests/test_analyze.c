@@ -493,6 +493,79 @@ static void test_analyze_writes_stable_report(void **state)
     synth_rmtree(root);
 }
 
+/* Memory per service: PSS when every usable point has pss_bytes (a process tree's
+ * memory with shared pages counted once), RSS for all points otherwise, so that one
+ * measure runs across N; the reports say which. */
+static void test_memory_per_service_is_pss_only_when_every_point_has_it(void **state)
+{
+    (void)state;
+    struct {
+        bool pss;
+        const char *drop_from; /* a usable point's stats.json that loses pss_bytes */
+        const char *want;
+    } rows[] = {
+        {true, NULL, "PSS"},
+        {false, NULL, "RSS"},
+        {true, "30_services/stats.json", "RSS"},
+    };
+    for (size_t row = 0; row < sizeof(rows) / sizeof(rows[0]); row++) {
+        char *root = tmp_root("mem");
+        struct synth s = {.counts = counts5,
+                          .ncounts = 5,
+                          .repeats = 1,
+                          .a = 2,
+                          .b = 0.1,
+                          .c = 0,
+                          .cv = 0.01,
+                          .seed = 5,
+                          .failed_index = -1,
+                          .contaminated_index = -1,
+                          .missing_index = -1,
+                          .pss = rows[row].pss};
+        synth_results(root, &s);
+        char path[700];
+        if (rows[row].drop_from) {
+            snprintf(path, sizeof(path), "%s/%s", root, rows[row].drop_from);
+            json_t *j = json_load_file(path, 0, NULL);
+            assert_non_null(j);
+            assert_int_equal(json_object_del(j, "pss_bytes"), 0);
+            assert_int_equal(json_dump_file(j, path, 0), 0);
+            json_decref(j);
+        }
+        struct analysis an;
+        struct buf err;
+        buf_init(&err, 4096);
+        assert_int_equal(analysis_run(root, 0.2, FIT_DEFAULT_CONFIDENCE, &an, &err), 0);
+        assert_string_equal(an.res.mem_source, rows[row].want);
+        bool pss = !strcmp(rows[row].want, "PSS");
+        for (size_t l = 0; l < an.nlevels; l++) {
+            double n = an.levels[l].n, bytes = pss ? 1e6 + 20000 * n : 4e6 + 60000 * n;
+            assert_true(fabs(an.levels[l].mem_per_service - bytes / n) < 1e-6 * bytes);
+        }
+        analysis_free(&an);
+        buf_free(&err);
+        char out[600], head[64];
+        snprintf(out, sizeof(out), "%s/report", root);
+        assert_int_equal(run_analyze(root, out), 0);
+        snprintf(head, sizeof(head), "| %s/service |", rows[row].want);
+        char *md = slurp(out, "report.md"), *html = slurp(out, "index.html");
+        assert_non_null(md);
+        assert_non_null(html);
+        assert_non_null(strstr(md, head));
+        assert_non_null(
+            strstr(md, pss ? "Memory per service is PSS" : "Memory per service is RSS"));
+        assert_non_null(
+            strstr(html, pss ? "Memory per service is PSS" : "Memory per service is RSS"));
+        json_t *rep = load_json(out, "report.json");
+        assert_string_equal(json_string_value(json_object_get(rep, "memory_source")),
+                            rows[row].want);
+        json_decref(rep);
+        free(md);
+        free(html);
+        synth_rmtree(root);
+    }
+}
+
 static void test_linear_sweep_reads_linear(void **state)
 {
     (void)state;
@@ -741,6 +814,7 @@ int main(void)
         cmocka_unit_test(test_underloaded_points_are_left_out_of_the_fit_and_named),
         cmocka_unit_test(test_results_scan_reads_folders_without_manifest),
         cmocka_unit_test(test_analyze_writes_stable_report),
+        cmocka_unit_test(test_memory_per_service_is_pss_only_when_every_point_has_it),
         cmocka_unit_test(test_linear_sweep_reads_linear),
         cmocka_unit_test(test_negative_fixed_cost_is_held_at_zero),
         cmocka_unit_test(test_analyze_without_gnuplot_still_reports),

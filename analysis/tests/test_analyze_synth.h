@@ -53,6 +53,7 @@ struct synth {
                        * failed); sweep.json says "ok", as before the rule */
     int errors_index; /* the rate was met but 0.3% were answered 5xx; sweep.json
                        * says "underloaded", as the harness writes it now */
+    bool pss;         /* stats.json has pss_bytes = 1e6 + 20000 N (RSS: 4e6 + 60000 N) */
 };
 
 /* The "load" member of a stats.json (with its leading comma) for point idx. */
@@ -142,13 +143,16 @@ static void synth_results(const char *root, const struct synth *s)
             snprintf(path, sizeof(path), "%s/%s", root, dir);
             mkdir(path, 0755);
             bool cont = idx == s->contaminated_index;
+            char pss[64] = "";
+            if (s->pss)
+                snprintf(pss, sizeof(pss), "\"pss_bytes\":%.0f,", 1e6 + 20000.0 * n);
             snprintf(text, sizeof(text),
                      "{\"services\":%d,\"repeat\":%d,\"pid\":1,\"window_s\":%g,"
-                     "\"cpu_ns\":%.0f,\"cpu_percent\":%.9g,\"rss_bytes\":%.0f,"
+                     "\"cpu_ns\":%.0f,\"cpu_percent\":%.9g,\"rss_bytes\":%.0f,%s"
                      "\"threads\":%d,\"wakeups_per_s\":%g,\"run_delay_ns\":0,"
                      "\"run_delay_share\":%g,\"contaminated\":%s%s}\n",
-                     n, r, window, cpu / 100.0 * window * 1e9, cpu, 4e6 + 60000.0 * n, 3 + 2 * n,
-                     1.5 * n, cont ? 0.4 : 0.01, cont ? "true" : "false", load);
+                     n, r, window, cpu / 100.0 * window * 1e9, cpu, 4e6 + 60000.0 * n, pss,
+                     3 + 2 * n, 1.5 * n, cont ? 0.4 : 0.01, cont ? "true" : "false", load);
             snprintf(path, sizeof(path), "%s/%s/stats.json", root, dir);
             synth_write(path, text);
             snprintf(path, sizeof(path), "%s/%s/thread_count.txt", root, dir);

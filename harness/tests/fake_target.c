@@ -18,7 +18,10 @@
  * that do the burning, --burn-ms of every 100 ms each, while the master only
  * serves HTTP and reaps; the tree then uses K * burn-ms / 100 of a CPU.
  * --respawn-ms M makes each worker exit after M ms and the master fork a
- * replacement, so workers come and go inside a measurement window. Workers
+ * replacement, so workers come and go inside a measurement window; the
+ * replacement goes on with its slot's burn schedule, catching up what a busy
+ * machine held its predecessor back from, so the tree's CPU is K * burn-ms / 100
+ * with respawns too. Workers
  * die with the master (PR_SET_PDEATHSIG) and the master reaps every one.
  * Fault modes for test_faults: --never-ready answers 503 on /healthz and the
  * pprof index forever (--ready-after-ms M: until M ms after start);
@@ -85,22 +88,26 @@ static void *term_waiter(void *arg)
     return NULL;
 }
 
-/* Burns burn_ms of thread CPU in every 100 ms period on a fixed schedule, so
- * the caller uses burn_ms / 100 of a CPU whenever the machine has it to give.
- * Returns after for_ms of wall time, or never when for_ms <= 0. Only
- * clock_gettime and clock_nanosleep: safe in a child forked from threads. */
-static void burn(long for_ms)
+static struct timespec add_ms(struct timespec t, long ms)
+{
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_nsec -= 1000000000L;
+        t.tv_sec++;
+    }
+    return t;
+}
+
+/* Burns burn_ms of thread CPU in every 100 ms period of a fixed schedule that
+ * began at `from`, so the caller uses burn_ms / 100 of a CPU whenever the
+ * machine has it to give, and catches up (bursts back to back) when it did not.
+ * Returns at from + for_ms, or never when for_ms <= 0. Only clock_gettime and
+ * clock_nanosleep: safe in a child forked from threads. */
+static void burn(struct timespec from, long for_ms)
 {
     volatile uint64_t x = 0;
-    struct timespec next, end;
-    clock_gettime(CLOCK_MONOTONIC, &next);
-    end = next;
-    end.tv_sec += for_ms / 1000;
-    end.tv_nsec += (for_ms % 1000) * 1000000L;
-    if (end.tv_nsec >= 1000000000L) {
-        end.tv_nsec -= 1000000000L;
-        end.tv_sec++;
-    }
+    struct timespec next = from, end = add_ms(from, for_ms);
     for (;;) {
         struct timespec c0, c;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
@@ -110,11 +117,7 @@ static void burn(long for_ms)
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c);
         } while ((double)(c.tv_sec - c0.tv_sec) * 1e3 + (double)(c.tv_nsec - c0.tv_nsec) / 1e6 <
                  burn_ms);
-        next.tv_nsec += 100 * 1000 * 1000;
-        if (next.tv_nsec >= 1000000000L) {
-            next.tv_nsec -= 1000000000L;
-            next.tv_sec++;
-        }
+        next = add_ms(next, 100);
         bool ends = for_ms > 0 && (next.tv_sec > end.tv_sec ||
                                    (next.tv_sec == end.tv_sec && next.tv_nsec >= end.tv_nsec));
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, ends ? &end : &next, NULL);
@@ -125,7 +128,9 @@ static void burn(long for_ms)
 
 static void *burner(void *arg)
 {
-    burn(0);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    burn(now, 0);
     return NULL;
 }
 
@@ -255,25 +260,26 @@ static void *serve(void *arg)
     return NULL;
 }
 
-/* A worker process: burns like the burner thread, for respawn_ms when set,
- * then exits. Forked from the master's main thread, which lives as long as the
- * master, so PR_SET_PDEATHSIG fires exactly when the master dies. */
-static void worker_run(pid_t master)
+/* A worker process: burns like the burner thread on its slot's schedule from
+ * `from`, until from + respawn_ms when set, then exits. Forked from the
+ * master's main thread, which lives as long as the master, so
+ * PR_SET_PDEATHSIG fires exactly when the master dies. */
+static void worker_run(pid_t master, struct timespec from)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != master)
         _exit(0); /* the master died before prctl took effect */
     prctl(PR_SET_NAME, "fake_worker");
-    burn(respawn_ms);
+    burn(from, respawn_ms);
     _exit(0);
 }
 
-static pid_t worker_fork(pid_t master)
+static pid_t worker_fork(pid_t master, struct timespec from)
 {
     for (;;) {
         pid_t pid = fork();
         if (pid == 0)
-            worker_run(master);
+            worker_run(master, from);
         if (pid > 0)
             return pid;
         fprintf(stderr, "fake_target: fork a worker: %s; retrying\n", strerror(errno));
@@ -283,14 +289,20 @@ static pid_t worker_fork(pid_t master)
 
 /* The master's main thread with --workers: forks k workers, then reaps every
  * child that exits and replaces each worker (another child, --fork-child's,
- * is reaped but not replaced). Never returns. */
+ * is reaped but not replaced). A replacement goes on with its slot's schedule
+ * where its predecessor's ended, so a worker that a busy machine held back is
+ * caught up by the next one, and the tree's CPU stays K * burn-ms / 100 as
+ * with steady workers. Never returns. */
 static void supervise(int k)
 {
     pid_t master = getpid(), *workers = calloc((size_t)k, sizeof *workers);
-    if (!workers)
+    struct timespec *from = calloc((size_t)k, sizeof *from);
+    if (!workers || !from)
         abort();
-    for (int i = 0; i < k; i++)
-        workers[i] = worker_fork(master);
+    for (int i = 0; i < k; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &from[i]);
+        workers[i] = worker_fork(master, from[i]);
+    }
     fprintf(stderr, "fake_target: %d workers, each burning %d ms per 100 ms%s\n", k, burn_ms,
             respawn_ms > 0 ? " and respawned" : "");
     for (;;) {
@@ -302,8 +314,10 @@ static void supervise(int k)
             continue;
         }
         for (int i = 0; i < k; i++)
-            if (workers[i] == pid)
-                workers[i] = worker_fork(master);
+            if (workers[i] == pid) {
+                from[i] = add_ms(from[i], respawn_ms);
+                workers[i] = worker_fork(master, from[i]);
+            }
     }
 }
 

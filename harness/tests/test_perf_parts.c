@@ -26,7 +26,7 @@
 #include "perf_test_util.h"
 #include "perf_unwind.h"
 #include "pprof_write.h"
-#include "proctree.h"
+#include "proclist.h"
 
 /* ---- registers ---- */
 
@@ -284,7 +284,7 @@ static void test_pprof_new_refuses_a_bad_value_count(void **state)
     assert_null(pprof_new(cpu_types, PPROF_MAX_VALUES + 1, NULL, 0, NULL));
 }
 
-/* ---- proctree ---- */
+/* ---- proclist ---- */
 
 static void *idle_thread(void *arg)
 {
@@ -293,7 +293,7 @@ static void *idle_thread(void *arg)
     return read(*fd, &c, 1) < 0 ? NULL : arg;
 }
 
-static void test_proctree_lists_descendants_parent_first(void **state)
+static void test_proclist_lists_descendants_parent_first(void **state)
 {
     int ready[2], hold[2];
     assert_int_equal(pipe(ready), 0);
@@ -320,12 +320,12 @@ static void test_proctree_lists_descendants_parent_first(void **state)
 
     pid_t pids[8];
     size_t total = 0;
-    int n = proctree_pids(child, pids, 8, &total);
+    int n = proclist_pids(child, pids, 8, &total);
     assert_int_equal(n, 2);
     assert_int_equal(total, 2);
     assert_int_equal(pids[0], child);
-    assert_int_equal(proctree_ppid(pids[1]), child);
-    assert_int_equal(proctree_pids(child, pids, 1, &total), 1); /* room for one: the root */
+    assert_int_equal(proclist_ppid(pids[1]), child);
+    assert_int_equal(proclist_pids(child, pids, 1, &total), 1); /* room for one: the root */
     assert_int_equal(total, 2);
     assert_int_equal(pids[0], child);
 
@@ -336,7 +336,7 @@ static void test_proctree_lists_descendants_parent_first(void **state)
     close(ready[1]);
 }
 
-static void test_proctree_lists_every_thread(void **state)
+static void test_proclist_lists_every_thread(void **state)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -344,7 +344,7 @@ static void test_proctree_lists_every_thread(void **state)
     assert_int_equal(pthread_create(&t, NULL, idle_thread, &fds[0]), 0);
     pid_t tids[64];
     size_t total;
-    int n = proctree_tids(getpid(), tids, 64, &total);
+    int n = proclist_tids(getpid(), tids, 64, &total);
     assert_true(n >= 2);
     assert_int_equal((size_t)n, total);
     int self = 0;
@@ -357,7 +357,7 @@ static void test_proctree_lists_every_thread(void **state)
     close(fds[1]);
 }
 
-static void test_proctree_missing_pid_fails_with_esrch(void **state)
+static void test_proclist_missing_pid_fails_with_esrch(void **state)
 {
     pid_t gone = fork();
     if (gone == 0)
@@ -365,10 +365,10 @@ static void test_proctree_missing_pid_fails_with_esrch(void **state)
     waitpid(gone, NULL, 0);
     pid_t pids[4];
     errno = 0;
-    assert_int_equal(proctree_pids(gone, pids, 4, NULL), -1);
+    assert_int_equal(proclist_pids(gone, pids, 4, NULL), -1);
     assert_int_equal(errno, ESRCH);
-    assert_int_equal(proctree_tids(gone, pids, 4, NULL), -1);
-    assert_int_equal(proctree_ppid(gone), -1);
+    assert_int_equal(proclist_tids(gone, pids, 4, NULL), -1);
+    assert_int_equal(proclist_ppid(gone), -1);
 }
 
 int main(void)
@@ -380,9 +380,9 @@ int main(void)
         cmocka_unit_test(test_pprof_caps_count_drops_and_keep_what_fitted),
         cmocka_unit_test(test_pprof_write_refuses_an_oversized_profile_and_leaves_nothing),
         cmocka_unit_test(test_pprof_new_refuses_a_bad_value_count),
-        cmocka_unit_test(test_proctree_lists_descendants_parent_first),
-        cmocka_unit_test(test_proctree_lists_every_thread),
-        cmocka_unit_test(test_proctree_missing_pid_fails_with_esrch),
+        cmocka_unit_test(test_proclist_lists_descendants_parent_first),
+        cmocka_unit_test(test_proclist_lists_every_thread),
+        cmocka_unit_test(test_proclist_missing_pid_fails_with_esrch),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -35,7 +35,7 @@
 #include "perf_profiler.h"
 #include "perf_test_util.h"
 #include "procstat.h"
-#include "proctree.h"
+#include "proclist.h"
 
 #define WINDOW_S 1.5
 #define TEST_HZ 250 /* 4 ms: the quantization of 3 threads × 2 CPUs stays < 3% of the CPU */
@@ -77,7 +77,7 @@ static void reap(pid_t pid)
         usleep(10000);
     }
     pid_t pids[8];
-    int n = proctree_pids(pid, pids, 8, NULL);
+    int n = proclist_pids(pid, pids, 8, NULL);
     for (int i = 0; i < n; i++)
         kill(pids[i], SIGKILL);
     waitpid(pid, NULL, 0);
@@ -87,7 +87,7 @@ static void reap(pid_t pid)
 static uint64_t tree_cpu_ns(pid_t root)
 {
     pid_t pids[64];
-    int n = proctree_pids(root, pids, 64, NULL);
+    int n = proclist_pids(root, pids, 64, NULL);
     uint64_t sum = 0;
     for (int i = 0; i < n; i++) {
         struct procstat s;
