@@ -117,7 +117,7 @@ static int cmp_double(const void *pa, const void *pb)
 
 /* How much of the measured process CPU the profiles account for, point by
  * point (profile CPU s/s over measured CPU s/s): a profiler that misses
- * threads, or a window that does not line up, shows here first. DESIGN's
+ * threads, or a window that does not line up, shows here first. docs/DESIGN.md §6's
  * target: within 10%. */
 static void coverage(const struct analysis *an, const struct attribution *at, json_t *extra,
                      struct buf *md, struct buf *html)

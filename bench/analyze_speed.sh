@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/analyze_speed.sh: how long `scaleprof analyze` takes on a 5-point sweep
-# with profiles (DESIGN §6 target: < 1 s), next to `google-pprof --text` on ONE
+# with profiles (docs/DESIGN.md §6 target: < 1 s), next to `google-pprof --text` on ONE
 # of its profiles. Usage: bench/analyze_speed.sh [BUILD_DIR] [ROUNDS]
 #
 # Builds a synthetic results folder from analysis/tests/scaling (N = 10..50,

@@ -2,7 +2,7 @@
  * load_rule: when a point's offered load counts as delivered. A point run
  * under `sweep --load` measures the target at a known request rate; when the
  * rate fell short or requests failed, the point measured something else and
- * is `underloaded` (DESIGN.md §8), left out of the fit like a contaminated
+ * is `underloaded` (docs/DESIGN.md §4), left out of the fit like a contaminated
  * one. The harness applies the rule when it writes a point; the analysis
  * applies it again to stats.json (so results written before the rule are
  * judged the same way). One rule, one sentence, for both.

@@ -145,7 +145,7 @@ static void build_top(const struct gen_options *o, const struct gen_point *pt, s
         arch = "per-service";
     gen_yaml_set(top, "architecture", arch);
     if (!strcmp(arch, "per-service")) {
-        /* tsnsrv-like defaults (DESIGN §1/§3), spelled out so the file documents itself */
+        /* tsnsrv-like defaults (docs/DESIGN.md §1/§3), spelled out so the file documents itself */
         static const char *const defaults[][2] = {
             {"tasks.portlist.mode", "per-service"}, {"tasks.portlist.interval", "1s"},
             {"tasks.netmon.mode", "per-service"},   {"tasks.netmon.debounce", "250ms"},

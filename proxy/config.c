@@ -43,7 +43,7 @@ const char *architecture_name(enum architecture a)
 
 void config_tasks_defaults(struct tasks_config *t, enum architecture arch)
 {
-    /* Per-service defaults are tsnsrv's node figures (DESIGN §1), in each
+    /* Per-service defaults are tsnsrv's node figures (docs/DESIGN.md §1), in each
      * task's spec (tasks/task_specs.c); a shared refproxy runs no background
      * work unless asked to. */
     memset(t, 0, sizeof *t);

@@ -1,6 +1,6 @@
 /*
  * tasks: the background work a tsnet node does, reproduced so that the
- * per-service architecture grows the way tsnsrv did (DESIGN §1, §3):
+ * per-service architecture grows the way tsnsrv did (docs/DESIGN.md §1, §3):
  * portlist (/proc/net polling), netmon (netlink), timers, footprint.
  *
  * Every task measures its own CPU (CLOCK_THREAD_CPUTIME_ID around each run)

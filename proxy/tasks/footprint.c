@@ -1,6 +1,6 @@
 /*
  * footprint: what a tsnet node holds while idle, so that /proc/net rows, fds
- * and thread counts grow per node the way they do in tsnsrv (DESIGN §1: ~110
+ * and thread counts grow per node the way they do in tsnsrv (docs/DESIGN.md §1: ~110
  * goroutines and a handful of sockets per node).
  *
  * Per node: udpSockets UDP sockets bound to 127.0.0.1:0 (the node's wireguard

@@ -1,6 +1,6 @@
 /*
  * netmon: Tailscale's network monitor (net/netmon on Linux) as a tsnet node
- * runs it, the second super-linear task of DESIGN §1.
+ * runs it, the second super-linear task of docs/DESIGN.md §1.
  *
  * Each instance owns a NETLINK_ROUTE socket subscribed to link, IPv4/IPv6
  * address and route groups, watched on its loop. Every kernel event reaches

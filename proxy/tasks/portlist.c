@@ -1,6 +1,6 @@
 /*
  * portlist: Tailscale's port-list poller (portlist/ on Linux), the task that
- * made tsnsrv super-linear (DESIGN §1).
+ * made tsnsrv super-linear (docs/DESIGN.md §1).
  *
  * Every poll reads all of /proc/net/{tcp,tcp6,udp,udp6} with plain read() into
  * a reusable buffer and parses every row: connected rows (non-zero remote

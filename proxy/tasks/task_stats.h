@@ -1,6 +1,6 @@
 /*
  * task_stats: the self-accounting counters of every background task instance
- * (DESIGN §3 "Self-accounting").
+ * (docs/DESIGN.md §3 "Self-accounting").
  *
  * One entry per (task, service) pair, service "shared" for process-wide
  * instances. An entry is written by exactly one thread (the thread that runs
