@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "gen.h"
+#include "record.h"
 #include "sweep.h"
 #include "version.h"
 
@@ -21,6 +22,7 @@ static void usage(FILE *out)
                  "  gate     CI gate on CPU per service (exit 1 on a regression)\n"
                  "  top      top functions of a CPU profile\n"
                  "  diff     compare two sweeps\n"
+                 "  record   profile a running process tree with perf (pprof out)\n"
                  "  help     this text; `scaleprof COMMAND --help` for a command's flags\n"
                  "  --version\n");
 }
@@ -36,8 +38,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {
-        {"gen", cmd_gen},   {"sweep", cmd_sweep}, {"analyze", cmd_analyze},
-        {"gate", cmd_gate}, {"top", cmd_top},     {"diff", cmd_diff},
+        {"gen", cmd_gen}, {"sweep", cmd_sweep}, {"analyze", cmd_analyze}, {"gate", cmd_gate},
+        {"top", cmd_top}, {"diff", cmd_diff},   {"record", cmd_record},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name))

@@ -20,6 +20,7 @@
 
 #include "commands.h"
 #include "gen.h"
+#include "record.h"
 #include "sweep.h"
 #include "test_util.h"
 
@@ -60,8 +61,8 @@ static const struct {
     const char *name;
     int (*fn)(int, char **);
 } commands[] = {
-    {"gen", cmd_gen},   {"sweep", cmd_sweep}, {"analyze", cmd_analyze},
-    {"gate", cmd_gate}, {"top", cmd_top},     {"diff", cmd_diff},
+    {"gen", cmd_gen}, {"sweep", cmd_sweep}, {"analyze", cmd_analyze}, {"gate", cmd_gate},
+    {"top", cmd_top}, {"diff", cmd_diff},   {"record", cmd_record},
 };
 
 static int (*command(const char *name))(int, char **)
@@ -191,6 +192,16 @@ static void test_bad_command_lines_exit_2_naming_the_option_and_pointing_to_help
         {"diff a b c", "unexpected argument 'c' (A and B are given)", "three folders"},
         {"diff a b --at 0", "--at: expected a service count > 0, got '0'", "N must be > 0"},
         {"diff a b --binary", "--binary: expects a value", "missing value"},
+        {"diff a b --own", "--own: expects a value", "missing value"},
+        {"analyze r --share-floor 2", "--share-floor: expected a share in (0, 1], got '2'",
+         "a share above 1"},
+        {"analyze r --cpu-floor 0", "--cpu-floor: expected % of one core > 0, got '0'",
+         "floor must be > 0"},
+        {"record --out x.pb.gz", "--pid PID and --out FILE are required", "no pid"},
+        {"record --pid 0 --out x", "--pid: expected a pid in 1..", "pid 0"},
+        {"record --pid 1 --out x --hz 5000", "--hz: expected samples per second in 1..1000",
+         "rate too high"},
+        {"record --pid 1 --out x extra", "unexpected argument 'extra'", "no positionals"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char *out, *err;
