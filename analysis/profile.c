@@ -19,6 +19,7 @@
 /* Every format the analysis reads; a new one is a new file and a line here. */
 static const struct profile_format *const formats[] = {
     &profile_format_gperftools,
+    &profile_format_pprof,
 };
 
 struct profile_session {
