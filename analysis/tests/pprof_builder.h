@@ -186,11 +186,13 @@ static inline pb_sample_t *pb_sample(struct pb *b, const int64_t *v, size_t nv,
     b->smp[i] = init;
     b->smp[i].value = b->vals + b->nvals;
     b->smp[i].n_value = nv;
-    memcpy(b->vals + b->nvals, v, nv * sizeof(*v));
+    if (nv)
+        memcpy(b->vals + b->nvals, v, nv * sizeof(*v));
     b->nvals += nv;
     b->smp[i].location_id = b->ids + b->nids;
     b->smp[i].n_location_id = nl;
-    memcpy(b->ids + b->nids, locs, nl * sizeof(*locs));
+    if (nl)
+        memcpy(b->ids + b->nids, locs, nl * sizeof(*locs));
     b->nids += nl;
     b->smpp[i] = &b->smp[i];
     return &b->smp[i];

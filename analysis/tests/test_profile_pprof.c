@@ -163,6 +163,29 @@ static void test_go_profiles_own_code_by_package(void **state)
     }
 }
 
+/* pprof allows a sample without locations (an unknown stack); its values
+ * count and its stack is empty, first or not. */
+static void test_a_sample_with_an_empty_stack_counts(void **state)
+{
+    struct pb b;
+    pb_init(&b, 4);
+    pb_sample_type(&b, "goroutine", "count");
+    pb_function(&b, 1, "main.main", "", "main.go", 3);
+    pb_location(&b, 1, 0, 0x10, (uint64_t[]){1}, 1);
+    pb_sample(&b, (int64_t[]){2}, 1, NULL, 0);
+    pb_sample(&b, (int64_t[]){3}, 1, (uint64_t[]){1}, 1);
+    struct profile p;
+    char err[256] = "";
+    assert_int_equal(load(&b, &p, err, sizeof(err)), 0);
+    assert_int_equal(p.nsamples, 2);
+    assert_int_equal(p.samples[0].depth, 0);
+    assert_int_equal(p.samples[1].depth, 1);
+    assert_string_equal(frame(&p, 1, 0)->name, "main.main");
+    assert_int_equal(p.total[PROFILE_GOROUTINES], 5);
+    profile_free(&p);
+    pb_release(&b);
+}
+
 struct measure_case {
     const char *why;
     const char *types[3][2];
@@ -465,6 +488,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_native_own_code_is_the_main_executable, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_go_profiles_own_code_by_package, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_sample_with_an_empty_stack_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sample_types_map_to_measures, setup, teardown),
         cmocka_unit_test(test_address_only_profile_is_symbolized_through_the_session),
     };
