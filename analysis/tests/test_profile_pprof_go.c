@@ -120,6 +120,17 @@ static void assert_near(const char *what, int64_t got, int64_t want, double tol)
         fail_msg("%s: %" PRId64 ", want %" PRId64 " within %.0f%%", what, got, want, tol * 100);
 }
 
+/* A blocking delay the profile recorded against the wait the program timed
+ * around the same calls: the timed wait also holds the time from being woken
+ * to running again, which a loaded machine stretches, so the profile may be
+ * short of it, never much over. */
+static void assert_wait(const char *what, int64_t got, int64_t waited)
+{
+    if ((double)got > 1.10 * (double)waited || (double)got < 0.60 * (double)waited)
+        fail_msg("%s: %" PRId64 " ns, want 60%%–110%% of the %" PRId64 " ns waited", what, got,
+                 waited);
+}
+
 static void test_go_cpu_profile_matches_the_cpu_the_program_measured(void **state)
 {
     struct profile p;
@@ -298,10 +309,10 @@ static void test_go_block_profile_delay_matches_the_time_blocked(void **state)
     assert_int_equal(p.kind, PROFILE_CONTENTION);
     int64_t n = sum_with(&p, "main.blockOnChannel", PROFILE_CONTENTIONS);
     assert_true(n >= 1 && n <= fact("block_rounds"));
-    assert_near("main.blockOnChannel delay", sum_with(&p, "main.blockOnChannel", PROFILE_DELAY_NS),
-                fact("block_waited_ns"), 0.25);
-    assert_near("main.holdMutex delay (waiting in Lock)",
-                sum_with(&p, "main.holdMutex", PROFILE_DELAY_NS), fact("mutex_waited_ns"), 0.25);
+    assert_wait("main.blockOnChannel delay", sum_with(&p, "main.blockOnChannel", PROFILE_DELAY_NS),
+                fact("block_waited_ns"));
+    assert_wait("main.holdMutex delay (waiting in Lock)",
+                sum_with(&p, "main.holdMutex", PROFILE_DELAY_NS), fact("mutex_waited_ns"));
     profile_free(&p);
 }
 
