@@ -19,6 +19,7 @@
 /* Every format the analysis reads; a new one is a new file and a line here. */
 static const struct profile_format *const formats[] = {
     &profile_format_gperftools,
+    &profile_format_pprof,
 };
 
 struct profile_session {
@@ -199,7 +200,8 @@ int profile_add_sample(struct profile *p, const int64_t *v, const uint32_t *func
         smp->v[m] = PROFILE_HAS(p, m) ? v[m] : 0;
         p->total[m] += smp->v[m];
     }
-    memcpy(p->frames + p->nframes, funcs, depth * sizeof(*funcs));
+    if (depth > 0) /* frames is still NULL when every stack so far was empty */
+        memcpy(p->frames + p->nframes, funcs, depth * sizeof(*funcs));
     p->nframes += depth;
     return 0;
 }

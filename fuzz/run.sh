@@ -17,7 +17,7 @@ out=$fuzz/out
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(fuzz_http_request fuzz_http_response fuzz_http_chunked fuzz_config
-             fuzz_profile_cpu fuzz_profile_heap fuzz_gen_template)
+             fuzz_profile_cpu fuzz_profile_heap fuzz_gen_template fuzz_profile_pprof)
 fi
 case $secs in '' | *[!0-9]*) echo "run.sh: SECONDS must be a whole number" >&2; exit 2 ;; esac
 
@@ -46,9 +46,30 @@ dict+=([fuzz_profile_cpu]=profile.dict [fuzz_profile_heap]=profile.dict)
 extra+=([fuzz_gen_template]="-I$root/harness $root/harness/gen_template.c $root/common/buf.c
         $root/common/edit_distance.c")
 dict+=([fuzz_gen_template]=template.dict)
+# fuzz_profile_pprof: profile_load_mem in an offline session, so the whole
+# session links (every backend, symbolize.c and libdw) though no file is
+# opened; profile.proto's C code is generated into $out/gen as meson does.
+proto_dir=${PROFILE_PROTO_DIR:-/usr/share/gocode/src/github.com/google/pprof/proto}
+gen=$out/gen
+a=$root/analysis
+extra+=([fuzz_profile_pprof]="$a/profile.c $a/profile_gperftools.c $a/profile_gperftools_parse.c
+        $a/symbolize.c $root/common/strmap.c $a/profile_pprof.c $a/profile_pprof_decode.c
+        $gen/profile.pb-c.c -I$gen -ldw -lelf -lprotobuf-c -lz")
+dict+=([fuzz_profile_pprof]=pprof.dict)
+# inflated Go profiles are a few KB; room for gzip bombs and deep stacks
+max_len+=([fuzz_profile_pprof]=65536)
 
 mkdir -p "$out/artifacts"
 failed=0
+for t in "${targets[@]}"; do
+    [ "$t" = fuzz_profile_pprof ] || continue
+    mkdir -p "$gen"
+    if ! protoc-c --proto_path="$proto_dir" --c_out="$gen" "$proto_dir/profile.proto"; then
+        echo "run.sh: protoc-c could not compile $proto_dir/profile.proto" \
+             "(Debian: protobuf-c-compiler golang-github-google-pprof-dev)" >&2
+        exit 2
+    fi
+done
 for t in "${targets[@]}"; do
     if [ ! -f "$fuzz/$t.c" ]; then
         echo "run.sh: unknown target $t" >&2
