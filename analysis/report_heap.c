@@ -33,7 +33,29 @@ static bool file_in(const char *dir, const char *name, char *path, size_t len)
 struct heap_row {
     const struct attr_func *f;
     double marginal; /* bytes per added service at Nmax: b + 2cNmax */
+    double slope;    /* bytes per service of a straight line through the points */
 };
+
+/* The slope of the least-squares line y = a + sN: heap per service when it
+ * grows linearly. With one repeat per N, b and c of the quadratic trade off
+ * against each other (their sum at Nmax is what b + 2cNmax gives), while the
+ * line's slope is what a user means by "bytes per service". */
+static double line_slope(const double *n, const double *y, size_t count)
+{
+    double mn = 0, my = 0;
+    for (size_t i = 0; i < count; i++) {
+        mn += n[i];
+        my += y[i];
+    }
+    mn /= (double)count;
+    my /= (double)count;
+    double sxy = 0, sxx = 0;
+    for (size_t i = 0; i < count; i++) {
+        sxy += (n[i] - mn) * (y[i] - my);
+        sxx += (n[i] - mn) * (n[i] - mn);
+    }
+    return sxx > 0 ? sxy / sxx : NAN;
+}
 
 static int by_marginal(const void *pa, const void *pb)
 {
@@ -70,8 +92,9 @@ int report_heap(const struct analysis *an, json_t *extra, struct buf *md, struct
         /* refproxy (gperftools) takes heap profiles only when asked: say how */
         const struct point *p = &an->res.points[an->obs_point[0]];
         if (p->profiler && strcmp(p->profiler, "gperftools") == 0)
-            buf_printf(md, "\nHeap: not collected (heap profiling is off%s; `--set "
-                           "heapProfile=true` takes it%s).\n",
+            buf_printf(md,
+                       "\nHeap: not collected (heap profiling is off%s; `--set "
+                       "heapProfile=true` takes it%s).\n",
                        an->res.load_rps > 0 ? " under --load" : "",
                        an->res.load_rps > 0 ? ", at a cost of about 80% of throughput" : "");
     }
@@ -112,6 +135,8 @@ int report_heap(const struct analysis *an, json_t *extra, struct buf *md, struct
     json_object_set_new(tot, "c", report_real(at.total_fit.c));
     json_object_set_new(tot, "c_se", report_real(at.total_fit.c_se));
     json_object_set_new(tot, "c_t", report_real(at.total_fit.c_t));
+    json_object_set_new(tot, "bytes_per_service_linear",
+                        report_real(line_slope(at.n, at.total, at.count)));
     json_object_set_new(tot, "a_held_at_zero", json_boolean(held));
     json_object_set_new(tot, "a_free", report_real(free_a));
     json_object_set_new(h, "units", json_string("bytes in use"));
@@ -119,20 +144,24 @@ int report_heap(const struct analysis *an, json_t *extra, struct buf *md, struct
     json_object_set_new(h, "points", json_integer((json_int_t)at.count));
     struct heap_row *rows = calloc(at.nfuncs ? at.nfuncs : 1, sizeof(*rows));
     for (size_t i = 0; rows && i < at.nfuncs; i++)
-        rows[i] = (struct heap_row){&at.funcs[i], at.funcs[i].fit.b + 2 * at.funcs[i].fit.c * nmax};
+        rows[i] = (struct heap_row){&at.funcs[i], at.funcs[i].fit.b + 2 * at.funcs[i].fit.c * nmax,
+                                    line_slope(at.n, at.funcs[i].self, at.count)};
     if (rows)
         qsort(rows, at.nfuncs, sizeof(*rows), by_marginal);
     buf_printf(md,
                "\n### Heap in use by function\n\nIn-use bytes fitted as a + bN + cN²%s: "
-               "%.0f bytes fixed, %.0f per service, c = %.3g ± %.2g (t = %.1f). "
-               "Functions by bytes per added service at N=%g:\n\n"
-               "| function | file:line | bytes/service at Nmax | b | c ± se | share of c |\n"
-               "|---|---|---|---|---|---|\n",
+               "%.0f bytes fixed, %.0f per service, c = %.3g ± %.2g (t = %.1f); a straight "
+               "line gives %.0f bytes per service. Functions by bytes per added service at "
+               "N=%g:\n\n"
+               "| function | file:line | bytes/service at Nmax | per service (line) | b | c ± se "
+               "| share of c |\n"
+               "|---|---|---|---|---|---|---|\n",
                held ? " (a held at 0: the free fit's fixed heap was negative)" : "", at.total_fit.a,
-               at.total_fit.b, at.total_fit.c, at.total_fit.c_se, at.total_fit.c_t, nmax);
+               at.total_fit.b, at.total_fit.c, at.total_fit.c_se, at.total_fit.c_t,
+               line_slope(at.n, at.total, at.count), nmax);
     buf_puts(html, "<h2>Heap in use by function</h2>\n<table id=\"heap\"><tr><th>function</th>"
-                   "<th>file:line</th><th>bytes/service at Nmax</th><th>b</th><th>c</th>"
-                   "<th>share of c</th></tr>\n");
+                   "<th>file:line</th><th>bytes/service at Nmax</th><th>per service (line)</th>"
+                   "<th>b</th><th>c</th><th>share of c</th></tr>\n");
     for (size_t i = 0; rows && i < at.nfuncs; i++) {
         const struct attr_func *f = rows[i].f;
         json_t *o = json_object();
@@ -144,22 +173,25 @@ int report_heap(const struct analysis *an, json_t *extra, struct buf *md, struct
         json_object_set_new(o, "c_se", report_real(f->fit.c_se));
         json_object_set_new(o, "c_share", report_real(f->self_share));
         json_object_set_new(o, "bytes_per_service_at_nmax", report_real(rows[i].marginal));
+        json_object_set_new(o, "bytes_per_service_linear", report_real(rows[i].slope));
         json_array_append_new(arr, o);
         if (i >= HEAP_ROWS)
             continue;
         char loc[300] = "–";
         if (f->file)
             snprintf(loc, sizeof(loc), "%.250s:%d", f->file, f->line);
-        buf_printf(md, "| `%s` | %s | %.0f | %.0f | %.3g ± %.2g | %.0f%% |\n", f->name, loc,
-                   rows[i].marginal, f->fit.b, f->fit.c, f->fit.c_se, 100 * f->self_share);
+        buf_printf(md, "| `%s` | %s | %.0f | %.0f | %.0f | %.3g ± %.2g | %.0f%% |\n", f->name, loc,
+                   rows[i].marginal, rows[i].slope, f->fit.b, f->fit.c, f->fit.c_se,
+                   100 * f->self_share);
         buf_puts(html, "<tr><td style=\"text-align:left\">");
         buf_add_xml_escaped(html, f->name);
         buf_puts(html, "</td><td>");
         buf_add_xml_escaped(html, loc);
         buf_printf(html,
-                   "</td><td>%.0f</td><td>%.0f</td><td>%.3g ± %.2g</td><td>%.0f%%</td>"
-                   "</tr>\n",
-                   rows[i].marginal, f->fit.b, f->fit.c, f->fit.c_se, 100 * f->self_share);
+                   "</td><td>%.0f</td><td>%.0f</td><td>%.0f</td><td>%.3g ± %.2g</td>"
+                   "<td>%.0f%%</td></tr>\n",
+                   rows[i].marginal, rows[i].slope, f->fit.b, f->fit.c, f->fit.c_se,
+                   100 * f->self_share);
     }
     buf_puts(html, "</table>\n");
     json_object_set_new(h, "functions", arr);

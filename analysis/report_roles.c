@@ -11,7 +11,11 @@
  *   - goroutine.pb.gz (Go's goroutine profile): a goroutine's role is the
  *     frame that identifies it, the function its `go` statement started:
  *     the outermost frame once runtime.goexit (and runtime.main, for the main
- *     goroutine) is dropped, e.g. "example.com/x/node.(*Node).run".
+ *     goroutine) is dropped, e.g. "example.com/x/node.(*Node).run" — and when
+ *     that is an anonymous wrapper (a closure, "….func1") that calls into the
+ *     program's own code, the function it wraps: `go func() { f() }()` and
+ *     spawn helpers are how servers start most goroutines, and the wrapper
+ *     would make every such goroutine one role.
  * Adds "threads_by_role" and "goroutines_by_role" (with the total's fit,
  * "goroutines_per_service") to report.json, and sections to the reports.
  */
@@ -107,18 +111,44 @@ static int read_threads(const char *path, struct roles *r, size_t obs)
     return rows > 0 ? 0 : -1;
 }
 
+/* A Go closure: "pkg.F.func1", "pkg.(*T).M.func2.1". */
+static bool is_closure(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    while (dot && dot > name && isdigit((unsigned char)dot[1])) { /* nested: .func2.1 */
+        const char *prev = dot - 1;
+        while (prev > name && *prev != '.')
+            prev--;
+        if (*prev != '.')
+            return false;
+        dot = prev;
+    }
+    return dot && strncmp(dot + 1, "func", 4) == 0 && isdigit((unsigned char)dot[5]);
+}
+
 /* The frame that identifies a goroutine (see the top of the file). */
 static const char *goroutine_role(const struct profile_session *s, const struct profile *p,
                                   const struct profile_sample *smp)
 {
-    const char *role = NULL;
-    for (uint32_t j = smp->depth; j-- > 0;) { /* root first */
-        const char *name = profile_func(s, p->frames[smp->frame_index + j])->name;
+    uint32_t j = smp->depth;
+    while (j > 0) { /* root first: drop the runtime's own entry frames */
+        const char *name = profile_func(s, p->frames[smp->frame_index + j - 1])->name;
         if (strcmp(name, "runtime.goexit") && strcmp(name, "runtime.main"))
-            return name;
-        role = name;
+            break;
+        j--;
     }
-    return role ? role : "(no stack)";
+    if (j == 0)
+        return smp->depth ? profile_func(s, p->frames[smp->frame_index])->name : "(no stack)";
+    const struct profile_func *f = profile_func(s, p->frames[smp->frame_index + j - 1]);
+    /* through wrappers into the code they run, while that is the program's own */
+    while (j > 1 && is_closure(f->name)) {
+        const struct profile_func *in = profile_func(s, p->frames[smp->frame_index + j - 2]);
+        if (!in->own)
+            break;
+        f = in;
+        j--;
+    }
+    return f->name;
 }
 
 /* Counts goroutines by role in a goroutine profile. -1 when unreadable (err). */
