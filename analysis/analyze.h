@@ -123,4 +123,8 @@ int report_contention(const struct analysis *an, json_t *extra, struct buf *md, 
 void report_thread_role(const char *name, char *role, size_t len);
 /* A double for JSON: null when not finite (JSON has no NaN or Infinity). */
 json_t *report_real(double x);
+/* report.json's culprit object {function, leaf, path, share} of an
+ * attribution that has one (at->culprit not NULL); a new reference. */
+struct attribution;
+json_t *report_culprit_json(const struct attribution *at);
 #endif

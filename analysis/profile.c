@@ -119,41 +119,56 @@ int profile_load_mem(struct profile_session *s, const char *name, const void *da
     return rc;
 }
 
-int profile_load(struct profile_session *s, const char *path, struct profile *p, char *err,
-                 size_t errlen)
+int profile_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen)
 {
-    memset(p, 0, sizeof(*p));
+    *data = NULL;
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return profile_fail(err, errlen, "%s: %s", path, strerror(errno));
-    size_t cap = 0, len = 0;
-    char *data = NULL;
+    size_t cap = 0, n = 0;
+    char *d = NULL;
     int rc = 0;
     for (;;) {
-        if (len == cap) {
+        if (n == cap) {
             size_t ncap = cap ? cap * 2 : 65536;
-            char *nd = len > PROFILE_MAX_BYTES ? NULL : realloc(data, ncap);
+            char *nd = n > PROFILE_MAX_BYTES ? NULL : realloc(d, ncap);
             if (!nd) {
-                rc = len > PROFILE_MAX_BYTES
-                         ? profile_fail(err, errlen, "%s: larger than %zu bytes", path,
-                                        PROFILE_MAX_BYTES)
-                         : profile_fail(err, errlen, "%s: out of memory", path);
+                rc = n > PROFILE_MAX_BYTES ? profile_fail(err, errlen, "%s: larger than %zu bytes",
+                                                          path, PROFILE_MAX_BYTES)
+                                           : profile_fail(err, errlen, "%s: out of memory", path);
                 break;
             }
-            data = nd;
+            d = nd;
             cap = ncap;
         }
-        size_t n = fread(data + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) {
+        size_t got = fread(d + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
             if (ferror(f))
                 rc = profile_fail(err, errlen, "%s: read error", path);
             break;
         }
     }
     fclose(f);
-    if (rc == 0)
-        rc = profile_load_mem(s, path, data, len, p, err, errlen);
+    if (rc != 0) {
+        free(d);
+        return -1;
+    }
+    *data = d;
+    *len = n;
+    return 0;
+}
+
+int profile_load(struct profile_session *s, const char *path, struct profile *p, char *err,
+                 size_t errlen)
+{
+    memset(p, 0, sizeof(*p));
+    char *data;
+    size_t len;
+    if (profile_read_file(path, &data, &len, err, errlen) != 0)
+        return -1;
+    int rc = profile_load_mem(s, path, data, len, p, err, errlen);
     free(data);
     return rc;
 }

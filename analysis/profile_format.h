@@ -60,6 +60,10 @@ uint32_t profile_resolve(struct profile_session *s, uint64_t addr);
  * first. Returns 0, or -1 when out of memory. */
 int profile_add_sample(struct profile *p, const int64_t *v, const uint32_t *funcs, uint32_t depth);
 
+/* Reads path whole, at most PROFILE_MAX_BYTES, into *data (malloc'd, the
+ * caller frees) and *len. 0, or -1 with a message naming the file. */
+int profile_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen);
+
 /* Formats a message into err (NUL-terminated when errlen > 0); returns -1. */
 int profile_fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -19,6 +19,18 @@ static uint64_t word_at(const unsigned char *d, size_t i)
     return w;
 }
 
+int gperf_read(const char *path, struct gperf_profile *p, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof(*p));
+    char *data;
+    size_t len;
+    if (profile_read_file(path, &data, &len, err, errlen) != 0)
+        return -1;
+    int rc = gperf_parse(path, data, len, p, err, errlen);
+    free(data);
+    return rc;
+}
+
 static bool gperftools_recognizes(const unsigned char *d, size_t len)
 {
     /* Heap: text. CPU: a first word of 0, which no gzip or protobuf file

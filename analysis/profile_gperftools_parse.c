@@ -7,7 +7,6 @@
  */
 #include "profile_gperftools.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -342,36 +341,5 @@ int gperf_parse(const char *name, const void *data, size_t len, struct gperf_pro
         rc = parse_cpu(&b, data, len, err, errlen);
     if (rc)
         gperf_free(p);
-    return rc;
-}
-
-int gperf_read(const char *path, struct gperf_profile *p, char *err, size_t errlen)
-{
-    memset(p, 0, sizeof(*p));
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
-    size_t cap = 0, len = 0;
-    char *data = NULL;
-    int rc = 0;
-    for (;;) {
-        if (len == cap && (len > PROFILE_MAX_BYTES || grow((void **)&data, &cap, len + 65536, 1))) {
-            rc = len > PROFILE_MAX_BYTES
-                     ? fail(err, errlen, "%s: larger than %zu bytes", path, PROFILE_MAX_BYTES)
-                     : fail(err, errlen, "%s: out of memory", path);
-            break;
-        }
-        size_t n = fread(data + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) {
-            if (ferror(f))
-                rc = fail(err, errlen, "%s: read error", path);
-            break;
-        }
-    }
-    fclose(f);
-    if (rc == 0)
-        rc = gperf_parse(path, data, len, p, err, errlen);
-    free(data);
     return rc;
 }

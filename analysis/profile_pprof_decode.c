@@ -14,7 +14,6 @@
 #include "profile_pprof_decode.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,20 +21,7 @@
 #include <zlib.h>
 
 #include "profile.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+#include "profile_format.h"
 
 /* ---- gzip ---- */
 
@@ -54,19 +40,19 @@ static int inflate_capped(const char *name, const unsigned char *in, size_t len,
     *out = NULL;
     *outlen = 0;
     if (len > UINT_MAX || cap >= UINT_MAX)
-        return fail(err, errlen, "%s: %zu bytes compressed is more than zlib takes at once", name,
-                    len);
+        return profile_fail(err, errlen, "%s: %zu bytes compressed is more than zlib takes at once",
+                            name, len);
     z_stream z;
     memset(&z, 0, sizeof(z));
     if (inflateInit2(&z, 15 + 32) != Z_OK) /* 15 + 32: zlib or gzip header, detected */
-        return fail(err, errlen, "%s: zlib could not start", name);
+        return profile_fail(err, errlen, "%s: zlib could not start", name);
     size_t alloc = len < cap / 4 ? len * 4 : cap + 1;
     if (alloc < 4096)
         alloc = cap + 1 < 4096 ? cap + 1 : 4096;
     unsigned char *buf = malloc(alloc);
     if (!buf) {
         inflateEnd(&z);
-        return fail(err, errlen, "%s: out of memory inflating", name);
+        return profile_fail(err, errlen, "%s: out of memory inflating", name);
     }
     z.next_in = (unsigned char *)in;
     z.avail_in = (unsigned)len;
@@ -76,14 +62,16 @@ static int inflate_capped(const char *name, const unsigned char *in, size_t len,
     for (;;) {
         if (z.avail_out == 0) {
             if (alloc == cap + 1) {
-                fail(err, errlen, "%s: inflates to more than %zu bytes (the limit); stopped there",
-                     name, cap);
+                profile_fail(err, errlen,
+                             "%s: inflates to more than %zu bytes (the limit); stopped there", name,
+                             cap);
                 break;
             }
             size_t grown = alloc > (cap + 1) / 2 ? cap + 1 : alloc * 2;
             unsigned char *n = realloc(buf, grown);
             if (!n) {
-                fail(err, errlen, "%s: out of memory inflating past %zu bytes", name, alloc);
+                profile_fail(err, errlen, "%s: out of memory inflating past %zu bytes", name,
+                             alloc);
                 break;
             }
             buf = n;
@@ -98,7 +86,7 @@ static int inflate_capped(const char *name, const unsigned char *in, size_t len,
                 break;
             }
             if (inflateReset(&z) != Z_OK) {
-                fail(err, errlen, "%s: zlib could not restart after a gzip member", name);
+                profile_fail(err, errlen, "%s: zlib could not restart after a gzip member", name);
                 break;
             }
             continue;
@@ -107,17 +95,19 @@ static int inflate_capped(const char *name, const unsigned char *in, size_t len,
             continue;
         size_t at = len - z.avail_in;
         if (zr == Z_BUF_ERROR)
-            fail(err, errlen, "%s: offset %zu: gzip stream ends before its end (truncated)", name,
-                 at);
+            profile_fail(err, errlen, "%s: offset %zu: gzip stream ends before its end (truncated)",
+                         name, at);
         else
-            fail(err, errlen, "%s: offset %zu: gzip: %s", name, at, z.msg ? z.msg : "corrupt data");
+            profile_fail(err, errlen, "%s: offset %zu: gzip: %s", name, at,
+                         z.msg ? z.msg : "corrupt data");
         break;
     }
     size_t total = alloc - z.avail_out;
     inflateEnd(&z);
     if (rc == 0 && total > cap) /* the stream ended on the byte past the cap */
-        rc = fail(err, errlen, "%s: inflates to more than %zu bytes (the limit); stopped there",
-                  name, cap);
+        rc = profile_fail(err, errlen,
+                          "%s: inflates to more than %zu bytes (the limit); stopped there", name,
+                          cap);
     if (rc != 0) {
         free(buf);
         return -1;
@@ -422,8 +412,8 @@ Perftools__Profiles__Profile *pprof_decode_capped(const char *name, const unsign
                                                   size_t errlen)
 {
     if (len > PROFILE_MAX_BYTES) {
-        fail(err, errlen, "%s: %zu bytes, more than the %zu accepted", name, len,
-             (size_t)PROFILE_MAX_BYTES);
+        profile_fail(err, errlen, "%s: %zu bytes, more than the %zu accepted", name, len,
+                     (size_t)PROFILE_MAX_BYTES);
         return NULL;
     }
     const unsigned char *pb = data;
@@ -439,12 +429,13 @@ Perftools__Profiles__Profile *pprof_decode_capped(const char *name, const unsign
     if (!m) {
         struct walk w = {.buf = pb, .off = 0, .what = ""};
         if (walk_msg(&w, &profile_msg, 0, pblen, "") != 0)
-            fail(err, errlen, "%s: offset %zu%s: %s", name, w.off, gz ? " (inflated)" : "", w.what);
+            profile_fail(err, errlen, "%s: offset %zu%s: %s", name, w.off, gz ? " (inflated)" : "",
+                         w.what);
         else
-            fail(err, errlen,
-                 "%s: protobuf-c could not decode %zu bytes%s, though every field is "
-                 "well-formed (out of memory?)",
-                 name, pblen, gz ? " (inflated)" : "");
+            profile_fail(err, errlen,
+                         "%s: protobuf-c could not decode %zu bytes%s, though every field is "
+                         "well-formed (out of memory?)",
+                         name, pblen, gz ? " (inflated)" : "");
     }
     free(inflated);
     return m;

@@ -103,12 +103,7 @@ static void functions_of(const struct analysis *an, const struct attr_point *pts
     buf_puts(html, "</table>\n");
     json_object_set_new(o, "functions", arr);
     if (at.culprit) {
-        json_t *co = json_object();
-        json_object_set_new(co, "function", json_string(at.culprit));
-        json_object_set_new(co, "leaf", json_string(at.culprit_leaf));
-        json_object_set_new(co, "path", json_string(at.culprit_path));
-        json_object_set_new(co, "share", report_real(at.culprit_share));
-        json_object_set_new(o, "culprit", co);
+        json_object_set_new(o, "culprit", report_culprit_json(&at));
         buf_printf(md, "\nLowest caller carrying %.0f%% of its c: **%s** (`%s`).\n",
                    100 * at.culprit_share, at.culprit, at.culprit_path);
         buf_printf(html, "<p>Lowest caller carrying %.0f%% of its c: <b>", 100 * at.culprit_share);

@@ -109,6 +109,16 @@ static void write_plot_data(const struct attribution *at, const char *outdir)
         fclose(nf);
 }
 
+json_t *report_culprit_json(const struct attribution *at)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "function", json_string(at->culprit));
+    json_object_set_new(o, "leaf", json_string(at->culprit_leaf));
+    json_object_set_new(o, "path", json_string(at->culprit_path));
+    json_object_set_new(o, "share", report_real(at->culprit_share));
+    return o;
+}
+
 static int cmp_double(const void *pa, const void *pb)
 {
     double a = *(const double *)pa, b = *(const double *)pb;
@@ -284,14 +294,8 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
         json_object_set_new(o, "own", json_boolean(f->own));
         json_array_append_new(functions, o);
     }
-    if (at.culprit) {
-        json_t *o = json_object();
-        json_object_set_new(o, "function", json_string(at.culprit));
-        json_object_set_new(o, "leaf", json_string(at.culprit_leaf));
-        json_object_set_new(o, "path", json_string(at.culprit_path));
-        json_object_set_new(o, "share", report_real(at.culprit_share));
-        json_object_set_new(extra, "culprit", o);
-    }
+    if (at.culprit)
+        json_object_set_new(extra, "culprit", report_culprit_json(&at));
     snprintf(path, sizeof(path), "%s/scaling.folded", outdir);
     if (attribution_write_folded(&at, path, err) != 0)
         buf_reset(err); /* the tables are still worth having */
