@@ -14,8 +14,10 @@
  *    Each CPU's counter runs across tasks, so a sample lands on whatever
  *    runs when the CPU's period elapses: samples × period is an unbiased
  *    estimate of the tree's CPU however many threads share it (the error is
- *    statistical: about 1/sqrt(samples)), short-lived threads are caught, and
- *    nothing happens at a context switch. Samples of other processes are
+ *    statistical: about 1/sqrt(samples); and a load periodic in step with
+ *    the period is always sampled at the same phase, which is why 99 Hz, not
+ *    100), short-lived threads are caught, and nothing happens at a context
+ *    switch. Samples of other processes are
  *    dropped before any unwinding and counted (samples_other); the idle
  *    task is not sampled at all (exclude_idle).
  *  - per thread (when per-CPU events are refused, or asked for): one event
