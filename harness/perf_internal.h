@@ -58,6 +58,7 @@ struct perf_profiler {
     int wake_fd;
     atomic_bool stopping;
     uint64_t t0_mono, t0_real, t1_mono;
+    uint64_t busy0, steal0; /* /proc/stat at start */
     struct perf_stats st;
     uint8_t *rec; /* a record that wraps around the ring, made contiguous */
     uint64_t *pcs, *locs;

@@ -303,6 +303,26 @@ static void *reader_main(void *arg)
 
 /* ---- start / stop ---- */
 
+/* The machine's busy time (user, nice, system, irq, softirq) and the time
+ * the hypervisor stole, in ns, from /proc/stat; zeros when unreadable. */
+static void machine_times(uint64_t *busy_ns, uint64_t *steal_ns)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    *busy_ns = *steal_ns = 0;
+    if (!f)
+        return;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    long tck = sysconf(_SC_CLK_TCK);
+    if (n < 8 || tck <= 0)
+        return;
+    double ns = 1e9 / (double)tck;
+    *busy_ns = (uint64_t)((double)(v[0] + v[1] + v[2] + v[5] + v[6]) * ns);
+    *steal_ns = (uint64_t)((double)v[7] * ns);
+}
+
 static void release(struct perf_profiler *p)
 {
     perf_events_close(p);
@@ -407,6 +427,7 @@ int perf_profiler_start(struct perf_profiler **out, pid_t root, const struct per
         buf_printf(err, "perf: eventfd: %s", strerror(errno));
         goto fail;
     }
+    machine_times(&p->busy0, &p->steal0);
     p->t0_real = now_ns(CLOCK_REALTIME);
     p->t0_mono = now_ns(CLOCK_MONOTONIC);
     if ((rc = perf_events_open(p, err)) < 0)
@@ -440,6 +461,10 @@ int perf_profiler_stop(struct perf_profiler *p, const char *pprof_path, struct p
     for (size_t i = 0; i < p->nfds; i++)
         ioctl(p->fds[i], PERF_EVENT_IOC_DISABLE, 0);
     p->t1_mono = now_ns(CLOCK_MONOTONIC);
+    uint64_t busy1, steal1;
+    machine_times(&busy1, &steal1);
+    p->st.busy_ns = busy1 > p->busy0 ? busy1 - p->busy0 : 0;
+    p->st.steal_ns = steal1 > p->steal0 ? steal1 - p->steal0 : 0;
     /* a cpu-clock event counts nanoseconds on CPU, and its value includes
      * the threads that inherited it, exited ones too; per CPU it counts
      * every task's time, which says nothing about the tree */

@@ -134,6 +134,11 @@ struct perf_stats {
                               * of it. Per CPU: 0 (the counters run for every task; the
                               * tree's exact CPU is /proc's) */
     uint64_t duration_ns;    /* first event opened .. events disabled */
+    uint64_t busy_ns;        /* the machine's busy CPU time in the window (/proc/stat) */
+    uint64_t steal_ns;       /* ... and the time the hypervisor stole from its busy CPUs:
+                              * cpu-clock samples count it as the running task's CPU, /proc's
+                              * CPU does not, so with steal/(busy+steal) at 10% the sampled
+                              * CPU reads ~10% high */
     uint64_t reader_cpu_ns;  /* CPU of the reader/unwinder thread */
     uint64_t stacks;         /* distinct samples in the profile */
 };

@@ -225,6 +225,10 @@ static void test_profile_of_a_tree_without_frame_pointers(void **state)
     if (sampled_s < 0.9 * lo_s || sampled_s > 1.1 * hi_s)
         fail_msg("sampled %.3f s of CPU, /proc says %.3f..%.3f s", sampled_s, lo_s, hi_s);
     assert_int_equal(st.per_cpu, mode == PERF_MODE_PER_CPU);
+    /* the machine was at least as busy as the tree (stolen time included) */
+    if ((double)(st.busy_ns + st.steal_ns) < 0.9e9 * lo_s)
+        fail_msg("machine busy %.3f s + stolen %.3f s, under the tree's %.3f s",
+                 (double)st.busy_ns / 1e9, (double)st.steal_ns / 1e9, lo_s);
     if (mode == PERF_MODE_PER_THREAD) {
         /* what the events counted, sampled or not */
         double counted_s = (double)st.counted_cpu_ns / 1e9;
