@@ -135,10 +135,11 @@ struct perf_stats {
                               * tree's exact CPU is /proc's) */
     uint64_t duration_ns;    /* first event opened .. events disabled */
     uint64_t busy_ns;        /* the machine's busy CPU time in the window (/proc/stat) */
-    uint64_t steal_ns;       /* ... and the time the hypervisor stole from its busy CPUs:
-                              * cpu-clock samples count it as the running task's CPU, /proc's
-                              * CPU does not, so with steal/(busy+steal) at 10% the sampled
-                              * CPU reads ~10% high */
+    uint64_t steal_ns;       /* ... and the time the hypervisor stole from its CPUs. The
+                              * part stolen while a task ran is in that task's cpu-clock
+                              * samples but not in its /proc CPU, so samples read high by up
+                              * to steal/busy (an upper bound: steal also counts vCPUs
+                              * waking from idle) */
     uint64_t reader_cpu_ns;  /* CPU of the reader/unwinder thread */
     uint64_t stacks;         /* distinct samples in the profile */
 };

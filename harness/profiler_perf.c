@@ -76,14 +76,6 @@ static void perf_finish(struct profiler_point *pp, void *state, bool keep)
                           st.counted_cpu_ns
                               ? 100.0 * (double)st.sampled_cpu_ns / (double)st.counted_cpu_ns
                               : 0.0);
-    /* a busy host steals time from this VM's CPUs: samples count it */
-    double stolen =
-        st.busy_ns + st.steal_ns ? (double)st.steal_ns / (double)(st.busy_ns + st.steal_ns) : 0.0;
-    if (stolen >= 0.02)
-        profiler_add_note(pp,
-                          "perf: the hypervisor stole %.0f%% of the busy CPU time: samples "
-                          "count it, cpu_ns does not",
-                          100.0 * stolen);
     if (st.tree_untracked)
         profiler_add_note(pp, "perf: %llu processes of the tree past the cap, not sampled",
                           (unsigned long long)st.tree_untracked);

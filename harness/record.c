@@ -148,8 +148,8 @@ int cmd_record(int argc, char **argv)
                (double)st.duration_ns / 1e9,
                st.kernel_sampled ? "sampled" : "not sampled (user time only)");
     if (st.steal_ns)
-        printf("the hypervisor stole %.1f%% of the busy CPU time (samples count it, the "
-               "process's CPU does not)\n",
+        printf("the hypervisor stole %.1f%% of the busy CPU time (samples count what was "
+               "stolen while a sampled task ran; the process's CPU does not)\n",
                100.0 * (double)st.steal_ns / (double)(st.busy_ns + st.steal_ns));
     printf("scaleprof's reader thread: %.3f s of CPU\n", (double)st.reader_cpu_ns / 1e9);
     buf_free(&err);
