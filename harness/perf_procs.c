@@ -39,6 +39,7 @@ struct perf_proc {
 struct thread {
     pid_t tid, pid;
     bool forked;
+    uint64_t comm_time; /* of the COMM record that named it; 0 = none */
     char comm[17];
 };
 
@@ -333,16 +334,18 @@ static void read_comm(pid_t pid, pid_t tid, char out[17])
     }
 }
 
-void perf_procs_comm(struct perf_procs *ps, pid_t pid, pid_t tid, const char *comm)
+void perf_procs_comm(struct perf_procs *ps, pid_t pid, pid_t tid, const char *comm, uint64_t time)
 {
     struct thread *t = thread_slot(ps, tid, true);
-    if (t) {
+    if (t && time >= t->comm_time) {
         t->pid = pid;
+        t->comm_time = time;
         snprintf(t->comm, sizeof t->comm, "%s", comm);
     }
 }
 
-void perf_procs_fork(struct perf_procs *ps, pid_t pid, pid_t ppid, pid_t tid, pid_t ptid)
+void perf_procs_fork(struct perf_procs *ps, pid_t pid, pid_t ppid, pid_t tid, pid_t ptid,
+                     uint64_t time)
 {
     struct thread *parent = thread_slot(ps, ptid, false);
     char comm[17] = "";
@@ -353,9 +356,14 @@ void perf_procs_fork(struct perf_procs *ps, pid_t pid, pid_t ppid, pid_t tid, pi
         return;
     t->pid = pid;
     t->forked = true;
-    if (!comm[0])
-        read_comm(pid, tid, comm);
-    memcpy(t->comm, comm, sizeof comm);
+    /* a COMM record read first, newer than this FORK, renamed it: keep that
+     * name; an older one named an earlier thread with this tid */
+    if (t->comm_time <= time) {
+        t->comm_time = 0;
+        if (!comm[0])
+            read_comm(pid, tid, comm);
+        memcpy(t->comm, comm, sizeof comm);
+    }
     if (pid == ppid)
         return;
     /* a new process: snapshot it while it lives (a pid seen before was an

@@ -45,11 +45,15 @@ struct perf_proc *perf_procs_get(struct perf_procs *ps, pid_t pid);
  * True when a new snapshot was taken. */
 bool perf_procs_refresh(struct perf_procs *ps, struct perf_proc *p, double min_age_s);
 
-/* Records from the kernel. */
+/* Records from the kernel; time is the record's (CLOCK_MONOTONIC ns).
+ * Records of different CPU buffers arrive out of order: a thread's COMM
+ * (rename) can be read before the FORK that created it, and the FORK then
+ * keeps the newer name instead of the parent's. */
 void perf_procs_mmap(struct perf_procs *ps, pid_t pid); /* re-snapshot */
 void perf_procs_exec(struct perf_procs *ps, pid_t pid); /* new image */
-void perf_procs_comm(struct perf_procs *ps, pid_t pid, pid_t tid, const char *comm);
-void perf_procs_fork(struct perf_procs *ps, pid_t pid, pid_t ppid, pid_t tid, pid_t ptid);
+void perf_procs_comm(struct perf_procs *ps, pid_t pid, pid_t tid, const char *comm, uint64_t time);
+void perf_procs_fork(struct perf_procs *ps, pid_t pid, pid_t ppid, pid_t tid, pid_t ptid,
+                     uint64_t time);
 
 /* True once a FORK record named tid: it inherited the profiler's events. */
 bool perf_procs_forked(struct perf_procs *ps, pid_t tid);

@@ -1,29 +1,22 @@
 /*
- * perf_profiler: the perf_event_open sampler behind perf_profiler.h: the
- * events (one per thread and CPU, inherit=1), the per-CPU ring buffers, the
- * reader thread that drains them, and the parsing of the kernel's records.
- * Unwinding is perf_unwind.c, process bookkeeping perf_procs.c, the profile
- * pprof_write.c.
+ * perf_profiler: the perf_event_open sampler behind perf_profiler.h: start
+ * and stop, the reader thread that drains the ring buffers (perf_ring.h),
+ * and the kernel's records into the profile. The events of either mode are
+ * perf_events.c, unwinding perf_unwind.c, process bookkeeping
+ * perf_procs.c, tree membership perf_tree.c, the profile pprof_write.c.
  *
- * Why per thread × per CPU: the kernel refuses to mmap an inherited event
- * whose cpu is -1, and inheritance is what follows threads and processes
- * created during the window. Every event of a CPU writes into that CPU's one
- * ring (PERF_EVENT_IOC_SET_OUTPUT), so there are ncpu buffers however many
- * threads; events inherited by new tasks write into their parent's buffer.
- *
- * Threads that exist at start are opened one by one from /proc. A thread
- * created by an already-sampled thread inherits its events, and must not be
- * opened again (its samples would count twice): the FORK record the kernel
- * writes for it tells them apart, so each rescan of /proc first drains the
- * buffers and skips threads a FORK record named. (A thread that appears in
- * /proc in the microseconds before its FORK record is written could still
- * be opened twice; a few rescans at start are the only window for that.)
+ * Per CPU, the events see every task, so samples are filtered by pid
+ * against the tree, which grows by FORK records. Before judging the samples
+ * of a pass, the reader peeks at every buffer for FORK records and applies
+ * them in time order (a child's FORK record and its first samples can sit
+ * in different buffers, and a grandchild's FORK can be read before its
+ * parent's); samples of other pids are counted and skipped before anything
+ * but their pid is parsed.
  */
-#include "perf_profiler.h"
+#include "perf_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <linux/perf_event.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,57 +26,12 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "outfile.h"
-#include "perf_procs.h"
-#include "perf_unwind.h"
-#include "pprof_write.h"
-#include "proclist.h"
-
-#define MAX_RECORD 65536 /* a record's size is a u16 */
 #define MAX_PERF_REGS 64
-#define RESCAN_ROUNDS 4
 #define POLL_MS 50
 #define REFRESH_MIN_AGE_S 0.1
-
-struct ring {
-    int fd; /* the event whose buffer it is */
-    struct perf_event_mmap_page *meta;
-    uint8_t *data;
-    size_t data_size, mmap_len;
-};
-
-struct perf_profiler {
-    pid_t root;
-    struct perf_options o;
-    uint64_t period;
-    bool kernel;
-    uint64_t regs_mask;
-    size_t nregs;
-    int *cpus;
-    size_t ncpus;
-    struct ring *rings; /* one per entry of cpus */
-    int *fds;
-    size_t nfds, fds_cap;
-    pid_t *opened; /* set of tids opened by us (open addressing, 0 = free) */
-    size_t opened_cap, nopened;
-    struct pprof_builder *pb;
-    struct unwinder *uw;
-    struct perf_procs *procs;
-    pthread_t reader;
-    bool reader_started;
-    int wake_fd;
-    atomic_bool stopping;
-    uint64_t t0_mono, t0_real, t1_mono;
-    struct perf_stats st;
-    uint8_t *rec; /* a record that wraps around the ring, made contiguous */
-    uint64_t *pcs, *locs;
-};
 
 void perf_options_default(struct perf_options *o)
 {
@@ -106,63 +54,6 @@ static uint64_t now_ns(clockid_t clock)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* kernel.perf_event_paranoid as text ("unreadable" when it cannot be read). */
-static void paranoid_text(char *out, size_t len, int *value)
-{
-    size_t n;
-    char *text = outfile_slurp("/proc/sys/kernel/perf_event_paranoid", 64, &n);
-    *value = 99;
-    if (!text) {
-        snprintf(out, len, "unreadable");
-        return;
-    }
-    text[strcspn(text, "\n")] = '\0';
-    snprintf(out, len, "%s", text);
-    *value = atoi(text);
-    free(text);
-}
-
-/* The online CPUs from /sys (e.g. "0-3,8-11"), or 0..nprocs-1. */
-static int online_cpus(struct perf_profiler *p)
-{
-    size_t n;
-    char *text = outfile_slurp("/sys/devices/system/cpu/online", 4096, &n);
-    long conf = sysconf(_SC_NPROCESSORS_CONF);
-    size_t cap = conf > 0 ? (size_t)conf + 1 : 1024;
-    if (!(p->cpus = calloc(cap, sizeof *p->cpus))) {
-        free(text);
-        return -1;
-    }
-    for (char *s = text; s && *s && *s != '\n';) {
-        char *e;
-        long a = strtol(s, &e, 10), b = a;
-        if (e == s)
-            break;
-        if (*e == '-')
-            b = strtol(e + 1, &e, 10);
-        for (long c = a; c <= b && p->ncpus < cap; c++)
-            p->cpus[p->ncpus++] = (int)c;
-        s = *e == ',' ? e + 1 : e;
-    }
-    free(text);
-    if (p->ncpus == 0) {
-        long online = sysconf(_SC_NPROCESSORS_ONLN);
-        for (long c = 0; c < online && p->ncpus < cap; c++)
-            p->cpus[p->ncpus++] = (int)c;
-    }
-    return p->ncpus ? 0 : -1;
-}
-
-/* ---- opened-thread set ---- */
-
-static pid_t *opened_slot(struct perf_profiler *p, pid_t tid)
-{
-    size_t mask = p->opened_cap - 1;
-    for (size_t i = ((uint32_t)tid * 2654435761u) & mask;; i = (i + 1) & mask)
-        if (p->opened[i] == 0 || p->opened[i] == tid)
-            return &p->opened[i];
-}
-
 /* ---- records ---- */
 
 static void handle_sample(struct perf_profiler *p, const uint8_t *rec, size_t size)
@@ -180,6 +71,10 @@ static void handle_sample(struct perf_profiler *p, const uint8_t *rec, size_t si
     } while (0)
     TAKE(&ip, 8);
     TAKE(ids, 8);
+    if (p->per_cpu && !perf_tree_has(p->tree, (pid_t)ids[0])) {
+        p->st.samples_other++; /* another process, or the idle task: nothing more to read */
+        return;
+    }
     TAKE(&time, 8);
     TAKE(&period, 8);
     TAKE(&abi, 8);
@@ -246,8 +141,24 @@ bad:
     p->st.samples_dropped++; /* a record shorter than its fields: counted, not trusted */
 }
 
-static void handle_record(struct perf_profiler *p, const uint8_t *rec, size_t size)
+/* A FORK record's fields (pid, ppid, tid, ptid, time); false when short. */
+static bool fork_fields(const uint8_t *rec, size_t size, struct fork_rec *f)
 {
+    uint32_t u[4];
+    if (size < sizeof(struct perf_event_header) + 24)
+        return false;
+    memcpy(u, rec + sizeof(struct perf_event_header), 16);
+    memcpy(&f->time, rec + sizeof(struct perf_event_header) + 16, 8);
+    f->pid = (pid_t)u[0];
+    f->ppid = (pid_t)u[1];
+    f->tid = (pid_t)u[2];
+    f->ptid = (pid_t)u[3];
+    return true;
+}
+
+static void handle_record(void *ctx, const uint8_t *rec, size_t size)
+{
+    struct perf_profiler *p = ctx;
     struct perf_event_header h;
     memcpy(&h, rec, sizeof h);
     const uint8_t *body = rec + sizeof h;
@@ -262,27 +173,35 @@ static void handle_record(struct perf_profiler *p, const uint8_t *rec, size_t si
     case PERF_RECORD_MMAP2:
         if (blen >= 8) {
             memcpy(u, body, 8);
-            perf_procs_mmap(p->procs, (pid_t)u[0]);
+            if (!p->per_cpu || perf_tree_has(p->tree, (pid_t)u[0]))
+                perf_procs_mmap(p->procs, (pid_t)u[0]);
         }
         break;
     case PERF_RECORD_COMM:
         if (blen > 8) {
             char comm[17];
             memcpy(u, body, 8);
+            if (p->per_cpu && !perf_tree_has(p->tree, (pid_t)u[0]))
+                break;
             size_t n = blen - 8 < 16 ? blen - 8 : 16;
             memcpy(comm, body + 8, n);
             comm[n] = '\0';
+            /* sample_id_all: the record ends with its time */
+            uint64_t time = 0;
+            if (blen >= 8 + 16)
+                memcpy(&time, rec + size - 8, 8);
             if (h.misc & PERF_RECORD_MISC_COMM_EXEC)
                 perf_procs_exec(p->procs, (pid_t)u[0]);
-            perf_procs_comm(p->procs, (pid_t)u[0], (pid_t)u[1], comm);
+            perf_procs_comm(p->procs, (pid_t)u[0], (pid_t)u[1], comm, time);
         }
         break;
-    case PERF_RECORD_FORK:
-        if (blen >= 16) {
-            memcpy(u, body, 16);
-            perf_procs_fork(p->procs, (pid_t)u[0], (pid_t)u[1], (pid_t)u[2], (pid_t)u[3]);
-        }
+    case PERF_RECORD_FORK: {
+        struct fork_rec f;
+        /* per CPU they were applied when peeked at */
+        if (!p->per_cpu && fork_fields(rec, size, &f))
+            perf_procs_fork(p->procs, f.pid, f.ppid, f.tid, f.ptid, f.time);
         break;
+    }
     case PERF_RECORD_LOST:
         if (blen >= 16) {
             memcpy(v, body, 16);
@@ -300,40 +219,58 @@ static void handle_record(struct perf_profiler *p, const uint8_t *rec, size_t si
     }
 }
 
-static void drain_ring(struct perf_profiler *p, struct ring *r)
+static int fork_order(const void *a, const void *b)
 {
-    uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
-    uint64_t tail = r->meta->data_tail;
-    size_t mask = r->data_size - 1;
-    while (head - tail >= sizeof(struct perf_event_header)) {
-        struct perf_event_header h;
-        size_t off = tail & mask;
-        /* records are 8-byte aligned in a power-of-two ring: a header never wraps */
-        memcpy(&h, r->data + off, sizeof h);
-        if (h.size < sizeof h || h.size > head - tail) {
-            tail = head; /* a torn or corrupt buffer: skip what is there */
-            break;
-        }
-        const uint8_t *rec = r->data + off;
-        if (off + h.size > r->data_size) {
-            size_t first = r->data_size - off;
-            memcpy(p->rec, r->data + off, first);
-            memcpy(p->rec + first, r->data, h.size - first);
-            rec = p->rec;
-        }
-        handle_record(p, rec, h.size);
-        tail += h.size;
-        /* hand the room back at once: unwinding takes a while */
-        __atomic_store_n(&r->meta->data_tail, tail, __ATOMIC_RELEASE);
-    }
-    __atomic_store_n(&r->meta->data_tail, tail, __ATOMIC_RELEASE);
+    const struct fork_rec *x = a, *y = b;
+    if (x->time != y->time)
+        return x->time < y->time ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static void drain_all(struct perf_profiler *p)
+/* The batch of FORK records, oldest first: a process joins the tree when
+ * its creator is a member by then. */
+static void apply_forks(struct perf_profiler *p)
 {
+    qsort(p->forks, p->nforks, sizeof *p->forks, fork_order);
+    for (size_t i = 0; i < p->nforks; i++) {
+        const struct fork_rec *f = &p->forks[i];
+        enum perf_tree_fork r = perf_tree_fork(p->tree, f->pid, f->ppid);
+        if (r == PERF_TREE_JOINED)
+            perf_procs_fork(p->procs, f->pid, f->ppid, f->tid, f->ptid, f->time);
+        else if (r == PERF_TREE_FULL)
+            p->st.tree_untracked++;
+    }
+    p->nforks = 0;
+}
+
+static void peek_record(void *ctx, const uint8_t *rec, size_t size)
+{
+    struct perf_profiler *p = ctx;
+    struct perf_event_header h;
+    memcpy(&h, rec, sizeof h);
+    if (h.type != PERF_RECORD_FORK)
+        return;
+    if (p->nforks == MAX_FORK_BATCH)
+        apply_forks(p); /* a storm of forks: order holds within each batch */
+    struct fork_rec *f = &p->forks[p->nforks];
+    if (fork_fields(rec, size, f)) {
+        f->seq = p->nforks;
+        p->nforks++;
+    }
+}
+
+void perf_profiler_drain(struct perf_profiler *p)
+{
+    if (p->per_cpu) {
+        for (size_t i = 0; i < p->ncpus; i++)
+            if (p->rings[i].meta)
+                perf_ring_peek(&p->rings[i], peek_record, p, p->rec);
+        apply_forks(p);
+    }
+    /* per CPU, only as far as peeked: later records may need later FORKs */
     for (size_t i = 0; i < p->ncpus; i++)
         if (p->rings[i].meta)
-            drain_ring(p, &p->rings[i]);
+            perf_ring_drain(&p->rings[i], p->per_cpu, handle_record, p, p->rec);
 }
 
 static void *reader_main(void *arg)
@@ -356,224 +293,44 @@ static void *reader_main(void *arg)
         } else {
             usleep(POLL_MS * 1000);
         }
-        drain_all(p);
+        perf_profiler_drain(p);
     }
-    drain_all(p);
+    perf_profiler_drain(p);
     p->st.reader_cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID);
     free(pfds);
     return NULL;
 }
 
-/* ---- events ---- */
-
-static void refused(struct perf_profiler *p, struct buf *err, int e, pid_t tid)
-{
-    char para[32];
-    int value;
-    paranoid_text(para, sizeof para, &value);
-    if (e == EACCES || e == EPERM)
-        buf_printf(err,
-                   "perf_event_open on pid %d (thread %d) refused: %s. "
-                   "kernel.perf_event_paranoid is %s. Run scaleprof as root or with CAP_PERFMON, "
-                   "or as the target's own user with `sysctl kernel.perf_event_paranoid=1` "
-                   "(at 2 only user time is sampled; above 2 unprivileged users cannot sample); "
-                   "in a container, its seccomp profile must allow perf_event_open",
-                   (int)p->root, (int)tid, strerror(e), para);
-    else
-        buf_printf(err,
-                   "perf_event_open on pid %d (thread %d): %s: this kernel offers no software "
-                   "cpu-clock event to sample with (CONFIG_PERF_EVENTS, or a seccomp policy "
-                   "blocking perf_event_open); kernel.perf_event_paranoid is %s",
-                   (int)p->root, (int)tid, strerror(e), para);
-}
-
-static int map_ring(struct perf_profiler *p, struct ring *r, int fd, struct buf *err)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t data = (size_t)p->o.ring_kb * 1024;
-    for (; data >= 64 * 1024; data /= 2) {
-        void *m = mmap(NULL, data + page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (m != MAP_FAILED) {
-            r->fd = fd;
-            r->meta = m;
-            r->data = (uint8_t *)m + page;
-            r->data_size = data;
-            r->mmap_len = data + page;
-            return 0;
-        }
-        if (errno != EPERM && errno != ENOMEM)
-            break;
-    }
-    int e = errno;
-    buf_printf(err, "perf: mmap of a %u KiB ring buffer: %s%s", p->o.ring_kb, strerror(e),
-               e == EPERM ? " (over kernel.perf_event_mlock_kb and RLIMIT_MEMLOCK)" : "");
-    return e == EPERM ? PERF_ERR_REFUSED : PERF_ERR;
-}
-
-static void fill_attr(struct perf_profiler *p, struct perf_event_attr *a)
-{
-    memset(a, 0, sizeof *a);
-    a->size = sizeof *a;
-    a->type = PERF_TYPE_SOFTWARE;
-    a->config = PERF_COUNT_SW_CPU_CLOCK;
-    a->sample_period = p->period;
-    a->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_PERIOD |
-                     PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
-    a->sample_regs_user = p->regs_mask;
-    a->sample_stack_user = p->o.stack_bytes;
-    a->inherit = 1;
-    a->mmap = 1;
-    a->mmap2 = 1;
-    a->comm = 1;
-    a->comm_exec = 1;
-    a->task = 1;
-    a->sample_id_all = 1;
-    a->exclude_kernel = !p->kernel;
-    a->exclude_hv = 1;
-    a->use_clockid = 1;
-    a->clockid = CLOCK_MONOTONIC;
-    a->watermark = 1;
-    a->wakeup_watermark = p->o.ring_kb * 1024 / 4;
-}
-
-/* Opens tid's events, one per CPU. 0 ok, 1 the thread is gone, <0 an error. */
-static int open_thread(struct perf_profiler *p, pid_t tid, struct buf *err)
-{
-    struct perf_event_attr a;
-    for (size_t i = 0; i < p->ncpus; i++) {
-        if (p->nfds >= p->o.max_events) {
-            buf_printf(err, "perf: over the limit of %u events (threads × %zu CPUs)",
-                       p->o.max_events, p->ncpus);
-            return PERF_ERR;
-        }
-        fill_attr(p, &a);
-        int fd = (int)syscall(SYS_perf_event_open, &a, tid, p->cpus[i], -1, PERF_FLAG_FD_CLOEXEC);
-        if (fd < 0 && (errno == EACCES || errno == EPERM) && p->kernel && p->nfds == 0) {
-            p->kernel = false; /* kernel samples not allowed: user time only */
-            fill_attr(p, &a);
-            fd = (int)syscall(SYS_perf_event_open, &a, tid, p->cpus[i], -1, PERF_FLAG_FD_CLOEXEC);
-        }
-        if (fd < 0) {
-            int e = errno;
-            if (e == ESRCH)
-                return 1; /* exited since the scan; events opened on it stay harmless */
-            if (e == EACCES || e == EPERM || e == ENOENT || e == ENOSYS || e == EOPNOTSUPP ||
-                e == ENODEV) {
-                refused(p, err, e, tid);
-                return PERF_ERR_REFUSED;
-            }
-            buf_printf(err, "perf_event_open on pid %d (thread %d, cpu %d): %s%s", (int)p->root,
-                       (int)tid, p->cpus[i], strerror(e),
-                       e == EMFILE ? " (RLIMIT_NOFILE: one descriptor per thread and CPU)" : "");
-            return PERF_ERR;
-        }
-        p->fds[p->nfds++] = fd;
-        struct ring *r = &p->rings[i];
-        if (!r->meta) {
-            int rc = map_ring(p, r, fd, err);
-            if (rc < 0)
-                return rc;
-        } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, r->fd) < 0) {
-            buf_printf(err, "perf: PERF_EVENT_IOC_SET_OUTPUT (thread %d, cpu %d): %s", (int)tid,
-                       p->cpus[i], strerror(errno));
-            return PERF_ERR;
-        }
-    }
-    return 0;
-}
-
-/* Room for n more descriptors: raises RLIMIT_NOFILE's soft limit if needed. */
-static void reserve_fds(size_t n)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-        return;
-    rlim_t want = (rlim_t)n + 256 + rl.rlim_cur;
-    if (want > rl.rlim_max)
-        want = rl.rlim_max;
-    if (want > rl.rlim_cur) {
-        rl.rlim_cur = want;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
-/* Opens every thread of the tree not yet sampled; rescans until no new one
- * appears (each rescan after draining, so inherited threads are known). */
-static int open_tree(struct perf_profiler *p, struct buf *err)
-{
-    size_t maxp = p->o.max_processes, maxt = p->o.max_threads;
-    pid_t *pids = calloc(maxp, sizeof *pids), *tids = calloc(maxt, sizeof *tids);
-    int rc = PERF_OK;
-    if (!pids || !tids) {
-        buf_printf(err, "perf: out of memory");
-        rc = PERF_ERR;
-    }
-    for (int round = 0; rc == PERF_OK && round < RESCAN_ROUNDS; round++) {
-        if (round > 0) {
-            usleep(5000); /* lets a clone in progress write its FORK record */
-            drain_all(p);
-        }
-        size_t total;
-        int np = proclist_pids(p->root, pids, maxp, &total);
-        if (np <= 0) {
-            if (round > 0)
-                break; /* the target exited during start: stop reports what there was */
-            buf_printf(err, "perf: pid %d: %s", (int)p->root, strerror(errno));
-            rc = PERF_ERR_NO_TARGET;
-            break;
-        }
-        size_t fresh = 0;
-        for (int i = 0; i < np && rc == PERF_OK; i++) {
-            int nt = proclist_tids(pids[i], tids, maxt, NULL);
-            reserve_fds((size_t)(nt > 0 ? nt : 0) * p->ncpus);
-            for (int j = 0; j < nt && rc == PERF_OK; j++) {
-                pid_t *slot = opened_slot(p, tids[j]);
-                if (*slot || perf_procs_forked(p->procs, tids[j]))
-                    continue;
-                if (p->nopened >= maxt) {
-                    buf_printf(err, "perf: pid %d: over the limit of %zu threads", (int)p->root,
-                               maxt);
-                    rc = PERF_ERR;
-                    break;
-                }
-                int r = open_thread(p, tids[j], err);
-                if (r < 0)
-                    rc = r;
-                else if (r == 0) {
-                    *slot = tids[j];
-                    p->nopened++;
-                    fresh++;
-                }
-            }
-        }
-        /* the root's maps before any record is read: its executable becomes
-         * mapping[0]. After the first open, so that a user who may not sample
-         * the target hears about permissions, not about /proc. */
-        if (round == 0 && rc == PERF_OK && !perf_procs_get(p->procs, p->root)) {
-            buf_printf(err, "perf: pid %d: cannot read /proc/%d/maps: %s", (int)p->root,
-                       (int)p->root, strerror(errno));
-            rc = errno == ESRCH || errno == ENOENT ? PERF_ERR_NO_TARGET : PERF_ERR;
-        }
-        if (round > 0 && fresh == 0)
-            break;
-    }
-    free(pids);
-    free(tids);
-    return rc;
-}
-
 /* ---- start / stop ---- */
+
+/* The machine's busy time (user, nice, system, irq, softirq) and the time
+ * the hypervisor stole, in ns, from /proc/stat; zeros when unreadable. */
+static void machine_times(uint64_t *busy_ns, uint64_t *steal_ns)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    *busy_ns = *steal_ns = 0;
+    if (!f)
+        return;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    long tck = sysconf(_SC_CLK_TCK);
+    if (n < 8 || tck <= 0)
+        return;
+    double ns = 1e9 / (double)tck;
+    *busy_ns = (uint64_t)((double)(v[0] + v[1] + v[2] + v[5] + v[6]) * ns);
+    *steal_ns = (uint64_t)((double)v[7] * ns);
+}
 
 static void release(struct perf_profiler *p)
 {
-    for (size_t i = 0; i < p->ncpus && p->rings; i++)
-        if (p->rings[i].meta)
-            munmap(p->rings[i].meta, p->rings[i].mmap_len);
-    for (size_t i = 0; i < p->nfds; i++)
-        close(p->fds[i]);
+    perf_events_close(p);
     if (p->wake_fd >= 0)
         close(p->wake_fd);
     perf_procs_free(p->procs);
+    perf_tree_free(p->tree);
+    free(p->forks);
     unwind_free(p->uw);
     pprof_free(p->pb);
     free(p->rings);
@@ -600,6 +357,9 @@ static int check_options(const struct perf_options *o, struct buf *err)
         bad = "ring_kb must be a power of two >= 64 holding 4 samples";
     else if (!o->max_threads || !o->max_processes || !o->max_events || !o->max_stacks)
         bad = "the limits must be positive";
+    else if (o->mode != PERF_MODE_AUTO && o->mode != PERF_MODE_PER_CPU &&
+             o->mode != PERF_MODE_PER_THREAD)
+        bad = "mode must be auto, per_cpu or per_thread";
     if (bad)
         buf_printf(err, "perf: %s", bad);
     return bad ? PERF_ERR : PERF_OK;
@@ -632,8 +392,8 @@ int perf_profiler_start(struct perf_profiler **out, pid_t root, const struct per
     p->nregs = (size_t)__builtin_popcountll(p->regs_mask);
     char para[32];
     int paranoid;
-    paranoid_text(para, sizeof para, &paranoid);
-    p->kernel = geteuid() == 0 || paranoid <= 1;
+    perf_events_paranoid(para, sizeof para, &paranoid);
+    p->kernel = p->kernel_allowed = geteuid() == 0 || paranoid <= 1;
     p->opened_cap = 16;
     while (p->opened_cap < 2 * (size_t)o->max_threads)
         p->opened_cap *= 2;
@@ -645,11 +405,14 @@ int perf_profiler_start(struct perf_profiler **out, pid_t root, const struct per
     const struct pprof_value_type types[2] = {{"samples", "count"}, {"cpu", "nanoseconds"}};
     const struct pprof_value_type period_type = {"cpu", "nanoseconds"};
     int rc = PERF_ERR;
-    if (online_cpus(p) < 0 || !(p->rings = calloc(p->ncpus, sizeof *p->rings)) ||
+    if (perf_events_cpus(p) < 0 || !(p->rings = calloc(p->ncpus, sizeof *p->rings)) ||
         !(p->fds = calloc(o->max_events, sizeof *p->fds)) ||
-        !(p->opened = calloc(p->opened_cap, sizeof *p->opened)) || !(p->rec = malloc(MAX_RECORD)) ||
+        !(p->opened = calloc(p->opened_cap, sizeof *p->opened)) ||
+        !(p->rec = malloc(PERF_RING_MAX_RECORD)) ||
         !(p->pcs = calloc(o->max_depth, sizeof *p->pcs)) ||
         !(p->locs = calloc(o->max_depth, sizeof *p->locs)) ||
+        !(p->tree = perf_tree_new((size_t)o->max_processes * TREE_PIDS_PER_PROCESS)) ||
+        !(p->forks = calloc(MAX_FORK_BATCH, sizeof *p->forks)) ||
         !(p->pb = pprof_new(types, 2, &period_type, (int64_t)p->period, &lim))) {
         buf_printf(err, "perf: out of memory");
         goto fail;
@@ -664,9 +427,10 @@ int perf_profiler_start(struct perf_profiler **out, pid_t root, const struct per
         buf_printf(err, "perf: eventfd: %s", strerror(errno));
         goto fail;
     }
+    machine_times(&p->busy0, &p->steal0);
     p->t0_real = now_ns(CLOCK_REALTIME);
     p->t0_mono = now_ns(CLOCK_MONOTONIC);
-    if ((rc = open_tree(p, err)) < 0)
+    if ((rc = perf_events_open(p, err)) < 0)
         goto fail;
     /* the reader takes no signals: the harness's SIGINT/SIGTERM handling
      * stays on its own threads */
@@ -697,9 +461,14 @@ int perf_profiler_stop(struct perf_profiler *p, const char *pprof_path, struct p
     for (size_t i = 0; i < p->nfds; i++)
         ioctl(p->fds[i], PERF_EVENT_IOC_DISABLE, 0);
     p->t1_mono = now_ns(CLOCK_MONOTONIC);
+    uint64_t busy1, steal1;
+    machine_times(&busy1, &steal1);
+    p->st.busy_ns = busy1 > p->busy0 ? busy1 - p->busy0 : 0;
+    p->st.steal_ns = steal1 > p->steal0 ? steal1 - p->steal0 : 0;
     /* a cpu-clock event counts nanoseconds on CPU, and its value includes
-     * the threads that inherited it, exited ones too */
-    for (size_t i = 0; i < p->nfds; i++) {
+     * the threads that inherited it, exited ones too; per CPU it counts
+     * every task's time, which says nothing about the tree */
+    for (size_t i = 0; i < p->nfds && !p->per_cpu; i++) {
         uint64_t count;
         if (read(p->fds[i], &count, sizeof count) == (ssize_t)sizeof count)
             p->st.counted_cpu_ns += count;
@@ -712,6 +481,7 @@ int perf_profiler_stop(struct perf_profiler *p, const char *pprof_path, struct p
     if (p->reader_started)
         pthread_join(p->reader, NULL);
 
+    p->st.per_cpu = p->per_cpu;
     p->st.kernel_sampled = p->kernel;
     p->st.period_ns = p->period;
     p->st.duration_ns = p->t1_mono - p->t0_mono;
@@ -721,13 +491,15 @@ int perf_profiler_stop(struct perf_profiler *p, const char *pprof_path, struct p
     p->st.stacks = pprof_sample_count(p->pb);
     int rc = PERF_OK;
     if (pprof_path) {
-        char note[256];
+        char note[320];
         snprintf(note, sizeof note,
-                 "scaleprof perf: cpu-clock every %" PRIu64 " ns, kernel time %s, %" PRIu64
+                 "scaleprof perf: cpu-clock every %" PRIu64 " ns, %s, kernel time %s, %" PRIu64
                  " samples, %" PRIu64 " with a complete stack, %" PRIu64 " lost records, %" PRIu64
-                 " ns counted on CPU",
-                 p->period, p->kernel ? "sampled" : "not sampled", p->st.samples,
-                 p->st.samples_complete, p->st.lost, p->st.counted_cpu_ns);
+                 " %s",
+                 p->period, p->per_cpu ? "per CPU" : "per thread",
+                 p->kernel ? "sampled" : "not sampled", p->st.samples, p->st.samples_complete,
+                 p->st.lost, p->per_cpu ? p->st.samples_other : p->st.counted_cpu_ns,
+                 p->per_cpu ? "samples of other processes dropped" : "ns counted on CPU");
         pprof_add_comment(p->pb, note);
         pprof_set_time(p->pb, (int64_t)p->t0_real, (int64_t)p->st.duration_ns);
         if (pprof_write(p->pb, pprof_path, err) < 0)

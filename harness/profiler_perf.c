@@ -3,9 +3,12 @@
  * (perf_profiler.h: perf_event_open cpu-clock at 99 Hz, user stacks unwound
  * with libdw from the binaries' CFI), for programs that serve no profile.
  * The window's profile is cpu.pb.gz (pprof protobuf, address-only: the
- * analysis symbolizes it like a gperftools profile). When the kernel refuses
- * (perf_event_paranoid, no CAP_PERFMON) the point goes on with process
- * measurements and the reason says what to set.
+ * analysis symbolizes it like a gperftools profile). A note says which mode
+ * ran: per CPU (the default where permitted), or per thread, whose samples
+ * undercount light threads (the note gives the share of the counted CPU
+ * they hold). When the kernel refuses (perf_event_paranoid, no CAP_PERFMON)
+ * the point goes on with process measurements and the reason says what to
+ * set.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -61,6 +64,21 @@ static void perf_finish(struct profiler_point *pp, void *state, bool keep)
     out->sampled_cpu_ns = (double)st.sampled_cpu_ns;
     out->complete_share = st.samples ? (double)st.samples_complete / (double)st.samples : -1;
     out->lost = (long)st.lost;
+    if (st.per_cpu)
+        profiler_add_note(pp, "perf: per CPU, %llu samples of other processes dropped",
+                          (unsigned long long)st.samples_other);
+    else
+        profiler_add_note(pp,
+                          "perf: per thread (per-CPU events need root, CAP_PERFMON or "
+                          "kernel.perf_event_paranoid <= 0): threads using under a period per "
+                          "CPU are undercounted; samples hold %.0f%% of the CPU the events "
+                          "counted",
+                          st.counted_cpu_ns
+                              ? 100.0 * (double)st.sampled_cpu_ns / (double)st.counted_cpu_ns
+                              : 0.0);
+    if (st.tree_untracked)
+        profiler_add_note(pp, "perf: %llu processes of the tree past the cap, not sampled",
+                          (unsigned long long)st.tree_untracked);
     if (!st.kernel_sampled)
         profiler_add_note(pp, "perf: user time only (kernel.perf_event_paranoid > 1 and no "
                               "CAP_PERFMON): system-call time is not in the profile");

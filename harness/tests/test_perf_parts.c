@@ -2,7 +2,10 @@
  * test_perf_parts: the perf profiler's parts that need no perf events: the
  * register mapping from perf's REGS_USER order to DWARF numbers, the pprof
  * builder/writer (aggregation, ids, caps, atomic writes, read back with
- * protobuf-c) and the process-tree listing from /proc.
+ * protobuf-c), the process-tree listing from /proc, the per-CPU mode's
+ * tree membership from FORK records (table-driven), and the ring buffer
+ * reader (wrapping records, peeking ahead, draining only what was peeked)
+ * on a buffer laid out as the kernel's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +26,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "perf_ring.h"
 #include "perf_test_util.h"
+#include "perf_tree.h"
 #include "perf_unwind.h"
 #include "pprof_write.h"
 #include "proclist.h"
@@ -284,6 +289,216 @@ static void test_pprof_new_refuses_a_bad_value_count(void **state)
     assert_null(pprof_new(cpu_types, PPROF_MAX_VALUES + 1, NULL, 0, NULL));
 }
 
+/* ---- tree membership ---- */
+
+/* One step: 'a' add (a scanned pid), 'f' a FORK record (pid, ppid), 'h' is
+ * pid a member, 'n' how many members; want is the result. */
+struct tree_step {
+    char op;
+    pid_t pid, ppid;
+    int want;
+};
+
+static const struct {
+    const char *why;
+    size_t max;
+    struct tree_step steps[8];
+} tree_rows[] = {
+    {"a member's new process joins", 8, {{'a', 100, 0, 1}, {'f', 101, 100, 1}, {'h', 101, 0, 1}}},
+    {"a member's grandchild joins",
+     8,
+     {{'a', 100, 0, 1}, {'f', 101, 100, 1}, {'f', 102, 101, 1}, {'h', 102, 0, 1}, {'n', 0, 0, 3}}},
+    {"an outsider's new process stays out",
+     8,
+     {{'a', 100, 0, 1}, {'f', 201, 200, 0}, {'h', 201, 0, 0}, {'n', 0, 0, 1}}},
+    {"a member's new thread (pid == ppid) joins, an outsider's does not",
+     8,
+     {{'a', 100, 0, 1}, {'f', 100, 100, 1}, {'f', 200, 200, 0}, {'h', 200, 0, 0}}},
+    {"a member's pid reused by an outsider's child leaves the tree",
+     8,
+     {{'a', 100, 0, 1},
+      {'f', 101, 100, 1},
+      {'f', 101, 300, 0},
+      {'h', 101, 0, 0},
+      {'h', 100, 0, 1},
+      {'n', 0, 0, 1}}},
+    {"a reused pid's new process, a member's child again, rejoins",
+     8,
+     {{'a', 100, 0, 1},
+      {'f', 101, 100, 1},
+      {'f', 101, 300, 0},
+      {'f', 101, 100, 1},
+      {'h', 101, 0, 1}}},
+    {"a former member's new thread is outside",
+     8,
+     {{'a', 100, 0, 1}, {'f', 101, 100, 1}, {'f', 101, 300, 0}, {'f', 101, 101, 0}}},
+    {"past the cap a member's child is untracked, not a member",
+     2,
+     {{'a', 100, 0, 1},
+      {'f', 101, 100, 1},
+      {'f', 102, 100, -1},
+      {'h', 102, 0, 0},
+      {'a', 103, 0, 0}}},
+    {"the idle task (pid 0) is never a member",
+     8,
+     {{'a', 0, 0, 0}, {'h', 0, 0, 0}, {'n', 0, 0, 0}}},
+};
+
+static void test_tree_follows_fork_records(void **state)
+{
+    for (size_t i = 0; i < sizeof tree_rows / sizeof tree_rows[0]; i++) {
+        struct perf_tree *t = perf_tree_new(tree_rows[i].max);
+        assert_non_null(t);
+        for (size_t j = 0; j < 8 && tree_rows[i].steps[j].op; j++) {
+            const struct tree_step *st = &tree_rows[i].steps[j];
+            int got = 0;
+            switch (st->op) {
+            case 'a':
+                got = perf_tree_add(t, st->pid);
+                break;
+            case 'f':
+                got = perf_tree_fork(t, st->pid, st->ppid);
+                break;
+            case 'h':
+                got = perf_tree_has(t, st->pid);
+                break;
+            case 'n':
+                got = (int)perf_tree_count(t);
+                break;
+            }
+            if (got != st->want)
+                fail_msg("%s: step %zu ('%c' %d %d) gave %d, want %d", tree_rows[i].why, j, st->op,
+                         (int)st->pid, (int)st->ppid, got, st->want);
+        }
+        perf_tree_free(t);
+    }
+}
+
+/* ---- ring buffer ---- */
+
+#define RING_DATA 256
+
+/* A ring laid out as the kernel's: meta page, power-of-two data. */
+struct fake_ring {
+    struct perf_event_mmap_page meta;
+    uint8_t data[RING_DATA];
+    struct perf_ring r;
+    uint64_t head;
+};
+
+static void fake_init(struct fake_ring *f)
+{
+    memset(f, 0, sizeof *f);
+    f->r = (struct perf_ring){.fd = -1, .meta = &f->meta, .data = f->data, .data_size = RING_DATA};
+}
+
+/* Writes a record of size bytes (a multiple of 8) whose body bytes are tag,
+ * wrapping as the kernel does, and publishes it. */
+static void fake_write(struct fake_ring *f, uint32_t type, uint16_t size, uint8_t tag)
+{
+    uint8_t rec[RING_DATA];
+    struct perf_event_header h = {.type = type, .misc = 0, .size = size};
+    memcpy(rec, &h, sizeof h);
+    memset(rec + sizeof h, tag, size - sizeof h);
+    for (uint16_t i = 0; i < size; i++)
+        f->data[(f->head + i) % RING_DATA] = rec[i];
+    f->head += size;
+    f->meta.data_head = f->head;
+}
+
+struct seen {
+    int n;
+    uint8_t tags[32];
+    uint16_t sizes[32];
+    bool intact[32]; /* every body byte is the tag: a wrapped record came out whole */
+};
+
+static void note_record(void *ctx, const uint8_t *rec, size_t size)
+{
+    struct seen *s = ctx;
+    struct perf_event_header h;
+    memcpy(&h, rec, sizeof h);
+    if (s->n >= 32)
+        return;
+    s->tags[s->n] = rec[sizeof h];
+    s->sizes[s->n] = (uint16_t)size;
+    s->intact[s->n] = h.size == size;
+    for (size_t i = sizeof h; i < size; i++)
+        s->intact[s->n] &= rec[i] == rec[sizeof h];
+    s->n++;
+}
+
+static void test_ring_drain_hands_over_wrapped_records_whole(void **state)
+{
+    static struct fake_ring f;
+    uint8_t scratch[PERF_RING_MAX_RECORD];
+    struct seen s = {0};
+    fake_init(&f);
+    /* 3 × 80 bytes, drained; then 2 × 80 more: the second of these wraps */
+    for (int i = 0; i < 3; i++)
+        fake_write(&f, PERF_RECORD_SAMPLE, 80, (uint8_t)(1 + i));
+    perf_ring_drain(&f.r, 0, note_record, &s, scratch);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(f.meta.data_tail, 240);
+    fake_write(&f, PERF_RECORD_SAMPLE, 80, 4);
+    fake_write(&f, PERF_RECORD_SAMPLE, 80, 5); /* bytes 320..400: wraps at 256 */
+    perf_ring_drain(&f.r, 0, note_record, &s, scratch);
+    assert_int_equal(s.n, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(s.tags[i], 1 + i);
+        assert_int_equal(s.sizes[i], 80);
+        assert_true(s.intact[i]);
+    }
+    assert_int_equal(f.meta.data_tail, 400);
+}
+
+static void test_ring_drains_only_what_was_peeked(void **state)
+{
+    static struct fake_ring f;
+    uint8_t scratch[PERF_RING_MAX_RECORD];
+    struct seen peeked = {0}, drained = {0};
+    fake_init(&f);
+    fake_write(&f, PERF_RECORD_FORK, 48, 1);
+    /* never peeked at: nothing may be consumed */
+    perf_ring_drain(&f.r, 1, note_record, &drained, scratch);
+    assert_int_equal(drained.n, 0);
+    assert_int_equal(f.meta.data_tail, 0);
+    fake_write(&f, PERF_RECORD_SAMPLE, 64, 2);
+    perf_ring_peek(&f.r, note_record, &peeked, scratch);
+    assert_int_equal(peeked.n, 2);
+    assert_int_equal(f.meta.data_tail, 0); /* peeking consumes nothing */
+    /* a record written after the peek waits for the next one */
+    fake_write(&f, PERF_RECORD_SAMPLE, 64, 3);
+    perf_ring_drain(&f.r, 1, note_record, &drained, scratch);
+    assert_int_equal(drained.n, 2);
+    assert_int_equal(f.meta.data_tail, 112);
+    /* the next peek starts where the last one ended */
+    perf_ring_peek(&f.r, note_record, &peeked, scratch);
+    assert_int_equal(peeked.n, 3);
+    assert_int_equal(peeked.tags[2], 3);
+    perf_ring_drain(&f.r, 1, note_record, &drained, scratch);
+    assert_int_equal(drained.n, 3);
+    assert_int_equal(f.meta.data_tail, 176);
+}
+
+static void test_ring_skips_a_corrupt_header(void **state)
+{
+    static struct fake_ring f;
+    uint8_t scratch[PERF_RING_MAX_RECORD];
+    struct seen s = {0};
+    fake_init(&f);
+    fake_write(&f, PERF_RECORD_SAMPLE, 64, 1);
+    /* a header claiming 0 bytes: nothing after it can be trusted */
+    memset(f.data + 64, 0, 8);
+    f.head += 64;
+    f.meta.data_head = f.head;
+    perf_ring_peek(&f.r, note_record, &s, scratch);
+    assert_int_equal(s.n, 1);
+    perf_ring_drain(&f.r, 1, note_record, &s, scratch);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(f.meta.data_tail, 128); /* skipped to the head */
+}
+
 /* ---- proclist ---- */
 
 static void *idle_thread(void *arg)
@@ -380,6 +595,10 @@ int main(void)
         cmocka_unit_test(test_pprof_caps_count_drops_and_keep_what_fitted),
         cmocka_unit_test(test_pprof_write_refuses_an_oversized_profile_and_leaves_nothing),
         cmocka_unit_test(test_pprof_new_refuses_a_bad_value_count),
+        cmocka_unit_test(test_tree_follows_fork_records),
+        cmocka_unit_test(test_ring_drain_hands_over_wrapped_records_whole),
+        cmocka_unit_test(test_ring_drains_only_what_was_peeked),
+        cmocka_unit_test(test_ring_skips_a_corrupt_header),
         cmocka_unit_test(test_proclist_lists_descendants_parent_first),
         cmocka_unit_test(test_proclist_lists_every_thread),
         cmocka_unit_test(test_proclist_missing_pid_fails_with_esrch),

@@ -1,8 +1,9 @@
 /*
  * test_record: `scaleprof record` on a running perf_burn (built without frame
  * pointers): it writes a pprof profile whose ids are consistent and whose
- * samples cover the process's CPU, prints its figures, and refuses to
- * overwrite a file or to sample a pid that does not exist.
+ * samples cover the process's CPU, prints its figures and the mode that ran
+ * (--mode per-thread also the CPU the events counted), and refuses to
+ * overwrite a file, an unknown mode or a pid that does not exist.
  *
  *   test_record SCALEPROF PERF_BURN
  *
@@ -87,6 +88,11 @@ static void test_record_writes_a_profile_of_a_running_process(void **state)
     /* perf_burn keeps a CPU busy: about 199 samples in a second, nearly all complete */
     assert_true(samples > 100);
     assert_true(complete * 10 >= samples * 9);
+    /* the mode that ran: per CPU wherever the test runs as root */
+    if (geteuid() == 0)
+        assert_non_null(strstr(text, "\nper CPU: "));
+    else
+        assert_true(strstr(text, "\nper CPU: ") || strstr(text, "\nper thread: "));
     perftools__profiles__profile__free_unpacked(p, NULL);
 
     /* an existing file is never overwritten */
@@ -94,6 +100,58 @@ static void test_record_writes_a_profile_of_a_running_process(void **state)
     assert_int_equal(rc, 2);
     kill(target, SIGKILL);
     waitpid(target, NULL, 0);
+}
+
+/* Reads the first len-1 bytes of path into text. */
+static void slurp(const char *path, char *text, size_t len)
+{
+    text[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t n = fread(text, 1, len - 1, f);
+        text[n] = '\0';
+        fclose(f);
+    }
+}
+
+static void test_record_mode_per_thread_reports_counted_cpu(void **state)
+{
+    pid_t target = fork();
+    if (target == 0) {
+        execl(burn, burn, "3", "1000000", (char *)NULL);
+        _exit(127);
+    }
+    usleep(200 * 1000);
+    char pid[16], out[128], log[128], text[2048];
+    snprintf(pid, sizeof pid, "%d", (int)target);
+    snprintf(out, sizeof out, "%s/thread.pb.gz", tmpdir);
+    snprintf(log, sizeof log, "%s/thread.txt", tmpdir);
+    char *argv[] = {(char *)scaleprof, "record",     "--pid", pid, "--duration", "1",
+                    "--mode",          "per-thread", "--out", out, NULL};
+    int rc = run(argv, log);
+    kill(target, SIGKILL);
+    waitpid(target, NULL, 0);
+    slurp(log, text, sizeof text);
+    print_message("%s", text);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(text, "\nper thread: "));
+    double sampled = 0, counted = 0;
+    const char *line = strstr(text, "\nsampled CPU ");
+    assert_non_null(line);
+    assert_int_equal(sscanf(line, "\nsampled CPU %lf s, counted CPU %lf s", &sampled, &counted), 2);
+    assert_true(counted > 0.5); /* perf_burn's main thread spins */
+}
+
+static void test_record_refuses_an_unknown_mode(void **state)
+{
+    char out[128], log[128];
+    snprintf(out, sizeof out, "%s/mode.pb.gz", tmpdir);
+    snprintf(log, sizeof log, "%s/mode.txt", tmpdir);
+    char *argv[] = {(char *)scaleprof, "record", "--pid", "1", "--mode",
+                    "per-process",     "--out",  out,     NULL};
+    assert_int_equal(run(argv, log), 2);
+    struct stat st;
+    assert_int_not_equal(stat(out, &st), 0);
 }
 
 static void test_record_refuses_a_missing_pid(void **state)
@@ -133,6 +191,8 @@ int main(int argc, char **argv)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_writes_a_profile_of_a_running_process),
+        cmocka_unit_test(test_record_mode_per_thread_reports_counted_cpu),
+        cmocka_unit_test(test_record_refuses_an_unknown_mode),
         cmocka_unit_test(test_record_refuses_a_missing_pid),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,107 @@
+/*
+ * perf_ring: mapping, draining and peeking one perf_event ring buffer for
+ * the perf profiler. See perf_ring.h.
+ */
+#include "perf_ring.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "perf_profiler.h"
+
+int perf_ring_map(struct perf_ring *r, int fd, unsigned kb, struct buf *err)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t data = (size_t)kb * 1024;
+    for (; data >= 64 * 1024; data /= 2) {
+        void *m = mmap(NULL, data + page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m != MAP_FAILED) {
+            r->fd = fd;
+            r->meta = m;
+            r->data = (uint8_t *)m + page;
+            r->data_size = data;
+            r->mmap_len = data + page;
+            r->peeked = 0;
+            return 0;
+        }
+        if (errno != EPERM && errno != ENOMEM)
+            break;
+    }
+    int e = errno;
+    buf_printf(err, "perf: mmap of a %u KiB ring buffer: %s%s", kb, strerror(e),
+               e == EPERM ? " (over kernel.perf_event_mlock_kb and RLIMIT_MEMLOCK)" : "");
+    return e == EPERM ? PERF_ERR_REFUSED : PERF_ERR;
+}
+
+void perf_ring_unmap(struct perf_ring *r)
+{
+    if (r->meta)
+        munmap(r->meta, r->mmap_len);
+    r->meta = NULL;
+    r->fd = -1;
+}
+
+/* The record at position pos, contiguous (in scratch when it wraps); NULL
+ * and *size 0 when the header is corrupt. */
+static const uint8_t *record_at(struct perf_ring *r, uint64_t pos, uint64_t head, size_t *size,
+                                uint8_t *scratch)
+{
+    struct perf_event_header h;
+    size_t off = pos & (r->data_size - 1);
+    memcpy(&h, r->data + off, sizeof h);
+    if (h.size < sizeof h || h.size > head - pos) {
+        *size = 0;
+        return NULL;
+    }
+    *size = h.size;
+    if (off + h.size <= r->data_size)
+        return r->data + off;
+    size_t first = r->data_size - off;
+    memcpy(scratch, r->data + off, first);
+    memcpy(scratch + first, r->data, h.size - first);
+    return scratch;
+}
+
+void perf_ring_drain(struct perf_ring *r, int upto_peeked, perf_ring_fn fn, void *ctx,
+                     uint8_t *scratch)
+{
+    uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
+    uint64_t tail = r->meta->data_tail;
+    /* peeked lies in [tail, head] once peeked at (a ring never peeked at
+     * has nothing that may be consumed) */
+    if (upto_peeked)
+        head = r->peeked - tail <= head - tail ? r->peeked : tail;
+    while (head - tail >= sizeof(struct perf_event_header)) {
+        size_t size;
+        const uint8_t *rec = record_at(r, tail, head, &size, scratch);
+        if (!rec) {
+            tail = head; /* a torn or corrupt buffer: skip what is there */
+            break;
+        }
+        fn(ctx, rec, size);
+        tail += size;
+        /* hand the room back at once: unwinding takes a while */
+        __atomic_store_n(&r->meta->data_tail, tail, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&r->meta->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+void perf_ring_peek(struct perf_ring *r, perf_ring_fn fn, void *ctx, uint8_t *scratch)
+{
+    uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
+    uint64_t tail = r->meta->data_tail;
+    uint64_t pos = r->peeked - tail <= head - tail ? r->peeked : tail;
+    while (head - pos >= sizeof(struct perf_event_header)) {
+        size_t size;
+        const uint8_t *rec = record_at(r, pos, head, &size, scratch);
+        if (!rec) {
+            pos = head; /* corrupt: drain skips it too */
+            break;
+        }
+        fn(ctx, rec, size);
+        pos += size;
+    }
+    r->peeked = pos;
+}
