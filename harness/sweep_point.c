@@ -440,7 +440,11 @@ int sweep_run_point(struct sweep_ctx *ctx, struct sweep_point *p, int index)
     double window_start = procstat_now() + run->warmup_s;
     if (run->load_rps > 0)
         start_load(&pr, window_start, window_start + run->duration_s);
-    if (pr.failed || (step = wait_until(&pr, window_start, "warm-up")) <= 0)
+    if (pr.failed) { /* the load did not start: no window, so no stats.json of zeros */
+        step = 0;
+        goto stop;
+    }
+    if ((step = wait_until(&pr, window_start, "warm-up")) <= 0)
         goto stop;
     pick_profiler(&pr);
     if ((step = run_window(&pr, run->duration_s)) <= 0)
