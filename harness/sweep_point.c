@@ -88,6 +88,17 @@ static void fail_exited(struct point_run *pr, const char *when)
     free(tail);
 }
 
+/* A results file the profiler could not write (disk full) fails the point: said once,
+ * then cleared, so a later write failure is told apart and this one is not repeated. */
+static void take_io_error(struct point_run *pr)
+{
+    char *io = pr->stats.profile.io_error;
+    if (io[0]) {
+        fail(pr, "%s", io);
+        io[0] = '\0';
+    }
+}
+
 static bool interrupted(struct point_run *pr)
 {
     return *pr->ctx->signal != 0;
@@ -274,8 +285,7 @@ static int run_window(struct point_run *pr, double duration)
     /* files only from a whole window: a profile of a target that died or of
      * an interrupted point would be taken for a measurement */
     pr->profiler->window_finish(&pr->pp, pstate, rc == 1);
-    if (pr->stats.profile.io_error[0])
-        fail(pr, "%s", pr->stats.profile.io_error);
+    take_io_error(pr);
     return rc;
 }
 
@@ -287,8 +297,7 @@ static int collect_after(struct point_run *pr)
     show(pr, "collecting", -1);
     if (pr->profiler->collect_after(&pr->pp) < 0 || interrupted(pr))
         return -1;
-    if (pr->stats.profile.io_error[0])
-        fail(pr, "%s", pr->stats.profile.io_error);
+    take_io_error(pr);
     if (!pr->cfg.admin)
         return 0;
     char why[512];
@@ -298,8 +307,7 @@ static int collect_after(struct point_run *pr)
     if (rc == 0)
         progress_message(pr->ctx->progress, "%s: /metrics: %s (recorded, not fatal)", pr->p->dir,
                          why);
-    if (pr->stats.profile.io_error[0])
-        fail(pr, "%s", pr->stats.profile.io_error);
+    take_io_error(pr);
     return 0;
 }
 
