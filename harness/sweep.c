@@ -277,8 +277,10 @@ static void plan_points(struct sweep_run *run)
 {
     run->num_points = run->num_counts * (size_t)run->repeat;
     run->points = calloc(run->num_points, sizeof *run->points);
-    uint64_t state = run->seed ? run->seed : 0x9E3779B97F4A7C15ULL;
     int *order = malloc(run->num_counts * sizeof *order);
+    if (!run->points || !order)
+        abort();
+    uint64_t state = run->seed ? run->seed : 0x9E3779B97F4A7C15ULL;
     size_t k = 0;
     for (int r = 1; r <= run->repeat; r++) {
         memcpy(order, run->counts, run->num_counts * sizeof *order);

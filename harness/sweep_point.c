@@ -226,6 +226,8 @@ static int run_window(struct point_run *pr, double duration)
         fetcher_run(&pr->fetcher, 1);
     size_t cap = (size_t)ceil(duration) + 2;
     pr->stats.samples = calloc(cap, sizeof *pr->stats.samples);
+    if (!pr->stats.samples)
+        abort();
     struct point_stats *st = &pr->stats;
     int rc = 1;
     if (target_read(&pr->target, &st->first, true) < 0) {
