@@ -94,17 +94,23 @@ static int cmp_int(const void *a, const void *b)
 }
 
 /* The counts of the <N>_services.point.json and <N>_services.yaml files in dir,
- * ascending, each once. */
+ * ascending, each once. 0, or -1 (errno) when dir cannot be read or memory ran out:
+ * never a silent subset of the counts. */
 static int scan_configs(const char *dir, int **counts, size_t *n)
 {
+    *n = 0;
     DIR *d = opendir(dir);
     if (!d)
         return -1;
     size_t cap = 16;
     *counts = malloc(cap * sizeof **counts);
-    *n = 0;
+    if (!*counts) {
+        closedir(d);
+        errno = ENOMEM;
+        return -1;
+    }
     struct dirent *e;
-    while ((e = readdir(d)) && *counts) {
+    while ((e = readdir(d))) {
         int count, used = 0, point = 0;
         if ((sscanf(e->d_name, "%d_services.yaml%n", &count, &used) == 1 &&
              used == (int)strlen(e->d_name) && count > 0) ||
@@ -112,8 +118,11 @@ static int scan_configs(const char *dir, int **counts, size_t *n)
              !strcmp(e->d_name + point, "n") && count > 0)) {
             if (*n == cap) {
                 int *grown = realloc(*counts, (cap *= 2) * sizeof **counts);
-                if (!grown)
-                    break;
+                if (!grown) {
+                    closedir(d);
+                    errno = ENOMEM;
+                    return -1;
+                }
                 *counts = grown;
             }
             (*counts)[(*n)++] = count;
@@ -743,11 +752,13 @@ int cmd_sweep(int argc, char **argv)
         return status;
     if (!seed_given)
         run.seed = (unsigned long)time(NULL);
-    if (scan_configs(run.configs, &run.counts, &run.num_counts) < 0 || run.num_counts == 0) {
+    int scanned = scan_configs(run.configs, &run.counts, &run.num_counts);
+    if (scanned < 0 || run.num_counts == 0) {
+        /* errno only from a failed scan: an empty folder's may be anyone's */
         fprintf(stderr,
                 "scaleprof sweep: %s: no <N>_services.yaml configs or point files (%s); "
                 "scaleprof gen --out %s writes them\n",
-                run.configs, errno ? strerror(errno) : "empty", run.configs);
+                run.configs, scanned < 0 ? strerror(errno) : "none there", run.configs);
         free(run.counts);
         return 2;
     }
