@@ -1,5 +1,6 @@
 /*
- * record: `scaleprof record --pid PID [--duration 10] [--hz 99] --out FILE`.
+ * record: `scaleprof record --pid PID --out FILE [--duration 10] [--hz 99]
+ * [--mode auto]`.
  * Profiles a running process tree with the perf profiler (perf_profiler.h),
  * as a sweep's window does, and writes a pprof profile (cpu.pb.gz) that
  * `scaleprof top`, `pprof` and the analysis read. For a look at one process
