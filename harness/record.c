@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "opts.h"
@@ -95,9 +96,8 @@ int cmd_record(int argc, char **argv)
     }
     if (!pid || !out)
         return opts_error(&o, "--pid PID and --out FILE are required");
-    FILE *exists = fopen(out, "r");
-    if (exists) {
-        fclose(exists);
+    struct stat st_out;
+    if (lstat(out, &st_out) == 0) { /* whatever it is, readable or not, a link or not */
         fprintf(stderr, "scaleprof record: %s exists; not overwritten\n", out);
         return 2;
     }
