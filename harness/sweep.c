@@ -374,8 +374,11 @@ static char *start_origin(struct sweep_run *run, const char *refproxy, struct ta
                 run->point_upstream);
         return NULL;
     }
-    if (admin < 0 || port < 0 || admin == port)
+    if (admin < 0 || port < 0 || admin == port) {
+        fprintf(stderr, "scaleprof sweep: origin: no free loopback port for its admin (%s)\n",
+                admin < 0 || port < 0 ? strerror(errno) : "it is the upstream's");
         return NULL;
+    }
     char admin_addr[32];
     snprintf(admin_addr, sizeof admin_addr, "127.0.0.1:%d", admin);
     const struct gen_respond_config rc = {
@@ -415,7 +418,8 @@ static char *start_origin(struct sweep_run *run, const char *refproxy, struct ta
         return NULL;
     }
     snprintf(health, sizeof health, "http://127.0.0.1:%d/healthz", admin);
-    for (int i = 0; i < 200 && !g_signal; i++) { /* 10 s */
+    double deadline = procstat_now() + 10.0;
+    while (!g_signal && procstat_now() < deadline) {
         long status = 0;
         char msg[CURL_ERROR_SIZE + 256];
         if (target_exited(t))
@@ -429,6 +433,10 @@ static char *start_origin(struct sweep_run *run, const char *refproxy, struct ta
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    if (!g_signal)
+        fprintf(stderr, "scaleprof sweep: origin: %s\n",
+                target_exited(t) ? "it exited before it answered"
+                                 : "its /healthz did not answer 200 within 10 s");
     return NULL;
 }
 
