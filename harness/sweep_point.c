@@ -31,7 +31,6 @@
 #include "sweep.h"
 #include "target.h"
 
-#define BODY_MAX ((size_t)512 << 20) /* profiles of big processes are large, but not this */
 #define READY_POLL_MS 50
 #define STOP_GRACE_S 10.0
 
