@@ -463,7 +463,9 @@ int sweep_run_point(struct sweep_ctx *ctx, struct sweep_point *p, int index)
         step = -1;
 stop:
     if (pr.load) {
-        if (step < 0)
+        /* interrupted, or no window to measure (the target died in the warm-up): the
+         * generator would go on sending until the window's end before finish returns */
+        if (step <= 0)
             loadgen_cancel(pr.load);
         loadgen_finish(pr.load, &pr.stats.load);
         pr.stats.has_load = true;
