@@ -48,6 +48,7 @@ int fetch_start(struct fetcher *f, struct fetch *fx, const char *url, long timeo
     fx->easy = curl_easy_init();
     if (!fx->easy) {
         snprintf(fx->error, sizeof fx->error, "curl_easy_init failed");
+        fx->result = CURLE_FAILED_INIT; /* so fetch_error tells the failure, not "HTTP 0" */
         fx->done = true;
         return -1;
     }
@@ -64,6 +65,7 @@ int fetch_start(struct fetcher *f, struct fetch *fx, const char *url, long timeo
         snprintf(fx->error, sizeof fx->error, "curl_multi_add_handle failed");
         curl_easy_cleanup(fx->easy);
         fx->easy = NULL;
+        fx->result = CURLE_FAILED_INIT;
         fx->done = true;
         return -1;
     }

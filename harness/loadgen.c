@@ -227,7 +227,14 @@ static void send_request(struct loadgen *lg, uint64_t j, double due)
     r->recorded = recorded;
     r->busy = true;
     r->shard = &lg->shards[service % lg->num_shards];
-    curl_multi_add_handle(r->shard->multi, r->easy);
+    if (curl_multi_add_handle(r->shard->multi, r->easy) != CURLM_OK) {
+        /* never on the wire: free the slot (else the drain waits for it) and say so */
+        r->busy = false;
+        lg->free_slots[lg->num_free++] = (size_t)(r - lg->reqs);
+        lg->in_flight--;
+        if (recorded)
+            count_error(lg, LOAD_ERR_NOT_SENT);
+    }
 }
 
 /* curl's socket callback: keep the epoll set in step with what curl waits for. */

@@ -155,7 +155,9 @@ char *pointfile_read(const char *path, struct pointcfg *pc)
         !(msg = get_string(path, root, "scratch_dir", false, &pc->scratch_dir)))
         msg = get_services(path, root, pc);
     /* the config sits beside its point file: a name, never a path elsewhere */
-    if (!msg && (strchr(pc->config, '/') || !strcmp(pc->config, "..") || !*pc->config) &&
+    if (!msg &&
+        (strchr(pc->config, '/') || !strcmp(pc->config, ".") || !strcmp(pc->config, "..") ||
+         !*pc->config) &&
         asprintf(&msg, "%s: \"config\": expected a file name in the same folder, got \"%s\"", path,
                  pc->config) < 0)
         msg = NULL;

@@ -90,7 +90,8 @@ static void gperf_finish(struct profiler_point *pp, void *state, bool keep)
             count_samples(&w->cpu.body, &out->samples, &out->period_us);
     } else {
         char *u = NULL;
-        curl_easy_getinfo(w->cpu.easy, CURLINFO_EFFECTIVE_URL, &u);
+        if (w->cpu.easy) /* NULL when the transfer could not even be set up */
+            curl_easy_getinfo(w->cpu.easy, CURLINFO_EFFECTIVE_URL, &u);
         snprintf(out->reason, sizeof out->reason, "CPU profile %s: %s", u ? u : "?",
                  fetch_error(&w->cpu));
     }

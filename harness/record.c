@@ -1,5 +1,6 @@
 /*
- * record: `scaleprof record --pid PID [--duration 10] [--hz 99] --out FILE`.
+ * record: `scaleprof record --pid PID --out FILE [--duration 10] [--hz 99]
+ * [--mode auto]`.
  * Profiles a running process tree with the perf profiler (perf_profiler.h),
  * as a sweep's window does, and writes a pprof profile (cpu.pb.gz) that
  * `scaleprof top`, `pprof` and the analysis read. For a look at one process
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "opts.h"
@@ -94,9 +96,8 @@ int cmd_record(int argc, char **argv)
     }
     if (!pid || !out)
         return opts_error(&o, "--pid PID and --out FILE are required");
-    FILE *exists = fopen(out, "r");
-    if (exists) {
-        fclose(exists);
+    struct stat st_out;
+    if (lstat(out, &st_out) == 0) { /* whatever it is, readable or not, a link or not */
         fprintf(stderr, "scaleprof record: %s exists; not overwritten\n", out);
         return 2;
     }

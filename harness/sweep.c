@@ -94,17 +94,23 @@ static int cmp_int(const void *a, const void *b)
 }
 
 /* The counts of the <N>_services.point.json and <N>_services.yaml files in dir,
- * ascending, each once. */
+ * ascending, each once. 0, or -1 (errno) when dir cannot be read or memory ran out:
+ * never a silent subset of the counts. */
 static int scan_configs(const char *dir, int **counts, size_t *n)
 {
+    *n = 0;
     DIR *d = opendir(dir);
     if (!d)
         return -1;
     size_t cap = 16;
     *counts = malloc(cap * sizeof **counts);
-    *n = 0;
+    if (!*counts) {
+        closedir(d);
+        errno = ENOMEM;
+        return -1;
+    }
     struct dirent *e;
-    while ((e = readdir(d)) && *counts) {
+    while ((e = readdir(d))) {
         int count, used = 0, point = 0;
         if ((sscanf(e->d_name, "%d_services.yaml%n", &count, &used) == 1 &&
              used == (int)strlen(e->d_name) && count > 0) ||
@@ -112,8 +118,11 @@ static int scan_configs(const char *dir, int **counts, size_t *n)
              !strcmp(e->d_name + point, "n") && count > 0)) {
             if (*n == cap) {
                 int *grown = realloc(*counts, (cap *= 2) * sizeof **counts);
-                if (!grown)
-                    break;
+                if (!grown) {
+                    closedir(d);
+                    errno = ENOMEM;
+                    return -1;
+                }
                 *counts = grown;
             }
             (*counts)[(*n)++] = count;
@@ -277,8 +286,10 @@ static void plan_points(struct sweep_run *run)
 {
     run->num_points = run->num_counts * (size_t)run->repeat;
     run->points = calloc(run->num_points, sizeof *run->points);
-    uint64_t state = run->seed ? run->seed : 0x9E3779B97F4A7C15ULL;
     int *order = malloc(run->num_counts * sizeof *order);
+    if (!run->points || !order)
+        abort();
+    uint64_t state = run->seed ? run->seed : 0x9E3779B97F4A7C15ULL;
     size_t k = 0;
     for (int r = 1; r <= run->repeat; r++) {
         memcpy(order, run->counts, run->num_counts * sizeof *order);
@@ -363,8 +374,11 @@ static char *start_origin(struct sweep_run *run, const char *refproxy, struct ta
                 run->point_upstream);
         return NULL;
     }
-    if (admin < 0 || port < 0 || admin == port)
+    if (admin < 0 || port < 0 || admin == port) {
+        fprintf(stderr, "scaleprof sweep: origin: no free loopback port for its admin (%s)\n",
+                admin < 0 || port < 0 ? strerror(errno) : "it is the upstream's");
         return NULL;
+    }
     char admin_addr[32];
     snprintf(admin_addr, sizeof admin_addr, "127.0.0.1:%d", admin);
     const struct gen_respond_config rc = {
@@ -404,7 +418,8 @@ static char *start_origin(struct sweep_run *run, const char *refproxy, struct ta
         return NULL;
     }
     snprintf(health, sizeof health, "http://127.0.0.1:%d/healthz", admin);
-    for (int i = 0; i < 200 && !g_signal; i++) { /* 10 s */
+    double deadline = procstat_now() + 10.0;
+    while (!g_signal && procstat_now() < deadline) {
         long status = 0;
         char msg[CURL_ERROR_SIZE + 256];
         if (target_exited(t))
@@ -418,6 +433,10 @@ static char *start_origin(struct sweep_run *run, const char *refproxy, struct ta
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    if (!g_signal)
+        fprintf(stderr, "scaleprof sweep: origin: %s\n",
+                target_exited(t) ? "it exited before it answered"
+                                 : "its /healthz did not answer 200 within 10 s");
     return NULL;
 }
 
@@ -741,11 +760,13 @@ int cmd_sweep(int argc, char **argv)
         return status;
     if (!seed_given)
         run.seed = (unsigned long)time(NULL);
-    if (scan_configs(run.configs, &run.counts, &run.num_counts) < 0 || run.num_counts == 0) {
+    int scanned = scan_configs(run.configs, &run.counts, &run.num_counts);
+    if (scanned < 0 || run.num_counts == 0) {
+        /* errno only from a failed scan: an empty folder's may be anyone's */
         fprintf(stderr,
                 "scaleprof sweep: %s: no <N>_services.yaml configs or point files (%s); "
                 "scaleprof gen --out %s writes them\n",
-                run.configs, errno ? strerror(errno) : "empty", run.configs);
+                run.configs, scanned < 0 ? strerror(errno) : "none there", run.configs);
         free(run.counts);
         return 2;
     }

@@ -31,7 +31,6 @@
 #include "sweep.h"
 #include "target.h"
 
-#define BODY_MAX ((size_t)512 << 20) /* profiles of big processes are large, but not this */
 #define READY_POLL_MS 50
 #define STOP_GRACE_S 10.0
 
@@ -86,6 +85,17 @@ static void fail_exited(struct point_run *pr, const char *when)
     char *tail = outfile_tail(log, 20);
     fail(pr, "target %s %s; last lines of target.log:\n%s", how, when, tail ? tail : "");
     free(tail);
+}
+
+/* A results file the profiler could not write (disk full) fails the point: said once,
+ * then cleared, so a later write failure is told apart and this one is not repeated. */
+static void take_io_error(struct point_run *pr)
+{
+    char *io = pr->stats.profile.io_error;
+    if (io[0]) {
+        fail(pr, "%s", io);
+        io[0] = '\0';
+    }
 }
 
 static bool interrupted(struct point_run *pr)
@@ -215,6 +225,8 @@ static int run_window(struct point_run *pr, double duration)
         fetcher_run(&pr->fetcher, 1);
     size_t cap = (size_t)ceil(duration) + 2;
     pr->stats.samples = calloc(cap, sizeof *pr->stats.samples);
+    if (!pr->stats.samples)
+        abort();
     struct point_stats *st = &pr->stats;
     int rc = 1;
     if (target_read(&pr->target, &st->first, true) < 0) {
@@ -274,8 +286,7 @@ static int run_window(struct point_run *pr, double duration)
     /* files only from a whole window: a profile of a target that died or of
      * an interrupted point would be taken for a measurement */
     pr->profiler->window_finish(&pr->pp, pstate, rc == 1);
-    if (pr->stats.profile.io_error[0])
-        fail(pr, "%s", pr->stats.profile.io_error);
+    take_io_error(pr);
     return rc;
 }
 
@@ -287,8 +298,7 @@ static int collect_after(struct point_run *pr)
     show(pr, "collecting", -1);
     if (pr->profiler->collect_after(&pr->pp) < 0 || interrupted(pr))
         return -1;
-    if (pr->stats.profile.io_error[0])
-        fail(pr, "%s", pr->stats.profile.io_error);
+    take_io_error(pr);
     if (!pr->cfg.admin)
         return 0;
     char why[512];
@@ -298,8 +308,7 @@ static int collect_after(struct point_run *pr)
     if (rc == 0)
         progress_message(pr->ctx->progress, "%s: /metrics: %s (recorded, not fatal)", pr->p->dir,
                          why);
-    if (pr->stats.profile.io_error[0])
-        fail(pr, "%s", pr->stats.profile.io_error);
+    take_io_error(pr);
     return 0;
 }
 
@@ -371,13 +380,13 @@ static size_t target_fd_room(pid_t pid, uint64_t *limit)
 static void start_load(struct point_run *pr, double from, double until)
 {
     char **urls = calloc(pr->cfg.num_services + 1, sizeof *urls);
+    if (!urls)
+        abort();
     size_t n = 0;
-    for (size_t i = 0; urls && i < pr->cfg.num_services; i++)
+    for (size_t i = 0; i < pr->cfg.num_services; i++)
         if (pr->cfg.listen[i] && asprintf(&urls[n], "http://%s/", pr->cfg.listen[i]) >= 0)
             n++;
     char *err = NULL;
-    if (n == 0)
-        fail(pr, "--load: no service listen addresses in the config");
     struct loadgen_opts lo = {.max_connections = loadgen_connection_budget()};
     size_t room = target_fd_room(pr->target.pid, &pr->target_fd_limit);
     if (room && room < lo.max_connections)
@@ -440,7 +449,11 @@ int sweep_run_point(struct sweep_ctx *ctx, struct sweep_point *p, int index)
     double window_start = procstat_now() + run->warmup_s;
     if (run->load_rps > 0)
         start_load(&pr, window_start, window_start + run->duration_s);
-    if (pr.failed || (step = wait_until(&pr, window_start, "warm-up")) <= 0)
+    if (pr.failed) { /* the load did not start: no window, so no stats.json of zeros */
+        step = 0;
+        goto stop;
+    }
+    if ((step = wait_until(&pr, window_start, "warm-up")) <= 0)
         goto stop;
     pick_profiler(&pr);
     if ((step = run_window(&pr, run->duration_s)) <= 0)
@@ -450,7 +463,9 @@ int sweep_run_point(struct sweep_ctx *ctx, struct sweep_point *p, int index)
         step = -1;
 stop:
     if (pr.load) {
-        if (step < 0)
+        /* interrupted, or no window to measure (the target died in the warm-up): the
+         * generator would go on sending until the window's end before finish returns */
+        if (step <= 0)
             loadgen_cancel(pr.load);
         loadgen_finish(pr.load, &pr.stats.load);
         pr.stats.has_load = true;

@@ -232,11 +232,12 @@ void target_stop(struct target *t, double grace_s)
         nanosleep(&tick, NULL);
     if (!target_exited(t)) {
         kill(-t->pid, SIGKILL);
-        int status;
-        while (reap(t, t->pid, &status, 0) < 0 && errno == EINTR)
+        int status = 0;
+        pid_t r;
+        while ((r = reap(t, t->pid, &status, 0)) < 0 && errno == EINTR)
             ;
         t->reaped = true;
-        t->status = status;
+        t->status = r == t->pid ? status : 0; /* ECHILD: nothing to tell */
     }
     kill(-t->pid, SIGKILL);
     reap_group(t);

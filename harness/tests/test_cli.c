@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +256,36 @@ static void test_both_value_forms_and_any_argument_order_parse(void **state)
     }
 }
 
+/* An empty --configs folder is said to be empty, whatever errno an earlier call
+ * left behind; a missing one says why it could not be read. */
+static void test_sweep_says_an_empty_configs_folder_is_empty_and_a_missing_one_why(void **state)
+{
+    char *dir = tu_tmpdir("cli_empty"), out_dir[600];
+    snprintf(out_dir, sizeof out_dir, "%s/results", dir);
+    const struct {
+        const char *configs, *says;
+    } rows[] = {
+        {dir, "no <N>_services.yaml configs or point files (none there)"},
+        {"/nonexistent-configs", "(No such file or directory)"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char *argv[] = {"sweep", "--configs", (char *)rows[i].configs, "--out", out_dir, NULL};
+        struct capture co, ce;
+        capture_begin(&ce, 2);
+        capture_begin(&co, 1);
+        errno = EACCES; /* stale: not the scan's */
+        int rc = cmd_sweep(5, argv);
+        free(capture_end(&co));
+        char *err = capture_end(&ce);
+        if (rc != 2 || !strstr(err, rows[i].says))
+            fail_msg("%s: exit %d, stderr '%s', wanted '%s'", rows[i].configs, rc, err,
+                     rows[i].says);
+        free(err);
+    }
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_the_binary_dispatches_help_and_errors(void **state)
 {
     char *dir = tu_tmpdir("cli");
@@ -292,6 +323,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_help_prints_the_usage_on_stdout_and_exits_0),
         cmocka_unit_test(test_bad_command_lines_exit_2_naming_the_option_and_pointing_to_help),
         cmocka_unit_test(test_both_value_forms_and_any_argument_order_parse),
+        cmocka_unit_test(test_sweep_says_an_empty_configs_folder_is_empty_and_a_missing_one_why),
         cmocka_unit_test(test_the_binary_dispatches_help_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

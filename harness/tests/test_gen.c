@@ -506,6 +506,9 @@ static void test_point_file_errors_name_the_field(void **state)
          "\"../a.conf\", \"pprof\": false, \"heap_profile\": false, \"services\": []}",
          "\"config\": expected a file name in the same folder"},
         {"{\"scaleprof_point\": 1, \"target\": \"x\", \"format\": \"x\", \"config\": "
+         "\".\", \"pprof\": false, \"heap_profile\": false, \"services\": []}",
+         "\"config\": expected a file name in the same folder, got \".\""},
+        {"{\"scaleprof_point\": 1, \"target\": \"x\", \"format\": \"x\", \"config\": "
          "\"a.conf\", \"pprof\": \"yes\"}",
          "\"pprof\": expected true or false"},
         {"{\"scaleprof_point\": 1, \"target\": \"x\", \"format\": \"x\", \"config\": "

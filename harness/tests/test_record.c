@@ -166,6 +166,24 @@ static void test_record_refuses_a_missing_pid(void **state)
     assert_int_not_equal(stat(out, &st), 0); /* nothing written */
 }
 
+/* --out that exists as anything, a dangling symbolic link too, is refused before
+ * sampling: the profile is written by rename, which would replace the link. */
+static void test_record_refuses_an_existing_out_even_a_dangling_link(void **state)
+{
+    char out[128], log[128], nowhere[128];
+    snprintf(out, sizeof out, "%s/link.pb.gz", tmpdir);
+    snprintf(log, sizeof log, "%s/link.txt", tmpdir);
+    snprintf(nowhere, sizeof nowhere, "%s/nowhere", tmpdir);
+    assert_int_equal(symlink(nowhere, out), 0);
+    char *argv[] = {(char *)scaleprof, "record", "--pid", "1", "--duration", "1",
+                    "--out",           out,      NULL};
+    assert_int_equal(run(argv, log), 2);
+    struct stat st;
+    assert_int_equal(lstat(out, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_not_equal(stat(nowhere, &st), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -194,6 +212,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_record_mode_per_thread_reports_counted_cpu),
         cmocka_unit_test(test_record_refuses_an_unknown_mode),
         cmocka_unit_test(test_record_refuses_a_missing_pid),
+        cmocka_unit_test(test_record_refuses_an_existing_out_even_a_dangling_link),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[128];
