@@ -34,7 +34,10 @@ static char *haproxy_write(const struct gen_options *o, const struct gen_point *
                      "global\n"
                      "%s"
                      "    nbthread %s\n"
-                     "    maxconn 4096\n"
+                     /* one keep-alive connection per service from the load generator,
+                      * as nginx's worker_connections is sized: past a fixed 4096 the
+                      * points of a large sweep would be underloaded by the config */
+                     "    maxconn %d\n"
                      "defaults\n"
                      "    mode http\n"
                      "    option forwardfor\n"
@@ -46,7 +49,7 @@ static char *haproxy_write(const struct gen_options *o, const struct gen_point *
                      "backend origin\n"
                      "    server o %s:%d\n",
                      mw && !strcmp(mw, "false") ? "" : "    master-worker\n",
-                     threads ? threads : "1", pt->upstream_host, pt->upstream_port);
+                     threads ? threads : "1", pt->n + 4096, pt->upstream_host, pt->upstream_port);
     for (int i = 1; i <= pt->n && rc == 0; i++)
         rc |= buf_printf(out,
                          "frontend svc%d\n"
