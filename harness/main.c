@@ -10,6 +10,7 @@
 #include "gen.h"
 #include "record.h"
 #include "sweep.h"
+#include "target.h"
 #include "version.h"
 
 static void usage(FILE *out)
@@ -29,6 +30,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    target_remember_limits(); /* before anything raises them */
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -110,6 +110,7 @@ char *target_start(struct target *t, const char *cmd_template, const char *confi
      * reap every member of the group: nothing is left behind, not even a zombie */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     pid_t parent = getpid();
+    struct rlimit files = target_nofile_limit();
     pid_t pid = fork();
     if (pid == 0) {
         /* child: async-signal-safe calls only until execve */
@@ -123,6 +124,10 @@ char *target_start(struct target *t, const char *cmd_template, const char *confi
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
+        /* the open-file limit scaleprof was started with, not the one its load
+         * generator or perf profiler raised it to: every point, with --load or
+         * without, runs the target under the same limit */
+        setrlimit(RLIMIT_NOFILE, &files);
         dup2(null_fd, 0);
         dup2(log_fd, 1);
         dup2(log_fd, 2);
@@ -143,6 +148,23 @@ char *target_start(struct target *t, const char *cmd_template, const char *confi
     t->pid = pid;
     proctree_init(&t->tree, pid);
     return NULL;
+}
+
+static struct rlimit nofile_at_start;
+static bool nofile_known;
+
+void target_remember_limits(void)
+{
+    nofile_known = getrlimit(RLIMIT_NOFILE, &nofile_at_start) == 0;
+}
+
+struct rlimit target_nofile_limit(void)
+{
+    struct rlimit now;
+    if (nofile_known)
+        return nofile_at_start;
+    getrlimit(RLIMIT_NOFILE, &now);
+    return now;
 }
 
 /* waitpid that adds what it reaped to the tree's CPU: every member we reap is the

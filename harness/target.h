@@ -16,6 +16,7 @@
 #define SCALEPROF_TARGET_H
 
 #include <stdbool.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "procstat.h"
@@ -52,5 +53,12 @@ void target_describe_exit(const struct target *t, char *buf, size_t size);
 void target_free(struct target *t);
 /* Single-quotes s for /bin/sh (malloc'd). */
 char *target_shell_quote(const char *s);
+
+/* Records the resource limits scaleprof started with (call first thing in
+ * main); targets are started under these, not whatever the harness raised its
+ * own to since (the load generator's and perf's open-file limit). */
+void target_remember_limits(void);
+/* The open-file limit targets get (the remembered one, else the current). */
+struct rlimit target_nofile_limit(void);
 
 #endif
