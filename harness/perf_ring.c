@@ -5,6 +5,7 @@
 #include "perf_ring.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -44,14 +45,16 @@ void perf_ring_unmap(struct perf_ring *r)
 }
 
 /* The record at position pos, contiguous (in scratch when it wraps); NULL
- * and *size 0 when the header is corrupt. */
+ * and *size 0 when the header is corrupt. Every record's size is a multiple
+ * of 8, so pos stays 8-aligned and a header never runs past the data's end
+ * (the end of the mapping): a size that is not is corrupt. */
 static const uint8_t *record_at(struct perf_ring *r, uint64_t pos, uint64_t head, size_t *size,
                                 uint8_t *scratch)
 {
     struct perf_event_header h;
     size_t off = pos & (r->data_size - 1);
     memcpy(&h, r->data + off, sizeof h);
-    if (h.size < sizeof h || h.size > head - pos) {
+    if (h.size < sizeof h || h.size % 8 || h.size > head - pos) {
         *size = 0;
         return NULL;
     }
@@ -64,11 +67,23 @@ static const uint8_t *record_at(struct perf_ring *r, uint64_t pos, uint64_t head
     return scratch;
 }
 
+/* Whether head can be right: the kernel never writes over what was not
+ * handed back, so a head more than the buffer ahead of the tail is corrupt,
+ * and walking it would hand over the same bytes again and again. */
+static bool head_sane(const struct perf_ring *r, uint64_t tail, uint64_t head)
+{
+    return head - tail <= r->data_size;
+}
+
 void perf_ring_drain(struct perf_ring *r, int upto_peeked, perf_ring_fn fn, void *ctx,
                      uint8_t *scratch)
 {
     uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
     uint64_t tail = r->meta->data_tail;
+    if (!head_sane(r, tail, head)) {
+        __atomic_store_n(&r->meta->data_tail, head, __ATOMIC_RELEASE); /* skip it all */
+        return;
+    }
     /* peeked lies in [tail, head] once peeked at (a ring never peeked at
      * has nothing that may be consumed) */
     if (upto_peeked)
@@ -92,6 +107,10 @@ void perf_ring_peek(struct perf_ring *r, perf_ring_fn fn, void *ctx, uint8_t *sc
 {
     uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
     uint64_t tail = r->meta->data_tail;
+    if (!head_sane(r, tail, head)) {
+        r->peeked = head; /* drain skips it all too */
+        return;
+    }
     uint64_t pos = r->peeked - tail <= head - tail ? r->peeked : tail;
     while (head - pos >= sizeof(struct perf_event_header)) {
         size_t size;

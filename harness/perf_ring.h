@@ -12,7 +12,10 @@
  *
  * Records are 8-byte aligned in a power-of-two buffer, so a header never
  * wraps; a record that does is handed over made contiguous in a scratch
- * buffer of PERF_RING_MAX_RECORD bytes.
+ * buffer of PERF_RING_MAX_RECORD bytes. What cannot be right — a header's
+ * size under 8, not a multiple of 8 or past the head, a head more than the
+ * buffer ahead of the tail — is corrupt: everything up to the head is
+ * skipped.
  *
  * Ownership: the ring does not own fd (the profiler closes it);
  * perf_ring_unmap releases the mapping. Errors come back as a negative enum

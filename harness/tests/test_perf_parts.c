@@ -499,6 +499,56 @@ static void test_ring_skips_a_corrupt_header(void **state)
     assert_int_equal(f.meta.data_tail, 128); /* skipped to the head */
 }
 
+/* Records are 8-byte aligned, so a header never wraps: a size that is not a
+ * multiple of 8 would put the next header at an odd place, whose read could
+ * run past the end of the mapping. Each row is one good record, then a header
+ * that cannot be trusted; only the good record may come out, and the tail must
+ * end at the head, 8-byte aligned. */
+static void test_ring_treats_headers_it_cannot_trust_as_corrupt(void **state)
+{
+    static const struct {
+        uint16_t size;
+        const char *why;
+    } rows[] = {
+        {0, "a size of 0"},
+        {4, "a size smaller than the header"},
+        {60, "a size that is not a multiple of 8"},
+        {68, "a size that is not a multiple of 8, past the head"},
+        {200, "a size past the head"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        static struct fake_ring f;
+        uint8_t scratch[PERF_RING_MAX_RECORD];
+        struct seen s = {0};
+        fake_init(&f);
+        fake_write(&f, PERF_RECORD_SAMPLE, 64, 1);
+        fake_write(&f, PERF_RECORD_SAMPLE, 64, 2);
+        memcpy(f.data + 64 + 6, &rows[i].size, 2); /* the second header's size */
+        perf_ring_drain(&f.r, 0, note_record, &s, scratch);
+        if (s.n != 1 || f.meta.data_tail != 128)
+            fail_msg("%s: %d records handed over, tail %llu; want 1 and 128", rows[i].why, s.n,
+                     (unsigned long long)f.meta.data_tail);
+    }
+}
+
+/* A head more than the buffer's size ahead of the tail cannot be: the kernel
+ * never overwrites what was not handed back. Walking it would hand over the
+ * same bytes again and again (for ever, with a head far enough away). */
+static void test_ring_skips_a_head_past_the_buffer(void **state)
+{
+    static struct fake_ring f;
+    uint8_t scratch[PERF_RING_MAX_RECORD];
+    struct seen s = {0};
+    fake_init(&f);
+    for (int i = 0; i < RING_DATA / 64; i++)
+        fake_write(&f, PERF_RECORD_SAMPLE, 64, (uint8_t)(1 + i));
+    f.meta.data_head = f.head + RING_DATA; /* valid-looking records all the way */
+    perf_ring_peek(&f.r, note_record, &s, scratch);
+    perf_ring_drain(&f.r, 0, note_record, &s, scratch);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(f.meta.data_tail, f.head + RING_DATA);
+}
+
 /* ---- proclist ---- */
 
 static void *idle_thread(void *arg)
@@ -599,6 +649,8 @@ int main(void)
         cmocka_unit_test(test_ring_drain_hands_over_wrapped_records_whole),
         cmocka_unit_test(test_ring_drains_only_what_was_peeked),
         cmocka_unit_test(test_ring_skips_a_corrupt_header),
+        cmocka_unit_test(test_ring_treats_headers_it_cannot_trust_as_corrupt),
+        cmocka_unit_test(test_ring_skips_a_head_past_the_buffer),
         cmocka_unit_test(test_proclist_lists_descendants_parent_first),
         cmocka_unit_test(test_proclist_lists_every_thread),
         cmocka_unit_test(test_proclist_missing_pid_fails_with_esrch),
