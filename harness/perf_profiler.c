@@ -262,12 +262,17 @@ static void peek_record(void *ctx, const uint8_t *rec, size_t size)
 void perf_profiler_drain(struct perf_profiler *p)
 {
     if (p->per_cpu) {
+        /* every head before any peek: what is below a mark has its FORK
+         * records below the heads the peeks reach (perf_ring.h) */
+        for (size_t i = 0; i < p->ncpus; i++)
+            if (p->rings[i].meta)
+                perf_ring_mark(&p->rings[i]);
         for (size_t i = 0; i < p->ncpus; i++)
             if (p->rings[i].meta)
                 perf_ring_peek(&p->rings[i], peek_record, p, p->rec);
         apply_forks(p);
     }
-    /* per CPU, only as far as peeked: later records may need later FORKs */
+    /* per CPU, only up to the marks: later records may need later FORKs */
     for (size_t i = 0; i < p->ncpus; i++)
         if (p->rings[i].meta)
             perf_ring_drain(&p->rings[i], p->per_cpu, handle_record, p, p->rec);

@@ -24,7 +24,7 @@ int perf_ring_map(struct perf_ring *r, int fd, unsigned kb, struct buf *err)
             r->data = (uint8_t *)m + page;
             r->data_size = data;
             r->mmap_len = data + page;
-            r->peeked = 0;
+            r->peeked = r->mark = 0;
             return 0;
         }
         if (errno != EPERM && errno != ENOMEM)
@@ -75,7 +75,18 @@ static bool head_sane(const struct perf_ring *r, uint64_t tail, uint64_t head)
     return head - tail <= r->data_size;
 }
 
-void perf_ring_drain(struct perf_ring *r, int upto_peeked, perf_ring_fn fn, void *ctx,
+/* pos when it lies in [tail, head], else tail. */
+static uint64_t clamp_pos(uint64_t pos, uint64_t tail, uint64_t head)
+{
+    return pos - tail <= head - tail ? pos : tail;
+}
+
+void perf_ring_mark(struct perf_ring *r)
+{
+    r->mark = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
+}
+
+void perf_ring_drain(struct perf_ring *r, int upto_mark, perf_ring_fn fn, void *ctx,
                      uint8_t *scratch)
 {
     uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
@@ -84,10 +95,12 @@ void perf_ring_drain(struct perf_ring *r, int upto_peeked, perf_ring_fn fn, void
         __atomic_store_n(&r->meta->data_tail, head, __ATOMIC_RELEASE); /* skip it all */
         return;
     }
-    /* peeked lies in [tail, head] once peeked at (a ring never peeked at
-     * has nothing that may be consumed) */
-    if (upto_peeked)
-        head = r->peeked - tail <= head - tail ? r->peeked : tail;
+    /* mark and peeked lie in [tail, head] once taken (a ring never marked
+     * or peeked at has nothing that may be consumed) */
+    if (upto_mark) {
+        uint64_t mark = clamp_pos(r->mark, tail, head), peeked = clamp_pos(r->peeked, tail, head);
+        head = mark - tail < peeked - tail ? mark : peeked;
+    }
     while (head - tail >= sizeof(struct perf_event_header)) {
         size_t size;
         const uint8_t *rec = record_at(r, tail, head, &size, scratch);
@@ -111,7 +124,7 @@ void perf_ring_peek(struct perf_ring *r, perf_ring_fn fn, void *ctx, uint8_t *sc
         r->peeked = head; /* drain skips it all too */
         return;
     }
-    uint64_t pos = r->peeked - tail <= head - tail ? r->peeked : tail;
+    uint64_t pos = clamp_pos(r->peeked, tail, head);
     while (head - pos >= sizeof(struct perf_event_header)) {
         size_t size;
         const uint8_t *rec = record_at(r, pos, head, &size, scratch);

@@ -452,18 +452,23 @@ static void test_ring_drain_hands_over_wrapped_records_whole(void **state)
     assert_int_equal(f.meta.data_tail, 400);
 }
 
-static void test_ring_drains_only_what_was_peeked(void **state)
+static void test_ring_drains_only_what_was_marked_and_peeked(void **state)
 {
     static struct fake_ring f;
     uint8_t scratch[PERF_RING_MAX_RECORD];
     struct seen peeked = {0}, drained = {0};
     fake_init(&f);
     fake_write(&f, PERF_RECORD_FORK, 48, 1);
-    /* never peeked at: nothing may be consumed */
+    /* never marked or peeked at: nothing may be consumed */
     perf_ring_drain(&f.r, 1, note_record, &drained, scratch);
     assert_int_equal(drained.n, 0);
     assert_int_equal(f.meta.data_tail, 0);
+    /* marked, not peeked at: still nothing */
+    perf_ring_mark(&f.r);
+    perf_ring_drain(&f.r, 1, note_record, &drained, scratch);
+    assert_int_equal(drained.n, 0);
     fake_write(&f, PERF_RECORD_SAMPLE, 64, 2);
+    perf_ring_mark(&f.r);
     perf_ring_peek(&f.r, note_record, &peeked, scratch);
     assert_int_equal(peeked.n, 2);
     assert_int_equal(f.meta.data_tail, 0); /* peeking consumes nothing */
@@ -473,12 +478,52 @@ static void test_ring_drains_only_what_was_peeked(void **state)
     assert_int_equal(drained.n, 2);
     assert_int_equal(f.meta.data_tail, 112);
     /* the next peek starts where the last one ended */
+    perf_ring_mark(&f.r);
     perf_ring_peek(&f.r, note_record, &peeked, scratch);
     assert_int_equal(peeked.n, 3);
     assert_int_equal(peeked.tags[2], 3);
     perf_ring_drain(&f.r, 1, note_record, &drained, scratch);
     assert_int_equal(drained.n, 3);
     assert_int_equal(f.meta.data_tail, 176);
+}
+
+/* The per-CPU reader marks every buffer, then peeks at every one: a child's
+ * sample written into buffer A after A was marked may have its FORK record
+ * in buffer B, written after B was peeked at. The sample must wait for the
+ * next pass, whose peek sees the FORK; only records below the mark go. */
+static void test_ring_drains_up_to_the_mark_taken_before_the_peeks(void **state)
+{
+    static struct fake_ring a, b;
+    uint8_t scratch[PERF_RING_MAX_RECORD];
+    struct seen peeked = {0}, drained = {0};
+    fake_init(&a);
+    fake_init(&b);
+    fake_write(&a, PERF_RECORD_SAMPLE, 64, 1);
+    perf_ring_mark(&a.r);
+    perf_ring_mark(&b.r);
+    perf_ring_peek(&b.r, note_record, &peeked, scratch); /* B: nothing yet */
+    fake_write(&b, PERF_RECORD_FORK, 48, 2);             /* the parent, on B's CPU */
+    fake_write(&a, PERF_RECORD_SAMPLE, 64, 3);           /* then the child, on A's */
+    perf_ring_peek(&a.r, note_record, &peeked, scratch);
+    assert_int_equal(peeked.n, 2); /* A's two samples; B's FORK not seen */
+    perf_ring_drain(&a.r, 1, note_record, &drained, scratch);
+    perf_ring_drain(&b.r, 1, note_record, &drained, scratch);
+    assert_int_equal(drained.n, 1); /* the child's sample was past A's mark */
+    assert_int_equal(drained.tags[0], 1);
+    assert_int_equal(a.meta.data_tail, 64);
+    /* the next pass: the FORK is peeked at before the sample is consumed */
+    perf_ring_mark(&a.r);
+    perf_ring_mark(&b.r);
+    perf_ring_peek(&a.r, note_record, &peeked, scratch);
+    perf_ring_peek(&b.r, note_record, &peeked, scratch);
+    assert_int_equal(peeked.n, 3);
+    assert_int_equal(peeked.tags[2], 2);
+    perf_ring_drain(&a.r, 1, note_record, &drained, scratch);
+    perf_ring_drain(&b.r, 1, note_record, &drained, scratch);
+    assert_int_equal(drained.n, 3);
+    assert_int_equal(drained.tags[1], 3);
+    assert_int_equal(a.meta.data_tail, 128);
+    assert_int_equal(b.meta.data_tail, 48);
 }
 
 static void test_ring_skips_a_corrupt_header(void **state)
@@ -492,6 +537,7 @@ static void test_ring_skips_a_corrupt_header(void **state)
     memset(f.data + 64, 0, 8);
     f.head += 64;
     f.meta.data_head = f.head;
+    perf_ring_mark(&f.r);
     perf_ring_peek(&f.r, note_record, &s, scratch);
     assert_int_equal(s.n, 1);
     perf_ring_drain(&f.r, 1, note_record, &s, scratch);
@@ -647,7 +693,8 @@ int main(void)
         cmocka_unit_test(test_pprof_new_refuses_a_bad_value_count),
         cmocka_unit_test(test_tree_follows_fork_records),
         cmocka_unit_test(test_ring_drain_hands_over_wrapped_records_whole),
-        cmocka_unit_test(test_ring_drains_only_what_was_peeked),
+        cmocka_unit_test(test_ring_drains_only_what_was_marked_and_peeked),
+        cmocka_unit_test(test_ring_drains_up_to_the_mark_taken_before_the_peeks),
         cmocka_unit_test(test_ring_skips_a_corrupt_header),
         cmocka_unit_test(test_ring_treats_headers_it_cannot_trust_as_corrupt),
         cmocka_unit_test(test_ring_skips_a_head_past_the_buffer),
