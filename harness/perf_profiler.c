@@ -422,7 +422,6 @@ int perf_profiler_start(struct perf_profiler **out, pid_t root, const struct per
         buf_printf(err, "perf: out of memory");
         goto fail;
     }
-    p->fds_cap = o->max_events;
     for (size_t i = 0; i < p->ncpus; i++)
         p->rings[i].fd = -1; /* not mapped: poll ignores it */
     if (unwind_new(&p->uw, o->max_processes, err) < 0 ||
