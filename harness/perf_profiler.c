@@ -6,12 +6,13 @@
  * perf_procs.c, tree membership perf_tree.c, the profile pprof_write.c.
  *
  * Per CPU, the events see every task, so samples are filtered by pid
- * against the tree, which grows by FORK records. Before judging the samples
- * of a pass, the reader peeks at every buffer for FORK records and applies
- * them in time order (a child's FORK record and its first samples can sit
- * in different buffers, and a grandchild's FORK can be read before its
- * parent's); samples of other pids are counted and skipped before anything
- * but their pid is parsed.
+ * against the tree, which grows by FORK records. Each pass notes every
+ * buffer's head, peeks at every buffer for FORK records and applies them in
+ * time order, then judges the samples up to the noted heads (a child's FORK
+ * record and its first samples can sit in different buffers, and a
+ * grandchild's FORK can be read before its parent's; perf_ring.h says why
+ * the heads come first); samples of other pids are counted and skipped
+ * before anything but their pid is parsed.
  */
 #include "perf_internal.h"
 
