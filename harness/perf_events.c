@@ -332,9 +332,10 @@ static int open_tree(struct perf_profiler *p, struct buf *err)
          * mapping[0]. After the first open, so that a user who may not sample
          * the target hears about permissions, not about /proc. */
         if (round == 0 && rc == PERF_OK && !perf_procs_get(p->procs, p->root)) {
+            int e = errno; /* before buf_printf, which may change it */
             buf_printf(err, "perf: pid %d: cannot read /proc/%d/maps: %s", (int)p->root,
-                       (int)p->root, strerror(errno));
-            rc = errno == ESRCH || errno == ENOENT ? PERF_ERR_NO_TARGET : PERF_ERR;
+                       (int)p->root, strerror(e));
+            rc = e == ESRCH || e == ENOENT ? PERF_ERR_NO_TARGET : PERF_ERR;
         }
         if (round > 0 && fresh == 0)
             break;

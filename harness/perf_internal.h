@@ -44,7 +44,7 @@ struct perf_profiler {
     size_t ncpus;
     struct perf_ring *rings; /* one per entry of cpus */
     int *fds;
-    size_t nfds, fds_cap;
+    size_t nfds;   /* fds holds max_events */
     pid_t *opened; /* set of tids opened by us (open addressing, 0 = free) */
     size_t opened_cap, nopened;
     struct pprof_builder *pb;

@@ -6,12 +6,13 @@
  * perf_procs.c, tree membership perf_tree.c, the profile pprof_write.c.
  *
  * Per CPU, the events see every task, so samples are filtered by pid
- * against the tree, which grows by FORK records. Before judging the samples
- * of a pass, the reader peeks at every buffer for FORK records and applies
- * them in time order (a child's FORK record and its first samples can sit
- * in different buffers, and a grandchild's FORK can be read before its
- * parent's); samples of other pids are counted and skipped before anything
- * but their pid is parsed.
+ * against the tree, which grows by FORK records. Each pass notes every
+ * buffer's head, peeks at every buffer for FORK records and applies them in
+ * time order, then judges the samples up to the noted heads (a child's FORK
+ * record and its first samples can sit in different buffers, and a
+ * grandchild's FORK can be read before its parent's; perf_ring.h says why
+ * the heads come first); samples of other pids are counted and skipped
+ * before anything but their pid is parsed.
  */
 #include "perf_internal.h"
 
@@ -262,12 +263,17 @@ static void peek_record(void *ctx, const uint8_t *rec, size_t size)
 void perf_profiler_drain(struct perf_profiler *p)
 {
     if (p->per_cpu) {
+        /* every head before any peek: what is below a mark has its FORK
+         * records below the heads the peeks reach (perf_ring.h) */
+        for (size_t i = 0; i < p->ncpus; i++)
+            if (p->rings[i].meta)
+                perf_ring_mark(&p->rings[i]);
         for (size_t i = 0; i < p->ncpus; i++)
             if (p->rings[i].meta)
                 perf_ring_peek(&p->rings[i], peek_record, p, p->rec);
         apply_forks(p);
     }
-    /* per CPU, only as far as peeked: later records may need later FORKs */
+    /* per CPU, only up to the marks: later records may need later FORKs */
     for (size_t i = 0; i < p->ncpus; i++)
         if (p->rings[i].meta)
             perf_ring_drain(&p->rings[i], p->per_cpu, handle_record, p, p->rec);
@@ -417,7 +423,6 @@ int perf_profiler_start(struct perf_profiler **out, pid_t root, const struct per
         buf_printf(err, "perf: out of memory");
         goto fail;
     }
-    p->fds_cap = o->max_events;
     for (size_t i = 0; i < p->ncpus; i++)
         p->rings[i].fd = -1; /* not mapped: poll ignores it */
     if (unwind_new(&p->uw, o->max_processes, err) < 0 ||

@@ -5,6 +5,7 @@
 #include "perf_ring.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -23,7 +24,7 @@ int perf_ring_map(struct perf_ring *r, int fd, unsigned kb, struct buf *err)
             r->data = (uint8_t *)m + page;
             r->data_size = data;
             r->mmap_len = data + page;
-            r->peeked = 0;
+            r->peeked = r->mark = 0;
             return 0;
         }
         if (errno != EPERM && errno != ENOMEM)
@@ -44,14 +45,16 @@ void perf_ring_unmap(struct perf_ring *r)
 }
 
 /* The record at position pos, contiguous (in scratch when it wraps); NULL
- * and *size 0 when the header is corrupt. */
+ * and *size 0 when the header is corrupt. Every record's size is a multiple
+ * of 8, so pos stays 8-aligned and a header never runs past the data's end
+ * (the end of the mapping): a size that is not is corrupt. */
 static const uint8_t *record_at(struct perf_ring *r, uint64_t pos, uint64_t head, size_t *size,
                                 uint8_t *scratch)
 {
     struct perf_event_header h;
     size_t off = pos & (r->data_size - 1);
     memcpy(&h, r->data + off, sizeof h);
-    if (h.size < sizeof h || h.size > head - pos) {
+    if (h.size < sizeof h || h.size % 8 || h.size > head - pos) {
         *size = 0;
         return NULL;
     }
@@ -64,15 +67,40 @@ static const uint8_t *record_at(struct perf_ring *r, uint64_t pos, uint64_t head
     return scratch;
 }
 
-void perf_ring_drain(struct perf_ring *r, int upto_peeked, perf_ring_fn fn, void *ctx,
+/* Whether head can be right: the kernel never writes over what was not
+ * handed back, so a head more than the buffer ahead of the tail is corrupt,
+ * and walking it would hand over the same bytes again and again. */
+static bool head_sane(const struct perf_ring *r, uint64_t tail, uint64_t head)
+{
+    return head - tail <= r->data_size;
+}
+
+/* pos when it lies in [tail, head], else tail. */
+static uint64_t clamp_pos(uint64_t pos, uint64_t tail, uint64_t head)
+{
+    return pos - tail <= head - tail ? pos : tail;
+}
+
+void perf_ring_mark(struct perf_ring *r)
+{
+    r->mark = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
+}
+
+void perf_ring_drain(struct perf_ring *r, int upto_mark, perf_ring_fn fn, void *ctx,
                      uint8_t *scratch)
 {
     uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
     uint64_t tail = r->meta->data_tail;
-    /* peeked lies in [tail, head] once peeked at (a ring never peeked at
-     * has nothing that may be consumed) */
-    if (upto_peeked)
-        head = r->peeked - tail <= head - tail ? r->peeked : tail;
+    if (!head_sane(r, tail, head)) {
+        __atomic_store_n(&r->meta->data_tail, head, __ATOMIC_RELEASE); /* skip it all */
+        return;
+    }
+    /* mark and peeked lie in [tail, head] once taken (a ring never marked
+     * or peeked at has nothing that may be consumed) */
+    if (upto_mark) {
+        uint64_t mark = clamp_pos(r->mark, tail, head), peeked = clamp_pos(r->peeked, tail, head);
+        head = mark - tail < peeked - tail ? mark : peeked;
+    }
     while (head - tail >= sizeof(struct perf_event_header)) {
         size_t size;
         const uint8_t *rec = record_at(r, tail, head, &size, scratch);
@@ -92,7 +120,11 @@ void perf_ring_peek(struct perf_ring *r, perf_ring_fn fn, void *ctx, uint8_t *sc
 {
     uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
     uint64_t tail = r->meta->data_tail;
-    uint64_t pos = r->peeked - tail <= head - tail ? r->peeked : tail;
+    if (!head_sane(r, tail, head)) {
+        r->peeked = head; /* drain skips it all too */
+        return;
+    }
+    uint64_t pos = clamp_pos(r->peeked, tail, head);
     while (head - pos >= sizeof(struct perf_event_header)) {
         size_t size;
         const uint8_t *rec = record_at(r, pos, head, &size, scratch);

@@ -7,12 +7,22 @@
  * Peeking is what lets the per-CPU profiler learn every FORK record that is
  * in any CPU's buffer before it judges a sample by its pid: a child's first
  * sample can sit in one CPU's buffer while the FORK record that made it a
- * member of the tree sits, not read yet, in another's. r->peeked is how far
- * peeking went; consuming never passes it when asked not to.
+ * member of the tree sits, not read yet, in another's. So it marks every
+ * buffer's head first, then peeks at every buffer, then consumes each only
+ * up to its mark: a sample below its mark was written before the last mark
+ * was taken, hence its process's FORK record too (the kernel writes it
+ * before the child first runs), and that is below the head every peek,
+ * later, reached. Peeking up to the head at peek time instead would miss a
+ * FORK written into an already-peeked buffer while a later one was peeked.
+ * r->mark is the head marked, r->peeked how far peeking went; consuming
+ * never passes either when asked not to.
  *
  * Records are 8-byte aligned in a power-of-two buffer, so a header never
  * wraps; a record that does is handed over made contiguous in a scratch
- * buffer of PERF_RING_MAX_RECORD bytes.
+ * buffer of PERF_RING_MAX_RECORD bytes. What cannot be right — a header's
+ * size under 8, not a multiple of 8 or past the head, a head more than the
+ * buffer ahead of the tail — is corrupt: everything up to the head is
+ * skipped.
  *
  * Ownership: the ring does not own fd (the profiler closes it);
  * perf_ring_unmap releases the mapping. Errors come back as a negative enum
@@ -35,6 +45,7 @@ struct perf_ring {
     uint8_t *data;
     size_t data_size, mmap_len;
     uint64_t peeked; /* records before this position were seen by perf_ring_peek */
+    uint64_t mark;   /* the head when perf_ring_mark last ran */
 };
 
 /* Called with one record (header included, size bytes, contiguous). */
@@ -47,10 +58,14 @@ int perf_ring_map(struct perf_ring *r, int fd, unsigned kb, struct buf *err);
 void perf_ring_unmap(struct perf_ring *r);
 
 /* Calls fn for each record from the tail up to the head, or, when
- * upto_peeked, up to r->peeked only; hands each record's room back once fn
- * returns. scratch holds PERF_RING_MAX_RECORD bytes. */
-void perf_ring_drain(struct perf_ring *r, int upto_peeked, perf_ring_fn fn, void *ctx,
+ * upto_mark, up to r->mark and r->peeked, whichever comes first (nothing
+ * when never marked or never peeked at); hands each record's room back once
+ * fn returns. scratch holds PERF_RING_MAX_RECORD bytes. */
+void perf_ring_drain(struct perf_ring *r, int upto_mark, perf_ring_fn fn, void *ctx,
                      uint8_t *scratch);
+
+/* Sets r->mark to the head now. */
+void perf_ring_mark(struct perf_ring *r);
 
 /* Calls fn for each record between r->peeked (or the tail, when further on)
  * and the head without consuming it, and moves r->peeked to the head. */

@@ -452,18 +452,23 @@ static void test_ring_drain_hands_over_wrapped_records_whole(void **state)
     assert_int_equal(f.meta.data_tail, 400);
 }
 
-static void test_ring_drains_only_what_was_peeked(void **state)
+static void test_ring_drains_only_what_was_marked_and_peeked(void **state)
 {
     static struct fake_ring f;
     uint8_t scratch[PERF_RING_MAX_RECORD];
     struct seen peeked = {0}, drained = {0};
     fake_init(&f);
     fake_write(&f, PERF_RECORD_FORK, 48, 1);
-    /* never peeked at: nothing may be consumed */
+    /* never marked or peeked at: nothing may be consumed */
     perf_ring_drain(&f.r, 1, note_record, &drained, scratch);
     assert_int_equal(drained.n, 0);
     assert_int_equal(f.meta.data_tail, 0);
+    /* marked, not peeked at: still nothing */
+    perf_ring_mark(&f.r);
+    perf_ring_drain(&f.r, 1, note_record, &drained, scratch);
+    assert_int_equal(drained.n, 0);
     fake_write(&f, PERF_RECORD_SAMPLE, 64, 2);
+    perf_ring_mark(&f.r);
     perf_ring_peek(&f.r, note_record, &peeked, scratch);
     assert_int_equal(peeked.n, 2);
     assert_int_equal(f.meta.data_tail, 0); /* peeking consumes nothing */
@@ -473,12 +478,52 @@ static void test_ring_drains_only_what_was_peeked(void **state)
     assert_int_equal(drained.n, 2);
     assert_int_equal(f.meta.data_tail, 112);
     /* the next peek starts where the last one ended */
+    perf_ring_mark(&f.r);
     perf_ring_peek(&f.r, note_record, &peeked, scratch);
     assert_int_equal(peeked.n, 3);
     assert_int_equal(peeked.tags[2], 3);
     perf_ring_drain(&f.r, 1, note_record, &drained, scratch);
     assert_int_equal(drained.n, 3);
     assert_int_equal(f.meta.data_tail, 176);
+}
+
+/* The per-CPU reader marks every buffer, then peeks at every one: a child's
+ * sample written into buffer A after A was marked may have its FORK record
+ * in buffer B, written after B was peeked at. The sample must wait for the
+ * next pass, whose peek sees the FORK; only records below the mark go. */
+static void test_ring_drains_up_to_the_mark_taken_before_the_peeks(void **state)
+{
+    static struct fake_ring a, b;
+    uint8_t scratch[PERF_RING_MAX_RECORD];
+    struct seen peeked = {0}, drained = {0};
+    fake_init(&a);
+    fake_init(&b);
+    fake_write(&a, PERF_RECORD_SAMPLE, 64, 1);
+    perf_ring_mark(&a.r);
+    perf_ring_mark(&b.r);
+    perf_ring_peek(&b.r, note_record, &peeked, scratch); /* B: nothing yet */
+    fake_write(&b, PERF_RECORD_FORK, 48, 2);             /* the parent, on B's CPU */
+    fake_write(&a, PERF_RECORD_SAMPLE, 64, 3);           /* then the child, on A's */
+    perf_ring_peek(&a.r, note_record, &peeked, scratch);
+    assert_int_equal(peeked.n, 2); /* A's two samples; B's FORK not seen */
+    perf_ring_drain(&a.r, 1, note_record, &drained, scratch);
+    perf_ring_drain(&b.r, 1, note_record, &drained, scratch);
+    assert_int_equal(drained.n, 1); /* the child's sample was past A's mark */
+    assert_int_equal(drained.tags[0], 1);
+    assert_int_equal(a.meta.data_tail, 64);
+    /* the next pass: the FORK is peeked at before the sample is consumed */
+    perf_ring_mark(&a.r);
+    perf_ring_mark(&b.r);
+    perf_ring_peek(&a.r, note_record, &peeked, scratch);
+    perf_ring_peek(&b.r, note_record, &peeked, scratch);
+    assert_int_equal(peeked.n, 3);
+    assert_int_equal(peeked.tags[2], 2);
+    perf_ring_drain(&a.r, 1, note_record, &drained, scratch);
+    perf_ring_drain(&b.r, 1, note_record, &drained, scratch);
+    assert_int_equal(drained.n, 3);
+    assert_int_equal(drained.tags[1], 3);
+    assert_int_equal(a.meta.data_tail, 128);
+    assert_int_equal(b.meta.data_tail, 48);
 }
 
 static void test_ring_skips_a_corrupt_header(void **state)
@@ -492,11 +537,62 @@ static void test_ring_skips_a_corrupt_header(void **state)
     memset(f.data + 64, 0, 8);
     f.head += 64;
     f.meta.data_head = f.head;
+    perf_ring_mark(&f.r);
     perf_ring_peek(&f.r, note_record, &s, scratch);
     assert_int_equal(s.n, 1);
     perf_ring_drain(&f.r, 1, note_record, &s, scratch);
     assert_int_equal(s.n, 2);
     assert_int_equal(f.meta.data_tail, 128); /* skipped to the head */
+}
+
+/* Records are 8-byte aligned, so a header never wraps: a size that is not a
+ * multiple of 8 would put the next header at an odd place, whose read could
+ * run past the end of the mapping. Each row is one good record, then a header
+ * that cannot be trusted; only the good record may come out, and the tail must
+ * end at the head, 8-byte aligned. */
+static void test_ring_treats_headers_it_cannot_trust_as_corrupt(void **state)
+{
+    static const struct {
+        uint16_t size;
+        const char *why;
+    } rows[] = {
+        {0, "a size of 0"},
+        {4, "a size smaller than the header"},
+        {60, "a size that is not a multiple of 8"},
+        {68, "a size that is not a multiple of 8, past the head"},
+        {200, "a size past the head"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        static struct fake_ring f;
+        uint8_t scratch[PERF_RING_MAX_RECORD];
+        struct seen s = {0};
+        fake_init(&f);
+        fake_write(&f, PERF_RECORD_SAMPLE, 64, 1);
+        fake_write(&f, PERF_RECORD_SAMPLE, 64, 2);
+        memcpy(f.data + 64 + 6, &rows[i].size, 2); /* the second header's size */
+        perf_ring_drain(&f.r, 0, note_record, &s, scratch);
+        if (s.n != 1 || f.meta.data_tail != 128)
+            fail_msg("%s: %d records handed over, tail %llu; want 1 and 128", rows[i].why, s.n,
+                     (unsigned long long)f.meta.data_tail);
+    }
+}
+
+/* A head more than the buffer's size ahead of the tail cannot be: the kernel
+ * never overwrites what was not handed back. Walking it would hand over the
+ * same bytes again and again (for ever, with a head far enough away). */
+static void test_ring_skips_a_head_past_the_buffer(void **state)
+{
+    static struct fake_ring f;
+    uint8_t scratch[PERF_RING_MAX_RECORD];
+    struct seen s = {0};
+    fake_init(&f);
+    for (int i = 0; i < RING_DATA / 64; i++)
+        fake_write(&f, PERF_RECORD_SAMPLE, 64, (uint8_t)(1 + i));
+    f.meta.data_head = f.head + RING_DATA; /* valid-looking records all the way */
+    perf_ring_peek(&f.r, note_record, &s, scratch);
+    perf_ring_drain(&f.r, 0, note_record, &s, scratch);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(f.meta.data_tail, f.head + RING_DATA);
 }
 
 /* ---- proclist ---- */
@@ -597,8 +693,11 @@ int main(void)
         cmocka_unit_test(test_pprof_new_refuses_a_bad_value_count),
         cmocka_unit_test(test_tree_follows_fork_records),
         cmocka_unit_test(test_ring_drain_hands_over_wrapped_records_whole),
-        cmocka_unit_test(test_ring_drains_only_what_was_peeked),
+        cmocka_unit_test(test_ring_drains_only_what_was_marked_and_peeked),
+        cmocka_unit_test(test_ring_drains_up_to_the_mark_taken_before_the_peeks),
         cmocka_unit_test(test_ring_skips_a_corrupt_header),
+        cmocka_unit_test(test_ring_treats_headers_it_cannot_trust_as_corrupt),
+        cmocka_unit_test(test_ring_skips_a_head_past_the_buffer),
         cmocka_unit_test(test_proclist_lists_descendants_parent_first),
         cmocka_unit_test(test_proclist_lists_every_thread),
         cmocka_unit_test(test_proclist_missing_pid_fails_with_esrch),
