@@ -202,8 +202,18 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-int profile_add_sample(struct profile *p, const int64_t *v, const uint32_t *funcs, uint32_t depth)
+int profile_add_sample(struct profile *p, const int64_t *v, const uint32_t *funcs, uint32_t depth,
+                       enum profile_measure *overflow)
 {
+    /* Totals first, so that a sample that would overflow one adds nothing
+     * (signed overflow is undefined, and a wrapped total is a wrong one). */
+    int64_t total[PROFILE_NMEASURES];
+    for (int m = 0; m < PROFILE_NMEASURES; m++)
+        if (__builtin_add_overflow(p->total[m], PROFILE_HAS(p, m) ? v[m] : 0, &total[m])) {
+            if (overflow)
+                *overflow = (enum profile_measure)m;
+            return -2;
+        }
     if (depth > PROFILE_MAX_DEPTH ||
         grow((void **)&p->samples, &p->samples_cap, p->nsamples + 1, sizeof(*p->samples)) ||
         grow((void **)&p->frames, &p->frames_cap, p->nframes + depth, sizeof(*p->frames)))
@@ -211,10 +221,9 @@ int profile_add_sample(struct profile *p, const int64_t *v, const uint32_t *func
     struct profile_sample *smp = &p->samples[p->nsamples++];
     smp->frame_index = p->nframes;
     smp->depth = depth;
-    for (int m = 0; m < PROFILE_NMEASURES; m++) {
+    for (int m = 0; m < PROFILE_NMEASURES; m++)
         smp->v[m] = PROFILE_HAS(p, m) ? v[m] : 0;
-        p->total[m] += smp->v[m];
-    }
+    memcpy(p->total, total, sizeof(total));
     if (depth > 0) /* frames is still NULL when every stack so far was empty */
         memcpy(p->frames + p->nframes, funcs, depth * sizeof(*funcs));
     p->nframes += depth;
