@@ -156,11 +156,14 @@ static int module_bias(const struct module *m, uint64_t start, uint64_t offset, 
 
 /* The session's module for file (same path, inode, size and mtime: a rebuilt
  * binary at the same path is a new module), reported on first sight. NULL when
- * the file cannot be used (its addresses stay unresolved). */
+ * the file cannot be used, or is not a regular file (its addresses stay
+ * unresolved). */
 static struct module *module_get(struct symbolizer *s, const char *file, const char *base)
 {
     struct stat st;
-    if (stat(file, &st) != 0)
+    /* Only regular files: a profile's maps can name a FIFO (open would block
+     * until a writer comes) or a device the process mapped (open may act). */
+    if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
         return NULL;
     for (size_t i = 0; i < s->nmods; i++) {
         struct module *m = &s->mods[i];

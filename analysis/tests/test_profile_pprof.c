@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pprof_builder.h"
 #include "profile.h"
@@ -478,6 +480,39 @@ static void test_address_only_profile_is_symbolized_through_the_session(void **s
     pb_release(&b);
 }
 
+/* A mapping may name a file that is not a regular one (a FIFO, a device the
+ * process mapped): the symbolizer must not open it (opening a FIFO blocks until
+ * a writer comes, a device may act on open); its addresses stay "0x…". Bounded
+ * by an alarm, so a regression fails instead of hanging. */
+static void test_mappings_of_non_regular_files_are_not_opened(void **state)
+{
+    char dir[] = "/tmp/test_profile_pprof.XXXXXX", fifo[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    struct pb b;
+    pb_init(&b, 4);
+    pb_sample_type(&b, "samples", "count");
+    pb_mapping(&b, 1, 0x400000, 0x500000, 0, fifo);
+    pb_location(&b, 1, 1, 0x401000, NULL, 0);
+    pb_sample(&b, (int64_t[]){1}, 1, (uint64_t[]){1}, 1);
+    struct profile_session *s;
+    char err[256] = "";
+    assert_int_equal(profile_session_open(&s, NULL, err, sizeof(err)), 0);
+    alarm(20);
+    struct profile p;
+    int rc = pb_load(s, &b, false, &p, err, sizeof(err));
+    alarm(0);
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_string_equal(profile_func(s, p.frames[0])->name, "0x401000");
+    profile_free(&p);
+    profile_session_close(s);
+    pb_release(&b);
+    unlink(fifo);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +526,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_sample_with_an_empty_stack_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sample_types_map_to_measures, setup, teardown),
         cmocka_unit_test(test_address_only_profile_is_symbolized_through_the_session),
+        cmocka_unit_test(test_mappings_of_non_regular_files_are_not_opened),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
