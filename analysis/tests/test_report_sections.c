@@ -1,0 +1,163 @@
+/*
+ * test_report_sections: the report's sections beside the CPU model, end to
+ * end through `scaleprof analyze` on synthetic sweeps (test_analyze_synth.h)
+ * with files the test writes into the points' folders: threads and
+ * goroutines by role (report_roles.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <jansson.h>
+
+#include "analyze.h"
+#include "commands.h"
+#include "test_analyze_synth.h"
+
+static const int counts5[] = {10, 20, 30, 40, 50};
+
+static char *tmp_root(const char *tag)
+{
+    static char buf[4][512];
+    static int i;
+    char *p = buf[i++ % 4];
+    snprintf(p, 512, "/tmp/test_report_sections_%s_%d", tag, (int)getpid());
+    synth_rmtree(p);
+    return p;
+}
+
+/* Runs `scaleprof analyze ROOT --out ROOT/report [extra...]` with stdout in
+ * ROOT/analyze.txt; returns its exit status. */
+static int analyze(const char *root, const char *extra1, const char *extra2)
+{
+    char out[600], log[600];
+    snprintf(out, sizeof(out), "%s/report", root);
+    snprintf(log, sizeof(log), "%s/analyze.txt", root);
+    char *argv[] = {"analyze", (char *)root, "--out", out, (char *)extra1, (char *)extra2, NULL};
+    int argc = extra1 ? (extra2 ? 6 : 5) : 4;
+    fflush(stdout);
+    int saved = dup(1), fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 1);
+    close(fd);
+    int rc = cmd_analyze(argc, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    return rc;
+}
+
+static json_t *report(const char *root)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/report/report.json", root);
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j)
+        fail_msg("%s: %s", path, je.text);
+    return j;
+}
+
+/* The folder of point (n, repeat r) as synth_results writes it. */
+static void point_dir(const char *root, const struct synth *s, int n, int r, char *out, size_t len)
+{
+    if (s->repeats > 1)
+        snprintf(out, len, "%s/%d_services/run-%d", root, n, r);
+    else
+        snprintf(out, len, "%s/%d_services", root, n);
+}
+
+/* The entry of arr whose key is name, or NULL. */
+static json_t *named(json_t *arr, const char *key, const char *name)
+{
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *e = json_array_get(arr, i);
+        const char *v = json_string_value(json_object_get(e, key));
+        if (v && strcmp(v, name) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static double num(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_number(v))
+        fail_msg("%s is not a number", key);
+    return json_number_value(v);
+}
+
+/* A sweep whose CPU fit is weighted (3 repeats at every N) and has its fixed
+ * cost held at 0 (the free fit's a is negative). */
+static struct synth cpu_held_at_zero(void)
+{
+    return (struct synth){.counts = counts5,
+                          .ncounts = 5,
+                          .repeats = 3,
+                          .a = -1.5,
+                          .b = 0.8,
+                          .c = 0.002,
+                          .cv = 0.005,
+                          .seed = 41,
+                          .failed_index = -1,
+                          .contaminated_index = -1,
+                          .missing_index = -1};
+}
+
+/* threads.txt at every point: main, two workers, two idle threads per
+ * service, and `extra` fixed threads each of a role of its own. */
+static void write_threads(const char *root, const struct synth *s, int extra)
+{
+    for (int r = 1; r <= s->repeats; r++)
+        for (size_t k = 0; k < s->ncounts; k++) {
+            int n = s->counts[k];
+            char dir[600], path[700];
+            point_dir(root, s, n, r, dir, sizeof(dir));
+            snprintf(path, sizeof(path), "%s/threads.txt", dir);
+            FILE *f = fopen(path, "w");
+            assert_non_null(f);
+            fprintf(f, "# threads\n1\tmain\tS\n2\tw0\tS\n3\tw1\tS\n");
+            for (int i = 0; i < n; i++)
+                fprintf(f, "%d\tsvc%d/idle\tS\n%d\tsvc%d/idle2\tS\n", 10 + 2 * i, i, 11 + 2 * i, i);
+            for (int i = 0; i < extra; i++) /* roles "xaa", "xab", …: no digits to drop */
+                fprintf(f, "%d\tx%c%c\tS\n", 100000 + i, 'a' + i / 26, 'a' + i % 26);
+            fprintf(f, "# by prefix\n");
+            fclose(f);
+        }
+}
+
+/* Thread counts are exact: fitted unweighted with a free, whatever the CPU
+ * model did. Here CPU's a is held at 0 and its fit weighted; the workers are
+ * still 2 fixed threads (a = 2, b = 0) and the idle threads 2 per service. */
+static void test_role_counts_are_fitted_with_their_own_fixed_part(void **state)
+{
+    char *root = tmp_root("roles");
+    struct synth s = cpu_held_at_zero();
+    synth_results(root, &s);
+    write_threads(root, &s, 0);
+    assert_int_equal(analyze(root, NULL, NULL), 0);
+    json_t *doc = report(root);
+    assert_true(json_is_true(json_object_get(json_object_get(doc, "fit"), "a_held_at_zero")));
+    assert_true(json_is_true(json_object_get(json_object_get(doc, "fit"), "weighted")));
+    json_t *roles = json_object_get(doc, "threads_by_role");
+    json_t *w = named(roles, "role", "w"), *idle = named(roles, "role", "svc*/idle");
+    assert_non_null(w);
+    assert_non_null(idle);
+    assert_true(fabs(num(w, "a") - 2) < 1e-6 && fabs(num(w, "b")) < 1e-9);
+    assert_true(fabs(num(idle, "a")) < 1e-6 && fabs(num(idle, "b") - 2) < 1e-9);
+    json_t *all = json_object_get(doc, "threads_per_service");
+    assert_true(fabs(num(all, "a") - 3) < 1e-6 && fabs(num(all, "b") - 2) < 1e-9);
+    json_decref(doc);
+    synth_rmtree(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_role_counts_are_fitted_with_their_own_fixed_part),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
