@@ -34,6 +34,9 @@
 
 #define MAX_ROLES 256
 #define ROLE_LEN 160
+/* The last slot of a full table: every role past MAX_ROLES - 1 is counted
+ * there, so the total per service stays whole. */
+#define OTHER_ROLES "(other roles)"
 
 struct roles {
     char names[MAX_ROLES][ROLE_LEN];
@@ -78,16 +81,15 @@ static int role_index(struct roles *r, const char *name)
         if (strcmp(r->names[i], name) == 0)
             return (int)i;
     if (r->count == MAX_ROLES)
-        return -1;
-    snprintf(r->names[r->count], sizeof(r->names[0]), "%s", name);
+        return MAX_ROLES - 1;
+    snprintf(r->names[r->count], sizeof(r->names[0]), "%s",
+             r->count == MAX_ROLES - 1 ? OTHER_ROLES : name);
     return (int)r->count++;
 }
 
 static void role_add(struct roles *r, const char *role, size_t obs, double v)
 {
-    int k = role_index(r, role);
-    if (k >= 0)
-        r->counts[(size_t)k * r->nobs + obs] += v;
+    r->counts[(size_t)role_index(r, role) * r->nobs + obs] += v;
 }
 
 /* Counts threads by role in section 1 of threads.txt. -1 when unreadable. */

@@ -154,10 +154,32 @@ static void test_role_counts_are_fitted_with_their_own_fixed_part(void **state)
     synth_rmtree(root);
 }
 
+/* More roles than the table holds: the ones past it are counted under
+ * "(other roles)", so the total (fixed and per service) is still every
+ * thread. */
+static void test_roles_past_the_table_are_counted_as_other_roles(void **state)
+{
+    char *root = tmp_root("many");
+    struct synth s = cpu_held_at_zero();
+    s.repeats = 1;
+    synth_results(root, &s);
+    write_threads(root, &s, 300);
+    assert_int_equal(analyze(root, NULL, NULL), 0);
+    json_t *doc = report(root);
+    json_t *all = json_object_get(doc, "threads_per_service");
+    assert_true(fabs(num(all, "a") - 303) < 1e-6 && fabs(num(all, "b") - 2) < 1e-9);
+    json_t *other = named(json_object_get(doc, "threads_by_role"), "role", "(other roles)");
+    assert_non_null(other);
+    assert_true(num(other, "a") > 40); /* 300 + 3 roles and svc*: 256 slots */
+    json_decref(doc);
+    synth_rmtree(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_role_counts_are_fitted_with_their_own_fixed_part),
+        cmocka_unit_test(test_roles_past_the_table_are_counted_as_other_roles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
