@@ -352,7 +352,7 @@ static int threads_by_role(const struct analysis *an, const struct fit_design *d
 }
 
 static int goroutines_by_role(const struct analysis *an, const struct fit_design *d, json_t *extra,
-                              struct buf *md, struct buf *html)
+                              struct buf *md, struct buf *html, struct buf *err)
 {
     size_t have = 0;
     char path[4200];
@@ -370,18 +370,21 @@ static int goroutines_by_role(const struct analysis *an, const struct fit_design
     }
     struct roles *r = roles_new(an->nobs, d);
     struct profile_session *s = NULL;
-    char err[512];
-    if (!r || profile_session_open(&s, NULL, err, sizeof(err)) != 0) {
+    char why[512] = "out of memory";
+    /* --own decides what a wrapper is seen through into, as for the culprit */
+    struct profile_options po = {.binary = an->res.target_binary, .own_regex = an->own_regex};
+    if (!r || profile_session_open(&s, &po, why, sizeof(why)) != 0) {
+        buf_printf(err, "%s", why);
         roles_free(r);
         return -1;
     }
     size_t read = 0;
     for (size_t i = 0; i < an->nobs; i++) {
         file_in(an->res.points[an->obs_point[i]].dir, "goroutine.pb.gz", path, sizeof(path));
-        if (read_goroutines(s, path, r, i, err, sizeof(err)) == 0)
+        if (read_goroutines(s, path, r, i, why, sizeof(why)) == 0)
             read++;
         else
-            fprintf(stderr, "analyze: goroutines by role left out: %s\n", err);
+            fprintf(stderr, "analyze: goroutines by role left out: %s\n", why);
     }
     if (read == an->nobs && r->count > 0)
         roles_section(an, r, "goroutines", "goroutines_by_role",
@@ -409,7 +412,7 @@ int report_roles(const struct analysis *an, json_t *extra, struct buf *md, struc
         return 0; /* the same N as the CPU model's, so not reached */
     }
     int rc = threads_by_role(an, &d, extra, md, html);
-    if (goroutines_by_role(an, &d, extra, md, html) != 0)
+    if (goroutines_by_role(an, &d, extra, md, html, err) != 0)
         rc = -1;
     fit_design_free(&d);
     return rc;

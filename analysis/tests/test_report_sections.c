@@ -15,6 +15,7 @@
 
 #include "analyze.h"
 #include "commands.h"
+#include "pprof_builder.h"
 #include "test_analyze_synth.h"
 
 static const int counts5[] = {10, 20, 30, 40, 50};
@@ -175,11 +176,78 @@ static void test_roles_past_the_table_are_counted_as_other_roles(void **state)
     synth_rmtree(root);
 }
 
+/* goroutine.pb.gz at every point: 3 goroutines per service started through
+ * sync.(*WaitGroup).Go's closure into mypkg.work, and 5 of main.loop. */
+static void write_goroutines(const char *root, const struct synth *s)
+{
+    for (int r = 1; r <= s->repeats; r++)
+        for (size_t k = 0; k < s->ncounts; k++) {
+            int n = s->counts[k];
+            struct pb b;
+            pb_init(&b, 16);
+            pb_sample_type(&b, "goroutine", "count");
+            pb_function(&b, 1, "runtime.gopark", "", "runtime/proc.go", 1);
+            pb_function(&b, 2, "mypkg.work", "", "mypkg/work.go", 1);
+            pb_function(&b, 3, "sync.(*WaitGroup).Go.func1", "", "sync/waitgroup.go", 1);
+            pb_function(&b, 4, "runtime.goexit", "", "runtime/asm_amd64.s", 1);
+            pb_function(&b, 5, "main.loop", "", "main.go", 1);
+            for (uint64_t id = 1; id <= 5; id++)
+                pb_location(&b, id, 0, 0x1000 * id, (uint64_t[]){id}, 1);
+            pb_sample(&b, (int64_t[]){3 * n}, 1, (uint64_t[]){1, 2, 3, 4}, 4);
+            pb_sample(&b, (int64_t[]){5}, 1, (uint64_t[]){1, 5, 4}, 3);
+            size_t len, gzlen;
+            unsigned char *raw = pb_pack(&b, &len), *gz = pb_gzip(raw, len, &gzlen);
+            char dir[600], path[700];
+            point_dir(root, s, n, r, dir, sizeof(dir));
+            snprintf(path, sizeof(path), "%s/goroutine.pb.gz", dir);
+            FILE *f = fopen(path, "wb");
+            assert_non_null(f);
+            assert_int_equal(fwrite(gz, 1, gzlen, f), gzlen);
+            fclose(f);
+            free(raw);
+            free(gz);
+            pb_release(&b);
+        }
+}
+
+/* A goroutine started through a wrapper (a closure) gets the role of the
+ * function the wrapper runs when that is the program's own code, and --own
+ * decides what is: mypkg (no dot in its path) is not own by Go's rule, so the
+ * role is the wrapper; with --own '^mypkg\.' it is mypkg.work. */
+static void test_goroutine_roles_follow_own_regex_through_wrappers(void **state)
+{
+    char *root = tmp_root("goroutines");
+    struct synth s = cpu_held_at_zero();
+    s.repeats = 1;
+    synth_results(root, &s);
+    write_goroutines(root, &s);
+    static const struct {
+        const char *own, *role;
+    } rows[] = {
+        {NULL, "sync.(*WaitGroup).Go.func1"},
+        {"^mypkg\\.", "mypkg.work"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        assert_int_equal(analyze(root, rows[i].own ? "--own" : NULL, rows[i].own), 0);
+        json_t *doc = report(root);
+        json_t *role = named(json_object_get(doc, "goroutines_by_role"), "role", rows[i].role);
+        if (!role)
+            fail_msg("row %zu: no role %s", i, rows[i].role);
+        assert_true(fabs(num(role, "b") - 3) < 1e-9 && fabs(num(role, "a")) < 1e-6);
+        json_t *main_loop = named(json_object_get(doc, "goroutines_by_role"), "role", "main.loop");
+        assert_non_null(main_loop);
+        assert_true(fabs(num(main_loop, "a") - 5) < 1e-6);
+        json_decref(doc);
+    }
+    synth_rmtree(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_role_counts_are_fitted_with_their_own_fixed_part),
         cmocka_unit_test(test_roles_past_the_table_are_counted_as_other_roles),
+        cmocka_unit_test(test_goroutine_roles_follow_own_regex_through_wrappers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
