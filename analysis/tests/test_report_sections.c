@@ -2,7 +2,8 @@
  * test_report_sections: the report's sections beside the CPU model, end to
  * end through `scaleprof analyze` on synthetic sweeps (test_analyze_synth.h)
  * with files the test writes into the points' folders: threads and
- * goroutines by role (report_roles.c).
+ * goroutines by role (report_roles.c), mutex contention against N
+ * (report_contention.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -242,12 +243,101 @@ static void test_goroutine_roles_follow_own_regex_through_wrappers(void **state)
     synth_rmtree(root);
 }
 
+/* mutex.pb.gz at the points whose N is at most n_upto: per window, N
+ * contentions and 1e7·N + 2e6·N² ns of delay in main.lockHeavy, unlocking
+ * through sync.(*Mutex).Unlock (as Go's mutex profile charges it). */
+static void write_mutex(const char *root, const struct synth *s, int n_upto)
+{
+    for (int r = 1; r <= s->repeats; r++)
+        for (size_t k = 0; k < s->ncounts; k++) {
+            int n = s->counts[k];
+            if (n > n_upto)
+                continue;
+            struct pb b;
+            pb_init(&b, 8);
+            pb_sample_type(&b, "contentions", "count");
+            pb_sample_type(&b, "delay", "nanoseconds");
+            pb_function(&b, 1, "sync.(*Mutex).Unlock", "", "sync/mutex.go", 1);
+            pb_function(&b, 2, "main.lockHeavy", "", "main.go", 1);
+            pb_function(&b, 3, "runtime.goexit", "", "runtime/asm_amd64.s", 1);
+            for (uint64_t id = 1; id <= 3; id++)
+                pb_location(&b, id, 0, 0x1000 * id, (uint64_t[]){id}, 1);
+            pb_sample(&b, (int64_t[]){n, 10000000LL * n + 2000000LL * n * n}, 2,
+                      (uint64_t[]){1, 2, 3}, 3);
+            size_t len;
+            unsigned char *raw = pb_pack(&b, &len);
+            char dir[600], path[700];
+            point_dir(root, s, n, r, dir, sizeof(dir));
+            snprintf(path, sizeof(path), "%s/mutex.pb.gz", dir);
+            FILE *f = fopen(path, "wb");
+            assert_non_null(f);
+            assert_int_equal(fwrite(raw, 1, len, f), len);
+            fclose(f);
+            free(raw);
+            pb_release(&b);
+        }
+}
+
+/* Delay that grows as N² has its own verdict, fit and culprit: the program's
+ * function that waits, not the runtime's Unlock below it. */
+static void test_contention_growing_as_n_squared_is_superlinear(void **state)
+{
+    char *root = tmp_root("mutex");
+    struct synth s = cpu_held_at_zero();
+    s.repeats = 1;
+    synth_results(root, &s);
+    write_mutex(root, &s, 50);
+    assert_int_equal(analyze(root, NULL, NULL), 0);
+    json_t *doc = report(root);
+    json_t *mutex = json_object_get(json_object_get(doc, "contention"), "mutex");
+    assert_non_null(mutex);
+    assert_string_equal(json_string_value(json_object_get(mutex, "verdict")), "superlinear");
+    json_t *fit = json_object_get(mutex, "fit");
+    /* seconds of waiting per second over the 10 s window: c = 2e6 ns / 10 s */
+    assert_true(fabs(num(fit, "c") - 2e-4) < 1e-9 && fabs(num(fit, "b") - 1e-3) < 1e-9);
+    assert_int_equal(json_array_size(json_object_get(mutex, "points_delay")), 5);
+    json_t *culprit = json_object_get(mutex, "culprit");
+    assert_string_equal(json_string_value(json_object_get(culprit, "function")), "main.lockHeavy");
+    /* no block.pb.gz at any point: nothing said about it */
+    assert_null(json_object_get(json_object_get(doc, "contention"), "block"));
+    json_decref(doc);
+    synth_rmtree(root);
+}
+
+/* Profiles at fewer than 3 distinct N: said, not fitted, no verdict line. */
+static void test_contention_at_two_service_counts_is_not_judged(void **state)
+{
+    char *root = tmp_root("mutex2");
+    struct synth s = cpu_held_at_zero();
+    s.repeats = 1;
+    synth_results(root, &s);
+    write_mutex(root, &s, 20);
+    assert_int_equal(analyze(root, NULL, NULL), 0);
+    json_t *doc = report(root);
+    json_t *mutex = json_object_get(json_object_get(doc, "contention"), "mutex");
+    assert_non_null(mutex);
+    assert_int_equal(num(mutex, "points"), 2);
+    assert_null(json_object_get(mutex, "verdict"));
+    assert_null(json_object_get(mutex, "fit"));
+    json_decref(doc);
+    char md[700], text[65536] = "";
+    snprintf(md, sizeof(md), "%s/report/report.md", root);
+    FILE *f = fopen(md, "r");
+    assert_non_null(f);
+    text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+    fclose(f);
+    assert_non_null(strstr(text, "Not fitted: the 2 points with a readable profile span fewer"));
+    synth_rmtree(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_role_counts_are_fitted_with_their_own_fixed_part),
         cmocka_unit_test(test_roles_past_the_table_are_counted_as_other_roles),
         cmocka_unit_test(test_goroutine_roles_follow_own_regex_through_wrappers),
+        cmocka_unit_test(test_contention_growing_as_n_squared_is_superlinear),
+        cmocka_unit_test(test_contention_at_two_service_counts_is_not_judged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
