@@ -421,6 +421,7 @@ static void load_point(struct results *r, struct point *pt, size_t *task_cap)
                    need_cpu ? "%s/stats.json lacks window_s or cpu_ns"
                             : "%s/stats.json lacks window_s",
                    pt->dir);
+        free(cpu_name);
         return;
     }
     if (!(pt->cpu_ns >= 0))
