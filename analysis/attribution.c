@@ -471,23 +471,25 @@ static int fit_and_rank(struct attribution *a, const struct fit_design *d)
     qsort(a->funcs, a->nfuncs, sizeof(*a->funcs), by_share);
     qsort(a->paths, a->npaths, sizeof(*a->paths), by_c);
     /* Groups, greedily in rank order: join the first leader whose curve
-     * correlates above the bar, else lead a new group. */
+     * correlates above the bar, else lead a new group. The leaders are kept
+     * in a list (a scan for them made this cubic in the functions: seconds
+     * for the thousands a perf or Go profile of a sweep holds). */
     int groups = 0;
-    for (size_t i = 0; i < a->nfuncs; i++)
-        a->funcs[i].group = 0;
+    size_t *leaders = malloc((a->nfuncs ? a->nfuncs : 1) * sizeof(*leaders));
+    if (!leaders)
+        return -1;
     for (size_t i = 0; i < a->nfuncs; i++) {
         struct attr_func *f = &a->funcs[i];
-        for (size_t j = 0; j < i && !f->group; j++) {
-            const struct attr_func *l = &a->funcs[j];
-            bool leader = true;
-            for (size_t q = 0; q < j && leader; q++)
-                leader = a->funcs[q].group != l->group;
-            if (leader && corr(f->self, l->self, a->count) > ATTR_GROUP_CORR)
-                f->group = l->group;
-        }
-        if (!f->group)
+        f->group = 0;
+        for (int g = 0; g < groups && !f->group; g++)
+            if (corr(f->self, a->funcs[leaders[g]].self, a->count) > ATTR_GROUP_CORR)
+                f->group = g + 1;
+        if (!f->group) {
+            leaders[groups] = i;
             f->group = ++groups;
+        }
     }
+    free(leaders);
     free(a->culprit_path);
     free(a->culprit);
     free(a->culprit_leaf);

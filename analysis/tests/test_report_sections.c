@@ -3,7 +3,8 @@
  * end through `scaleprof analyze` on synthetic sweeps (test_analyze_synth.h)
  * with files the test writes into the points' folders: threads and
  * goroutines by role (report_roles.c), mutex contention against N
- * (report_contention.c).
+ * (report_contention.c), and the functions of CPU profiles: culprit, groups,
+ * profiles that cannot be attributed (report_functions.c, attribution.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -330,6 +331,100 @@ static void test_contention_at_two_service_counts_is_not_judged(void **state)
     synth_rmtree(root);
 }
 
+/* One stack of a synthetic CPU profile, leaf first, and its CPU per window:
+ * k0 + k1·N + k2·N² nanoseconds. */
+struct cpu_row {
+    const char *stack[3];
+    double k0, k1, k2;
+};
+
+/* cpu.pb.gz at every point from rows; with_period false writes sample counts
+ * only (samples/count, no period: CPU time unknown). Files end in ".go", so
+ * own code is decided by Go's rule. */
+static void write_cpu(const char *root, const struct synth *s, const struct cpu_row *rows,
+                      size_t nrows, bool with_period)
+{
+    for (int r = 1; r <= s->repeats; r++)
+        for (size_t k = 0; k < s->ncounts; k++) {
+            int n = s->counts[k];
+            struct pb b;
+            pb_init(&b, 64);
+            pb_sample_type(&b, "samples", "count");
+            if (with_period) {
+                pb_sample_type(&b, "cpu", "nanoseconds");
+                pb_period(&b, "cpu", "nanoseconds", 10000000);
+            }
+            const char *names[32];
+            size_t nn = 0;
+            for (size_t i = 0; i < nrows; i++) {
+                uint64_t locs[3];
+                size_t depth = 0;
+                for (; depth < 3 && rows[i].stack[depth]; depth++) {
+                    size_t f = 0;
+                    while (f < nn && strcmp(names[f], rows[i].stack[depth]) != 0)
+                        f++;
+                    if (f == nn) {
+                        assert_true(nn < 32);
+                        names[nn++] = rows[i].stack[depth];
+                        pb_function(&b, f + 1, names[f], "", "x.go", 1);
+                        pb_location(&b, f + 1, 0, 0x1000 * (f + 1), (uint64_t[]){f + 1}, 1);
+                    }
+                    locs[depth] = f + 1;
+                }
+                int64_t ns = (int64_t)(rows[i].k0 + rows[i].k1 * n + rows[i].k2 * n * n);
+                int64_t v[2] = {ns / 10000000, ns};
+                pb_sample(&b, v, with_period ? 2 : 1, locs, depth);
+            }
+            size_t len, gzlen;
+            unsigned char *raw = pb_pack(&b, &len), *gz = pb_gzip(raw, len, &gzlen);
+            char dir[600], path[700];
+            point_dir(root, s, n, r, dir, sizeof(dir));
+            snprintf(path, sizeof(path), "%s/cpu.pb.gz", dir);
+            FILE *f = fopen(path, "wb");
+            assert_non_null(f);
+            assert_int_equal(fwrite(gz, 1, gzlen, f), gzlen);
+            fclose(f);
+            free(raw);
+            free(gz);
+            pb_release(&b);
+        }
+}
+
+static struct synth one_repeat(void)
+{
+    struct synth s = cpu_held_at_zero();
+    s.repeats = 1;
+    return s;
+}
+
+/* Functions whose curves move together (correlation above 0.98) share a
+ * group, led by the one with the larger share; others lead their own (over
+ * N = 10..50 a linear curve correlates 0.99 with N², so the others here are
+ * one that falls with N and one that stays fixed). */
+static void test_functions_that_move_together_share_a_group(void **state)
+{
+    char *root = tmp_root("groups");
+    struct synth s = one_repeat();
+    synth_results(root, &s);
+    struct cpu_row rows[] = {{{"main.quadA", NULL, NULL}, 0, 0, 4e6},
+                             {{"main.quadB", NULL, NULL}, 0, 0, 2e6},
+                             {{"main.falling", NULL, NULL}, 9e8, -1e7, 0},
+                             {{"main.fixed", NULL, NULL}, 9e8, 0, 0}};
+    write_cpu(root, &s, rows, 4, true);
+    assert_int_equal(analyze(root, NULL, NULL), 0);
+    json_t *doc = report(root);
+    json_t *fns = json_object_get(doc, "functions");
+    json_t *qa = named(fns, "name", "main.quadA"), *qb = named(fns, "name", "main.quadB");
+    json_t *lin = named(fns, "name", "main.falling"), *fixed = named(fns, "name", "main.fixed");
+    assert_true(qa && qb && lin && fixed);
+    assert_int_equal(num(qa, "group"), 1);
+    assert_int_equal(num(qb, "group"), 1);
+    assert_true(num(lin, "group") > 1 && num(fixed, "group") > 1);
+    assert_true(num(lin, "group") != num(fixed, "group"));
+    json_decref(doc);
+    synth_rmtree(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_goroutine_roles_follow_own_regex_through_wrappers),
         cmocka_unit_test(test_contention_growing_as_n_squared_is_superlinear),
         cmocka_unit_test(test_contention_at_two_service_counts_is_not_judged),
+        cmocka_unit_test(test_functions_that_move_together_share_a_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
