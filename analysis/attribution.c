@@ -320,9 +320,7 @@ static int find_culprit(struct attribution *a)
         int pick = depth - 1;
         while (pick >= 0) {
             const char *fr = prefix.data + starts[pick];
-            char name[512];
-            snprintf(name, sizeof(name), "%.*s", (int)strcspn(fr, ";"), fr);
-            const struct attr_func *f = attribution_find(a, name);
+            const struct attr_func *f = attribution_find_n(a, fr, strcspn(fr, ";"));
             if (f && f->own)
                 break;
             pick--;
@@ -580,8 +578,14 @@ double attribution_c_matching(const struct attribution *a, const char *substr)
 
 const struct attr_func *attribution_find(const struct attribution *a, const char *name)
 {
+    return attribution_find_n(a, name, strlen(name));
+}
+
+const struct attr_func *attribution_find_n(const struct attribution *a, const char *name,
+                                           size_t len)
+{
     for (size_t i = 0; i < a->nfuncs; i++)
-        if (strcmp(a->funcs[i].name, name) == 0)
+        if (strncmp(a->funcs[i].name, name, len) == 0 && a->funcs[i].name[len] == '\0')
             return &a->funcs[i];
     return NULL;
 }

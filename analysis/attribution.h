@@ -128,6 +128,10 @@ double attribution_c_matching(const struct attribution *a, const char *substr);
 
 /* The function named name, or NULL. */
 const struct attr_func *attribution_find(const struct attribution *a, const char *name);
+/* The same for the first len bytes of name (a frame of a "root;…;leaf"
+ * path), at any length. */
+const struct attr_func *attribution_find_n(const struct attribution *a, const char *name,
+                                           size_t len);
 
 /* scaling.folded: one line "root;…;leaf c" per call path with c > 0, c in CPU
  * nanoseconds per second per service² (so flame graph tools get plain decimals). */

@@ -75,11 +75,10 @@ static char *own_caller(const struct attribution *a, const char *leaf, double n)
         const char *start = end - 1; /* the ';' before the previous frame's end */
         while (start > best && start[-1] != ';')
             start--;
-        char name[512];
-        snprintf(name, sizeof(name), "%.*s", (int)(end - 1 - start), start);
-        const struct attr_func *f = attribution_find(a, name);
+        size_t len = (size_t)(end - 1 - start);
+        const struct attr_func *f = attribution_find_n(a, start, len);
         if (f && f->own)
-            return strdup(name);
+            return strndup(start, len);
         end = start;
     }
     return NULL;

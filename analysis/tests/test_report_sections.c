@@ -397,6 +397,31 @@ static struct synth one_repeat(void)
     return s;
 }
 
+/* The culprit is the lowest frame of the program's own code on the path that
+ * carries c, whatever the length of its name (C++ and Go generic names run to
+ * hundreds of characters): here a 600-character main.* function whose time is
+ * in syscall.read. */
+static void test_culprit_is_found_whatever_the_length_of_its_name(void **state)
+{
+    static char longname[601];
+    memcpy(longname, "main.", 5);
+    memset(longname + 5, 'x', sizeof(longname) - 6);
+    char *root = tmp_root("longname");
+    struct synth s = one_repeat();
+    synth_results(root, &s);
+    struct cpu_row rows[] = {{{"syscall.read", longname, NULL}, 0, 1e8, 4e6},
+                             {{"main.other", NULL, NULL}, 5e8, 1e7, 0}};
+    write_cpu(root, &s, rows, 2, true);
+    assert_int_equal(analyze(root, NULL, NULL), 0);
+    json_t *doc = report(root);
+    json_t *culprit = json_object_get(doc, "culprit");
+    assert_non_null(culprit);
+    assert_string_equal(json_string_value(json_object_get(culprit, "function")), longname);
+    assert_string_equal(json_string_value(json_object_get(culprit, "leaf")), "syscall.read");
+    json_decref(doc);
+    synth_rmtree(root);
+}
+
 /* Functions whose curves move together (correlation above 0.98) share a
  * group, led by the one with the larger share; others lead their own (over
  * N = 10..50 a linear curve correlates 0.99 with N², so the others here are
@@ -433,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_goroutine_roles_follow_own_regex_through_wrappers),
         cmocka_unit_test(test_contention_growing_as_n_squared_is_superlinear),
         cmocka_unit_test(test_contention_at_two_service_counts_is_not_judged),
+        cmocka_unit_test(test_culprit_is_found_whatever_the_length_of_its_name),
         cmocka_unit_test(test_functions_that_move_together_share_a_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
