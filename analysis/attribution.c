@@ -161,16 +161,23 @@ static int add_profile(struct builder *b, size_t i, const struct attr_point *pt,
         buf_printf(err, "%s", msg);
         return -2;
     }
-    if (!kind_holds(p.kind, m) || !PROFILE_HAS(&p, m) ||
-        (b->o->per_second && !(pt->window_s > 0))) {
-        buf_printf(err, "%s: %s", pt->cpu_prof,
-                   !kind_holds(p.kind, m) || !PROFILE_HAS(&p, m) ? "does not hold the measure"
-                                                                 : "window_s must be > 0");
-        if (!kind_holds(p.kind, m) || !PROFILE_HAS(&p, m))
-            buf_printf(err, " %s (%s profile)", profile_measure_name(m),
-                       p.kind == PROFILE_CPU    ? "a CPU"
-                       : p.kind == PROFILE_HEAP ? "a heap"
-                                                : "another kind of");
+    bool holds = kind_holds(p.kind, m) && PROFILE_HAS(&p, m);
+    if (!holds && m == PROFILE_CPU_NS && p.kind == PROFILE_CPU)
+        /* samples without a period: a share of samples, not CPU time, which
+         * the fit in CPU s/s (and its materiality in % of a core) needs */
+        buf_printf(err,
+                   "%s: a CPU profile of sample counts with no sampling period: its CPU time "
+                   "is unknown",
+                   pt->cpu_prof);
+    else if (!holds)
+        buf_printf(err, "%s: does not hold the measure %s (%s profile)", pt->cpu_prof,
+                   profile_measure_name(m),
+                   p.kind == PROFILE_CPU    ? "a CPU"
+                   : p.kind == PROFILE_HEAP ? "a heap"
+                                            : "another kind of");
+    else if (b->o->per_second && !(pt->window_s > 0))
+        buf_printf(err, "%s: window_s must be > 0", pt->cpu_prof);
+    if (!holds || (b->o->per_second && !(pt->window_s > 0))) {
         profile_free(&p);
         return -2;
     }

@@ -450,6 +450,28 @@ static void test_functions_that_move_together_share_a_group(void **state)
     synth_rmtree(root);
 }
 
+/* A CPU profile that counts samples but gives no period has no CPU time to
+ * fit: each is named with that reason, and no function is attributed. */
+static void test_cpu_profiles_without_a_period_are_named_not_attributed(void **state)
+{
+    char *root = tmp_root("noperiod");
+    struct synth s = one_repeat();
+    synth_results(root, &s);
+    struct cpu_row rows[] = {{{"main.quad", NULL, NULL}, 0, 1e8, 4e6}};
+    write_cpu(root, &s, rows, 1, false);
+    assert_int_equal(analyze(root, NULL, NULL), 0);
+    json_t *doc = report(root);
+    json_t *skipped = json_object_get(doc, "functions_skipped");
+    assert_int_equal(json_array_size(skipped), 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_non_null(strstr(json_string_value(json_array_get(skipped, i)),
+                               "cpu.pb.gz: a CPU profile of sample counts with no sampling "
+                               "period: its CPU time is unknown"));
+    assert_int_equal(json_array_size(json_object_get(doc, "functions")), 0);
+    json_decref(doc);
+    synth_rmtree(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_contention_at_two_service_counts_is_not_judged),
         cmocka_unit_test(test_culprit_is_found_whatever_the_length_of_its_name),
         cmocka_unit_test(test_functions_that_move_together_share_a_group),
+        cmocka_unit_test(test_cpu_profiles_without_a_period_are_named_not_attributed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
