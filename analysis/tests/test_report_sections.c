@@ -4,7 +4,8 @@
  * with files the test writes into the points' folders: threads and
  * goroutines by role (report_roles.c), mutex contention against N
  * (report_contention.c), and the functions of CPU profiles: culprit, groups,
- * profiles that cannot be attributed (report_functions.c, attribution.c).
+ * profiles that cannot be attributed (report_functions.c, attribution.c),
+ * heap per service (report_heap.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -472,6 +473,47 @@ static void test_cpu_profiles_without_a_period_are_named_not_attributed(void **s
     synth_rmtree(root);
 }
 
+/* heap.prof (gperftools text, no maps: the frames stay addresses) at the
+ * points whose N is at most n_upto: 0x10 holds 1000·N + 10·N² bytes. */
+static void write_heap(const char *root, const struct synth *s, int n_upto)
+{
+    for (int r = 1; r <= s->repeats; r++)
+        for (size_t k = 0; k < s->ncounts; k++) {
+            int n = s->counts[k];
+            if (n > n_upto)
+                continue;
+            char dir[600], path[700];
+            point_dir(root, s, n, r, dir, sizeof(dir));
+            snprintf(path, sizeof(path), "%s/heap.prof", dir);
+            FILE *f = fopen(path, "w");
+            assert_non_null(f);
+            long bytes = 1000L * n + 10L * n * n;
+            fprintf(f, "heap profile: 1: %ld [1: %ld] @ heapprofile\n1: %ld [1: %ld] @ 0x10 0x20\n",
+                    bytes, bytes, bytes, bytes);
+            fclose(f);
+        }
+}
+
+/* Bytes per added service "at Nmax" are at the largest N that has a heap
+ * profile (b + 2c·30 here), not extrapolated to the sweep's largest (50). */
+static void test_heap_per_service_is_at_the_largest_profiled_n(void **state)
+{
+    char *root = tmp_root("heap");
+    struct synth s = one_repeat();
+    synth_results(root, &s);
+    write_heap(root, &s, 30);
+    assert_int_equal(analyze(root, NULL, NULL), 0);
+    json_t *doc = report(root);
+    json_t *heap = json_object_get(doc, "heap");
+    assert_non_null(heap);
+    assert_int_equal(num(heap, "points"), 3);
+    json_t *f0 = json_array_get(json_object_get(heap, "functions"), 0);
+    assert_string_equal(json_string_value(json_object_get(f0, "name")), "0x10");
+    assert_true(fabs(num(f0, "bytes_per_service_at_nmax") - (1000 + 2 * 10 * 30)) < 1e-6);
+    json_decref(doc);
+    synth_rmtree(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_culprit_is_found_whatever_the_length_of_its_name),
         cmocka_unit_test(test_functions_that_move_together_share_a_group),
         cmocka_unit_test(test_cpu_profiles_without_a_period_are_named_not_attributed),
+        cmocka_unit_test(test_heap_per_service_is_at_the_largest_profiled_n),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
