@@ -131,12 +131,19 @@ int profile_read_file(const char *path, char **data, size_t *len, char *err, siz
     int rc = 0;
     for (;;) {
         if (n == cap) {
+            /* The buffer grows to at most the limit + 1 byte: filling that is
+             * the refusal, so a huge file costs the limit, not twice it. */
+            if (n > PROFILE_MAX_BYTES) {
+                rc =
+                    profile_fail(err, errlen, "%s: larger than %zu bytes", path, PROFILE_MAX_BYTES);
+                break;
+            }
             size_t ncap = cap ? cap * 2 : 65536;
-            char *nd = n > PROFILE_MAX_BYTES ? NULL : realloc(d, ncap);
+            if (ncap > PROFILE_MAX_BYTES + 1)
+                ncap = PROFILE_MAX_BYTES + 1;
+            char *nd = realloc(d, ncap);
             if (!nd) {
-                rc = n > PROFILE_MAX_BYTES ? profile_fail(err, errlen, "%s: larger than %zu bytes",
-                                                          path, PROFILE_MAX_BYTES)
-                                           : profile_fail(err, errlen, "%s: out of memory", path);
+                rc = profile_fail(err, errlen, "%s: out of memory", path);
                 break;
             }
             d = nd;
