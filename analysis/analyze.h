@@ -111,7 +111,8 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
  * heap profile, not a Go target) adds nothing.
  * report_heap.c: heap in use by allocating function ("heap");
  * report_roles.c: threads and goroutines per service by role
- * ("threads_by_role", "goroutines_by_role", "goroutines_per_service");
+ * ("threads_by_role", "threads_per_service", "goroutines_by_role",
+ * "goroutines_per_service");
  * report_contention.c: mutex and block delay against N ("contention"). */
 int report_heap(const struct analysis *an, json_t *extra, struct buf *md, struct buf *html,
                 struct buf *err);
