@@ -120,8 +120,6 @@ int report_roles(const struct analysis *an, json_t *extra, struct buf *md, struc
                  struct buf *err);
 int report_contention(const struct analysis *an, json_t *extra, struct buf *md, struct buf *html,
                       struct buf *err);
-/* A thread name's role: "svc12/idle3" → "svc*\/idle", "w3" → "w". */
-void report_thread_role(const char *name, char *role, size_t len);
 /* A double for JSON: null when not finite (JSON has no NaN or Infinity). */
 json_t *report_real(double x);
 /* report.json's culprit object {function, leaf, path, share} of an

@@ -526,22 +526,6 @@ int attribution_build(struct attribution *a, const struct attr_point *pts, size_
     return build(a, pts, count, d, &o, NULL, err);
 }
 
-int attribution_build_skipping(struct attribution *a, const struct attr_point *pts, size_t count,
-                               const struct fit_design *d, const char *binary, struct buf *skipped,
-                               struct buf *err)
-{
-    struct attr_options o = {.measure = PROFILE_CPU_NS, .per_second = true, .binary = binary};
-    return build(a, pts, count, d, &o, skipped, err);
-}
-
-int attribution_build_heap(struct attribution *a, const struct attr_point *pts, size_t count,
-                           const struct fit_design *d, const char *binary, struct buf *skipped,
-                           struct buf *err)
-{
-    struct attr_options o = {.measure = PROFILE_INUSE_BYTES, .binary = binary};
-    return build(a, pts, count, d, &o, skipped, err);
-}
-
 int attribution_build_measure(struct attribution *a, const struct attr_point *pts, size_t count,
                               const struct fit_design *d, const struct attr_options *o,
                               struct buf *skipped, struct buf *err)
@@ -572,15 +556,6 @@ void attribution_free(struct attribution *a)
     if (a->own_design)
         fit_design_free(&a->design);
     memset(a, 0, sizeof(*a));
-}
-
-double attribution_c_matching(const struct attribution *a, const char *substr)
-{
-    double c = 0;
-    for (size_t i = 0; i < a->nfuncs; i++)
-        if (strstr(a->funcs[i].name, substr))
-            c += a->funcs[i].fit.c;
-    return c;
 }
 
 const struct attr_func *attribution_find(const struct attribution *a, const char *name)

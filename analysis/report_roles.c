@@ -54,7 +54,7 @@ static bool file_in(const char *dir, const char *name, char *path, size_t len)
 }
 
 /* The role of a thread name (see the top of the file). */
-void report_thread_role(const char *name, char *role, size_t len)
+static void thread_role(const char *name, char *role, size_t len)
 {
     const char *slash = strchr(name, '/');
     size_t i = 0;
@@ -109,7 +109,7 @@ static int read_threads(const char *path, struct roles *r, size_t obs)
         long tid;
         if (sscanf(line, "%ld\t%63[^\t]", &tid, name) != 2)
             continue;
-        report_thread_role(name, role, sizeof(role));
+        thread_role(name, role, sizeof(role));
         role_add(r, role, obs, 1);
         rows++;
     }

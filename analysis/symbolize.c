@@ -65,8 +65,7 @@ struct range {
 
 struct symbolizer {
     Dwfl *dwfl;
-    size_t modules; /* reported to libdwfl */
-    char *binary;   /* replaces the main executable's file, or NULL */
+    char *binary; /* replaces the main executable's file, or NULL */
     struct module *mods;
     size_t nmods;
     uint64_t next_base;   /* next synthetic base for an ET_DYN module */
@@ -200,8 +199,6 @@ static struct module *module_get(struct symbolizer *s, const char *file, const c
     m->dm = dwfl_report_elf(s->dwfl, base, file, -1, m->synth_bias, true);
     m->reported = m->dm != NULL;
     dwfl_report_end(s->dwfl, NULL, NULL);
-    if (m->reported)
-        s->modules++;
     return m->reported ? m : NULL;
 }
 
@@ -474,11 +471,6 @@ size_t symbolize_func_count(const struct symbolizer *s)
 const struct profile_func *symbolize_func(const struct symbolizer *s, uint32_t id)
 {
     return id < s->nfuncs ? &s->funcs[id] : NULL;
-}
-
-size_t symbolize_module_count(const struct symbolizer *s)
-{
-    return s->modules;
 }
 
 void symbolize_close(struct symbolizer *s)

@@ -66,8 +66,6 @@ uint32_t symbolize_intern(struct symbolizer *s, const char *name, const char *fi
 void symbolize_set_own_regex(struct symbolizer *s, const regex_t *re);
 size_t symbolize_func_count(const struct symbolizer *s);
 const struct profile_func *symbolize_func(const struct symbolizer *s, uint32_t id);
-/* Number of mapped files reported to libdwfl (for diagnostics and tests). */
-size_t symbolize_module_count(const struct symbolizer *s);
 void symbolize_close(struct symbolizer *s);
 
 #endif
