@@ -242,8 +242,14 @@ int symbolize_use(struct symbolizer *s, const struct symbolize_map *maps, size_t
     }
     if (offline)
         return 0;
-    /* The first mapping of each file fixes its bias; every mapping of that
-     * file then translates with it. */
+    /* A process's first mapping of a file (at file offset 0, where the kernel
+     * starts it) fixes the file's bias in that process, and its later
+     * mappings of the file translate with it (a segment's own offset can
+     * match another PT_LOAD: relro). A process tree's profile (perf's) holds
+     * every process's mappings, and one exec'd rather than forked maps the
+     * same file elsewhere: the nearest offset-0 mapping of the file at or
+     * before this one is that process's. Without one (maps of executable
+     * segments only), the file's first mapping. */
     const char *main_path = NULL;
     for (size_t i = 0; i < nmaps; i++) {
         const struct symbolize_map *m = &maps[i];
@@ -251,9 +257,13 @@ int symbolize_use(struct symbolizer *s, const struct symbolize_map *maps, size_t
             continue; /* anonymous, [vdso], [stack], … */
         if (!main_path)
             main_path = m->path;
-        size_t first = 0;
-        while (!maps[first].path || strcmp(maps[first].path, m->path) != 0)
-            first++;
+        size_t first = i + 1;
+        for (size_t j = i + 1; j-- > 0 && first > i;)
+            if (maps[j].offset == 0 && maps[j].path && strcmp(maps[j].path, m->path) == 0)
+                first = j;
+        if (first > i)
+            for (first = 0; !maps[first].path || strcmp(maps[first].path, m->path) != 0;)
+                first++;
         const struct symbolize_map *fm = &maps[first];
         const char *file = (s->binary && strcmp(m->path, main_path) == 0) ? s->binary : m->path;
         struct module *mod = module_get(s, file, strrchr(m->path, '/') + 1);
