@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <jansson.h>
 
@@ -514,6 +515,46 @@ static void test_heap_per_service_is_at_the_largest_profiled_n(void **state)
     synth_rmtree(root);
 }
 
+/* True when text has "nan" as a word (printf's not-a-number). */
+static bool has_nan_word(const char *text)
+{
+    for (const char *p = text; (p = strstr(p, "nan")); p++) {
+        bool before = p > text && isalpha((unsigned char)p[-1]);
+        if (!before && !isalpha((unsigned char)p[3]))
+            return true;
+    }
+    return false;
+}
+
+/* A figure that is not defined (2cNmax/b when b <= 0) reads "–" in report.md
+ * and index.html, never "nan"; report.json has null. */
+static void test_undefined_figures_read_as_a_dash_not_nan(void **state)
+{
+    char *root = tmp_root("nan");
+    struct synth s = cpu_held_at_zero();
+    s.a = 5;
+    s.b = -0.05;
+    s.c = 0.003;
+    synth_results(root, &s);
+    assert_int_equal(analyze(root, NULL, NULL), 0);
+    json_t *doc = report(root);
+    assert_true(json_is_null(json_object_get(json_object_get(doc, "fit"), "material_share")));
+    json_decref(doc);
+    static const char *const files[] = {"report.md", "index.html"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[700];
+        snprintf(path, sizeof(path), "%s/report/%s", root, files[i]);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        static char text[1 << 20];
+        text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+        fclose(f);
+        if (has_nan_word(text))
+            fail_msg("%s says nan", files[i]);
+    }
+    synth_rmtree(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_functions_that_move_together_share_a_group),
         cmocka_unit_test(test_cpu_profiles_without_a_period_are_named_not_attributed),
         cmocka_unit_test(test_heap_per_service_is_at_the_largest_profiled_n),
+        cmocka_unit_test(test_undefined_figures_read_as_a_dash_not_nan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
