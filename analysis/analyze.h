@@ -111,7 +111,8 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
  * heap profile, not a Go target) adds nothing.
  * report_heap.c: heap in use by allocating function ("heap");
  * report_roles.c: threads and goroutines per service by role
- * ("threads_by_role", "goroutines_by_role", "goroutines_per_service");
+ * ("threads_by_role", "threads_per_service", "goroutines_by_role",
+ * "goroutines_per_service");
  * report_contention.c: mutex and block delay against N ("contention"). */
 int report_heap(const struct analysis *an, json_t *extra, struct buf *md, struct buf *html,
                 struct buf *err);
@@ -119,8 +120,6 @@ int report_roles(const struct analysis *an, json_t *extra, struct buf *md, struc
                  struct buf *err);
 int report_contention(const struct analysis *an, json_t *extra, struct buf *md, struct buf *html,
                       struct buf *err);
-/* A thread name's role: "svc12/idle3" → "svc*\/idle", "w3" → "w". */
-void report_thread_role(const char *name, char *role, size_t len);
 /* A double for JSON: null when not finite (JSON has no NaN or Infinity). */
 json_t *report_real(double x);
 /* report.json's culprit object {function, leaf, path, share} of an

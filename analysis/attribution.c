@@ -161,16 +161,23 @@ static int add_profile(struct builder *b, size_t i, const struct attr_point *pt,
         buf_printf(err, "%s", msg);
         return -2;
     }
-    if (!kind_holds(p.kind, m) || !PROFILE_HAS(&p, m) ||
-        (b->o->per_second && !(pt->window_s > 0))) {
-        buf_printf(err, "%s: %s", pt->cpu_prof,
-                   !kind_holds(p.kind, m) || !PROFILE_HAS(&p, m) ? "does not hold the measure"
-                                                                 : "window_s must be > 0");
-        if (!kind_holds(p.kind, m) || !PROFILE_HAS(&p, m))
-            buf_printf(err, " %s (%s profile)", profile_measure_name(m),
-                       p.kind == PROFILE_CPU    ? "a CPU"
-                       : p.kind == PROFILE_HEAP ? "a heap"
-                                                : "another kind of");
+    bool holds = kind_holds(p.kind, m) && PROFILE_HAS(&p, m);
+    if (!holds && m == PROFILE_CPU_NS && p.kind == PROFILE_CPU)
+        /* samples without a period: a share of samples, not CPU time, which
+         * the fit in CPU s/s (and its materiality in % of a core) needs */
+        buf_printf(err,
+                   "%s: a CPU profile of sample counts with no sampling period: its CPU time "
+                   "is unknown",
+                   pt->cpu_prof);
+    else if (!holds)
+        buf_printf(err, "%s: does not hold the measure %s (%s profile)", pt->cpu_prof,
+                   profile_measure_name(m),
+                   p.kind == PROFILE_CPU    ? "a CPU"
+                   : p.kind == PROFILE_HEAP ? "a heap"
+                                            : "another kind of");
+    else if (b->o->per_second && !(pt->window_s > 0))
+        buf_printf(err, "%s: window_s must be > 0", pt->cpu_prof);
+    if (!holds || (b->o->per_second && !(pt->window_s > 0))) {
         profile_free(&p);
         return -2;
     }
@@ -320,9 +327,7 @@ static int find_culprit(struct attribution *a)
         int pick = depth - 1;
         while (pick >= 0) {
             const char *fr = prefix.data + starts[pick];
-            char name[512];
-            snprintf(name, sizeof(name), "%.*s", (int)strcspn(fr, ";"), fr);
-            const struct attr_func *f = attribution_find(a, name);
+            const struct attr_func *f = attribution_find_n(a, fr, strcspn(fr, ";"));
             if (f && f->own)
                 break;
             pick--;
@@ -471,23 +476,25 @@ static int fit_and_rank(struct attribution *a, const struct fit_design *d)
     qsort(a->funcs, a->nfuncs, sizeof(*a->funcs), by_share);
     qsort(a->paths, a->npaths, sizeof(*a->paths), by_c);
     /* Groups, greedily in rank order: join the first leader whose curve
-     * correlates above the bar, else lead a new group. */
+     * correlates above the bar, else lead a new group. The leaders are kept
+     * in a list (a scan for them made this cubic in the functions: seconds
+     * for the thousands a perf or Go profile of a sweep holds). */
     int groups = 0;
-    for (size_t i = 0; i < a->nfuncs; i++)
-        a->funcs[i].group = 0;
+    size_t *leaders = malloc((a->nfuncs ? a->nfuncs : 1) * sizeof(*leaders));
+    if (!leaders)
+        return -1;
     for (size_t i = 0; i < a->nfuncs; i++) {
         struct attr_func *f = &a->funcs[i];
-        for (size_t j = 0; j < i && !f->group; j++) {
-            const struct attr_func *l = &a->funcs[j];
-            bool leader = true;
-            for (size_t q = 0; q < j && leader; q++)
-                leader = a->funcs[q].group != l->group;
-            if (leader && corr(f->self, l->self, a->count) > ATTR_GROUP_CORR)
-                f->group = l->group;
-        }
-        if (!f->group)
+        f->group = 0;
+        for (int g = 0; g < groups && !f->group; g++)
+            if (corr(f->self, a->funcs[leaders[g]].self, a->count) > ATTR_GROUP_CORR)
+                f->group = g + 1;
+        if (!f->group) {
+            leaders[groups] = i;
             f->group = ++groups;
+        }
     }
+    free(leaders);
     free(a->culprit_path);
     free(a->culprit);
     free(a->culprit_leaf);
@@ -517,22 +524,6 @@ int attribution_build(struct attribution *a, const struct attr_point *pts, size_
 {
     struct attr_options o = {.measure = PROFILE_CPU_NS, .per_second = true, .binary = binary};
     return build(a, pts, count, d, &o, NULL, err);
-}
-
-int attribution_build_skipping(struct attribution *a, const struct attr_point *pts, size_t count,
-                               const struct fit_design *d, const char *binary, struct buf *skipped,
-                               struct buf *err)
-{
-    struct attr_options o = {.measure = PROFILE_CPU_NS, .per_second = true, .binary = binary};
-    return build(a, pts, count, d, &o, skipped, err);
-}
-
-int attribution_build_heap(struct attribution *a, const struct attr_point *pts, size_t count,
-                           const struct fit_design *d, const char *binary, struct buf *skipped,
-                           struct buf *err)
-{
-    struct attr_options o = {.measure = PROFILE_INUSE_BYTES, .binary = binary};
-    return build(a, pts, count, d, &o, skipped, err);
 }
 
 int attribution_build_measure(struct attribution *a, const struct attr_point *pts, size_t count,
@@ -567,19 +558,16 @@ void attribution_free(struct attribution *a)
     memset(a, 0, sizeof(*a));
 }
 
-double attribution_c_matching(const struct attribution *a, const char *substr)
-{
-    double c = 0;
-    for (size_t i = 0; i < a->nfuncs; i++)
-        if (strstr(a->funcs[i].name, substr))
-            c += a->funcs[i].fit.c;
-    return c;
-}
-
 const struct attr_func *attribution_find(const struct attribution *a, const char *name)
 {
+    return attribution_find_n(a, name, strlen(name));
+}
+
+const struct attr_func *attribution_find_n(const struct attribution *a, const char *name,
+                                           size_t len)
+{
     for (size_t i = 0; i < a->nfuncs; i++)
-        if (strcmp(a->funcs[i].name, name) == 0)
+        if (strncmp(a->funcs[i].name, name, len) == 0 && a->funcs[i].name[len] == '\0')
             return &a->funcs[i];
     return NULL;
 }

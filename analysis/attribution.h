@@ -72,9 +72,9 @@ struct attribution {
      * is the path's last frame. All three are owned. */
     char *culprit_path, *culprit, *culprit_leaf;
     double culprit_share; /* of culprit (its cumulative c / total c) */
-    /* Added by an2: observation k was input point obs[k] (they differ when
-     * attribution_build_skipping dropped unreadable profiles; the fits then
-     * use design, over the kept observations with their original weights). */
+    /* Observation k was input point obs[k] (they differ when unreadable
+     * profiles were skipped; the fits then use design, over the kept
+     * observations with their original weights). */
     size_t *obs;
     struct fit_design design;
     bool own_design;
@@ -86,19 +86,6 @@ struct attribution {
 int attribution_build(struct attribution *a, const struct attr_point *pts, size_t count,
                       const struct fit_design *d, const char *binary, struct buf *err);
 void attribution_free(struct attribution *a);
-/* Heap attribution (added by an2): the same over heap profiles (pts[i].cpu_prof
- * is then the path of a heap.prof; window_s is unused). Every series is in-use
- * bytes charged to the first frame outside the allocator; total is the
- * profile's in-use bytes. Unreadable profiles are skipped as below. */
-int attribution_build_heap(struct attribution *a, const struct attr_point *pts, size_t count,
-                           const struct fit_design *d, const char *binary, struct buf *skipped,
-                           struct buf *err);
-/* The same, but an unreadable profile (truncated, corrupt, not CPU) is named
- * in skipped (one line each) and left out; the rest are fitted with the same
- * weights. -1 only on out of memory, or when fewer than 3 distinct N remain. */
-int attribution_build_skipping(struct attribution *a, const struct attr_point *pts, size_t count,
-                               const struct fit_design *d, const char *binary, struct buf *skipped,
-                               struct buf *err);
 
 /* What attribution_build_measure fits (the other builders are shorthands). */
 struct attr_options {
@@ -108,9 +95,12 @@ struct attr_options {
     const char *own_regex;        /* as in profile_options */
 };
 /* Any measure over any format's profiles (pts[i].cpu_prof is then the path
- * of the profile holding it); unreadable profiles, or ones without the
- * measure, are skipped as in attribution_build_skipping when skipped is not
- * NULL. Heap measures drop allocator frames. */
+ * of the profile holding it). With skipped not NULL, an unreadable profile
+ * (missing, truncated, corrupt, without the measure) is named in skipped (one
+ * line each) and left out, and the rest are fitted with the same weights: -1
+ * only on out of memory, or when fewer than 3 distinct N remain. Heap
+ * measures drop allocator frames (a stack's leaf is the code that asked for
+ * memory); totals are the sums over the stacks that remain. */
 int attribution_build_measure(struct attribution *a, const struct attr_point *pts, size_t count,
                               const struct fit_design *d, const struct attr_options *o,
                               struct buf *skipped, struct buf *err);
@@ -122,12 +112,12 @@ int attribution_build_measure(struct attribution *a, const struct attr_point *pt
  * Returns 0, or -1 with a message. */
 int attribution_refit(struct attribution *a, const struct fit_design *d, struct buf *err);
 
-/* Sum of the self c of every function whose name contains substr: to compare
- * a /metrics task's fitted c with the functions that implement it. */
-double attribution_c_matching(const struct attribution *a, const char *substr);
-
 /* The function named name, or NULL. */
 const struct attr_func *attribution_find(const struct attribution *a, const char *name);
+/* The same for the first len bytes of name (a frame of a "root;…;leaf"
+ * path), at any length. */
+const struct attr_func *attribution_find_n(const struct attribution *a, const char *name,
+                                           size_t len);
 
 /* scaling.folded: one line "root;…;leaf c" per call path with c > 0, c in CPU
  * nanoseconds per second per service² (so flame graph tools get plain decimals). */

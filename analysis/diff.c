@@ -5,11 +5,11 @@
  * accounts for the change, and the impact of going from A to B at each N and
  * extrapolated to --at N from the two fits.
  * Points are read through results.h (failed, contaminated, corrupt and
- * missing points, and points without a cpu.prof, are left out and named): with
+ * missing points, and points without a CPU profile, are left out and named): with
  * a sweep.json by results_load, and the per-N totals are then the measured
  * process CPU (stats.json cpu_ns / window); without one by results_scan
  * (every N_services[/run-R]), and the totals are the profile's CPU. The
- * function rows are always the profile's CPU (samples × period / window). A
+ * function rows are always the profile's CPU (CPU time / window). A
  * profile that cannot be read is named and left out.
  */
 #include <math.h>
@@ -27,7 +27,7 @@
 struct sweep {
     const char *root;
     struct results res;     /* the folder as read; owns the profile paths */
-    struct attr_point *pts; /* its ok points with a cpu.prof */
+    struct attr_point *pts; /* its ok points with a CPU profile */
     size_t count;
     struct fit_design d;
     struct attribution a;
@@ -75,17 +75,17 @@ static char *own_caller(const struct attribution *a, const char *leaf, double n)
         const char *start = end - 1; /* the ';' before the previous frame's end */
         while (start > best && start[-1] != ';')
             start--;
-        char name[512];
-        snprintf(name, sizeof(name), "%.*s", (int)(end - 1 - start), start);
-        const struct attr_func *f = attribution_find(a, name);
+        size_t len = (size_t)(end - 1 - start);
+        const struct attr_func *f = attribution_find_n(a, start, len);
         if (f && f->own)
-            return strdup(name);
+            return strndup(start, len);
         end = start;
     }
     return NULL;
 }
 
-/* The ok points of the results folder with a cpu.prof, through results.h
+/* The ok points of the results folder with a CPU profile (cpu.prof,
+ * cpu.pb.gz or the one stats.json names), through results.h
  * (results_load with a sweep.json, else results_scan); cpu[] gets their
  * measured CPU s/s (NaN without a manifest). The others are named on stderr. */
 static int load_points(struct sweep *s, const char *root, double **cpu, struct buf *err)
@@ -107,7 +107,7 @@ static int load_points(struct sweep *s, const char *root, double **cpu, struct b
         if (!point_usable(p) || !p->cpu_prof) {
             fprintf(stderr, "scaleprof diff: %s: N=%d repeat %d left out: %s\n", root, p->services,
                     p->repeat,
-                    point_usable(p) ? "no cpu.prof"
+                    point_usable(p) ? "no CPU profile"
                                     : (p->reason && *p->reason ? p->reason : p->status));
             continue;
         }

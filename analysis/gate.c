@@ -18,7 +18,11 @@
 #include "commands.h"
 #include "opts.h"
 
-#define GATE_MAX_CHECKS 64
+#define BASELINE_MAX_LEVELS 256
+/* superlinear, per_service_cpu_ratio, one baseline_N<n> per N compared (at
+ * most the baseline's levels), baseline_c: every check has a slot, so none
+ * (a failure least of all) is overwritten by a later one. */
+#define GATE_MAX_CHECKS (BASELINE_MAX_LEVELS + 3)
 /* A gate runs on every change, so it asks for stronger evidence than the
  * report's 95%: a target whose per-service cost is too small to weigh c
  * against (b <= 0) fails a 95% test one sweep in twenty by chance alone. */
@@ -37,8 +41,11 @@ struct gate {
 
 static struct check *gate_add(struct gate *g, const char *name, bool failed)
 {
-    if (g->count >= GATE_MAX_CHECKS)
+    if (g->count >= GATE_MAX_CHECKS) { /* not reached (see GATE_MAX_CHECKS); a failure sticks */
+        struct check *last = &g->checks[GATE_MAX_CHECKS - 1];
+        failed = failed || last->failed;
         g->count = GATE_MAX_CHECKS - 1;
+    }
     struct check *c = &g->checks[g->count++];
     snprintf(c->name, sizeof(c->name), "%s", name);
     c->failed = failed;
@@ -53,7 +60,7 @@ struct base_level {
     size_t repeats;
 };
 struct baseline {
-    struct base_level lv[256];
+    struct base_level lv[BASELINE_MAX_LEVELS];
     size_t count;
     double log_ss, log_dof; /* within-N sum of squares of log CPU/service and its dof */
     double b, c, b_se, c_se, fit_dof, n_max;
@@ -62,7 +69,7 @@ struct baseline {
 static void baseline_from(const struct analysis *an, struct baseline *bl)
 {
     memset(bl, 0, sizeof(*bl));
-    for (size_t l = 0; l < an->nlevels && bl->count < 256; l++) {
+    for (size_t l = 0; l < an->nlevels && bl->count < BASELINE_MAX_LEVELS; l++) {
         struct base_level *b = &bl->lv[bl->count++];
         b->n = an->levels[l].n;
         b->cpu_per_service = an->levels[l].cpu_per_service;
@@ -168,7 +175,7 @@ static int baseline_load_file(const char *path, struct baseline *bl, struct buf 
         bl->log_ss = sd * sd * dof;
         bl->log_dof = dof;
     }
-    for (size_t i = 0; i < json_array_size(lv) && bl->count < 256; i++) {
+    for (size_t i = 0; i < json_array_size(lv) && bl->count < BASELINE_MAX_LEVELS; i++) {
         json_t *o = json_array_get(lv, i);
         struct base_level *b = &bl->lv[bl->count];
         b->n = jget(o, "services");

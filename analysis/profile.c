@@ -131,12 +131,19 @@ int profile_read_file(const char *path, char **data, size_t *len, char *err, siz
     int rc = 0;
     for (;;) {
         if (n == cap) {
+            /* The buffer grows to at most the limit + 1 byte: filling that is
+             * the refusal, so a huge file costs the limit, not twice it. */
+            if (n > PROFILE_MAX_BYTES) {
+                rc =
+                    profile_fail(err, errlen, "%s: larger than %zu bytes", path, PROFILE_MAX_BYTES);
+                break;
+            }
             size_t ncap = cap ? cap * 2 : 65536;
-            char *nd = n > PROFILE_MAX_BYTES ? NULL : realloc(d, ncap);
+            if (ncap > PROFILE_MAX_BYTES + 1)
+                ncap = PROFILE_MAX_BYTES + 1;
+            char *nd = realloc(d, ncap);
             if (!nd) {
-                rc = n > PROFILE_MAX_BYTES ? profile_fail(err, errlen, "%s: larger than %zu bytes",
-                                                          path, PROFILE_MAX_BYTES)
-                                           : profile_fail(err, errlen, "%s: out of memory", path);
+                rc = profile_fail(err, errlen, "%s: out of memory", path);
                 break;
             }
             d = nd;
@@ -202,8 +209,18 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-int profile_add_sample(struct profile *p, const int64_t *v, const uint32_t *funcs, uint32_t depth)
+int profile_add_sample(struct profile *p, const int64_t *v, const uint32_t *funcs, uint32_t depth,
+                       enum profile_measure *overflow)
 {
+    /* Totals first, so that a sample that would overflow one adds nothing
+     * (signed overflow is undefined, and a wrapped total is a wrong one). */
+    int64_t total[PROFILE_NMEASURES];
+    for (int m = 0; m < PROFILE_NMEASURES; m++)
+        if (__builtin_add_overflow(p->total[m], PROFILE_HAS(p, m) ? v[m] : 0, &total[m])) {
+            if (overflow)
+                *overflow = (enum profile_measure)m;
+            return -2;
+        }
     if (depth > PROFILE_MAX_DEPTH ||
         grow((void **)&p->samples, &p->samples_cap, p->nsamples + 1, sizeof(*p->samples)) ||
         grow((void **)&p->frames, &p->frames_cap, p->nframes + depth, sizeof(*p->frames)))
@@ -211,10 +228,9 @@ int profile_add_sample(struct profile *p, const int64_t *v, const uint32_t *func
     struct profile_sample *smp = &p->samples[p->nsamples++];
     smp->frame_index = p->nframes;
     smp->depth = depth;
-    for (int m = 0; m < PROFILE_NMEASURES; m++) {
+    for (int m = 0; m < PROFILE_NMEASURES; m++)
         smp->v[m] = PROFILE_HAS(p, m) ? v[m] : 0;
-        p->total[m] += smp->v[m];
-    }
+    memcpy(p->total, total, sizeof(total));
     if (depth > 0) /* frames is still NULL when every stack so far was empty */
         memcpy(p->frames + p->nframes, funcs, depth * sizeof(*funcs));
     p->nframes += depth;

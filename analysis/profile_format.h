@@ -57,8 +57,11 @@ int profile_use_maps(struct profile_session *s, const struct symbolize_map *maps
 uint32_t profile_resolve(struct profile_session *s, uint64_t addr);
 
 /* Appends one sample: v[PROFILE_NMEASURES] and depth function ids, leaf
- * first. Returns 0, or -1 when out of memory. */
-int profile_add_sample(struct profile *p, const int64_t *v, const uint32_t *funcs, uint32_t depth);
+ * first. Returns 0; -1 when out of memory (or depth is over the limit); -2,
+ * adding nothing, when a total of p would overflow int64 (the measure in
+ * *overflow when not NULL): the backend names the sample in its message. */
+int profile_add_sample(struct profile *p, const int64_t *v, const uint32_t *funcs, uint32_t depth,
+                       enum profile_measure *overflow);
 
 /* Reads path whole, at most PROFILE_MAX_BYTES, into *data (malloc'd, the
  * caller frees) and *len. 0, or -1 with a message naming the file. */

@@ -4,6 +4,7 @@
  * pc goes through the session's libdwfl symbolizer, via the maps trailer, and
  * the values become canonical measures (samples × period = CPU ns).
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,22 +59,40 @@ static int gperftools_load(struct profile_session *s, const unsigned char *data,
                       : (1u << PROFILE_INUSE_OBJECTS) | (1u << PROFILE_INUSE_BYTES) |
                             (1u << PROFILE_ALLOC_OBJECTS) | (1u << PROFILE_ALLOC_BYTES);
     p->period_ns = cpu ? (int64_t)raw.period_us * 1000 : 0;
+    /* The raw values are unsigned 64-bit and a hostile file can make any of
+     * them, their product with the period or their sum overflow int64: each
+     * is refused, naming the sample (counted from 0 in file order). */
+    static const enum profile_measure heap_measures[4] = {
+        PROFILE_INUSE_OBJECTS, PROFILE_INUSE_BYTES, PROFILE_ALLOC_OBJECTS, PROFILE_ALLOC_BYTES};
     for (size_t k = 0; rc == 0 && k < raw.nsamples; k++) {
         const struct gperf_sample *smp = &raw.samples[k];
         int64_t v[PROFILE_NMEASURES] = {0};
+        for (int i = 0; i < (cpu ? 1 : 4) && rc == 0; i++)
+            if (smp->v[i] > INT64_MAX)
+                rc = profile_fail(err, errlen, "%s: sample %zu: value %" PRIu64 " is too large",
+                                  p->name, k, smp->v[i]);
+        if (rc != 0)
+            break;
         if (cpu) {
             v[PROFILE_SAMPLES] = (int64_t)smp->v[0];
-            v[PROFILE_CPU_NS] = (int64_t)smp->v[0] * p->period_ns;
+            if (__builtin_mul_overflow(v[PROFILE_SAMPLES], p->period_ns, &v[PROFILE_CPU_NS])) {
+                rc = profile_fail(err, errlen, "%s: sample %zu: %" PRIu64 " samples overflow in ns",
+                                  p->name, k, smp->v[0]);
+                break;
+            }
         } else {
-            v[PROFILE_INUSE_OBJECTS] = (int64_t)smp->v[0];
-            v[PROFILE_INUSE_BYTES] = (int64_t)smp->v[1];
-            v[PROFILE_ALLOC_OBJECTS] = (int64_t)smp->v[2];
-            v[PROFILE_ALLOC_BYTES] = (int64_t)smp->v[3];
+            for (int i = 0; i < 4; i++)
+                v[heap_measures[i]] = (int64_t)smp->v[i];
         }
         for (uint32_t j = 0; rc == 0 && j < smp->depth; j++)
             if ((ids[j] = profile_resolve(s, raw.pcs[smp->pc_index + j])) == UINT32_MAX)
                 rc = profile_fail(err, errlen, "%s: out of memory", p->name);
-        if (rc == 0 && profile_add_sample(p, v, ids, smp->depth) != 0)
+        enum profile_measure over;
+        int added = rc == 0 ? profile_add_sample(p, v, ids, smp->depth, &over) : 0;
+        if (added == -2)
+            rc = profile_fail(err, errlen, "%s: sample %zu: the total of %s overflows", p->name, k,
+                              profile_measure_name(over));
+        else if (added != 0)
             rc = profile_fail(err, errlen, "%s: out of memory", p->name);
     }
     free(ids);

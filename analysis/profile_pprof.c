@@ -512,7 +512,6 @@ static int add_samples(struct conv *c)
                 c->fline[fi] = (int)ln->line;
         }
     memset(c->lfirst, 0xff, (m->n_location ? m->n_location : 1) * sizeof(*c->lfirst));
-    int64_t total[PROFILE_NMEASURES] = {0};
     for (size_t k = 0; k < m->n_sample; k++) {
         const Perftools__Profiles__Sample *s = m->sample[k];
         int64_t v[PROFILE_NMEASURES] = {0};
@@ -533,12 +532,6 @@ static int add_samples(struct conv *c)
                          p->name, k, v[PROFILE_SAMPLES]);
             goto out;
         }
-        for (int i = 0; i < PROFILE_NMEASURES; i++)
-            if (__builtin_add_overflow(total[i], v[i], &total[i])) {
-                profile_fail(c->err, c->errlen, "%s: sample %zu: the total of %s overflows",
-                             p->name, k, profile_measure_name((enum profile_measure)i));
-                goto out;
-            }
         uint32_t depth = 0; /* ≤ PROFILE_MAX_DEPTH: check_samples */
         for (size_t j = 0; j < s->n_location_id; j++) {
             uint32_t li = id_index_get(&c->locs, s->location_id[j]);
@@ -547,8 +540,14 @@ static int add_samples(struct conv *c)
             memcpy(stack + depth, c->lframes + c->lfirst[li], c->lcount[li] * sizeof(*stack));
             depth += c->lcount[li];
         }
-        if (profile_add_sample(p, v, stack, depth) != 0) {
-            profile_fail(c->err, c->errlen, "%s: out of memory", p->name);
+        enum profile_measure over;
+        int added = profile_add_sample(p, v, stack, depth, &over);
+        if (added != 0) {
+            if (added == -2)
+                profile_fail(c->err, c->errlen, "%s: sample %zu: the total of %s overflows",
+                             p->name, k, profile_measure_name(over));
+            else
+                profile_fail(c->err, c->errlen, "%s: out of memory", p->name);
             goto out;
         }
     }

@@ -152,6 +152,17 @@ static int write_whole(const char *path, const struct buf *b, struct buf *err)
     return 0;
 }
 
+/* x with printf's fmt, or "–" when it is not finite (a person reads "nan"
+ * as a bug; report.json says null). Returns out. */
+static const char *fmt_num(char *out, size_t cap, const char *fmt, double x)
+{
+    if (isfinite(x))
+        snprintf(out, cap, fmt, x);
+    else
+        snprintf(out, cap, "–");
+    return out;
+}
+
 static void fmt_pm(char *out, size_t cap, double x, double se)
 {
     if (isfinite(se))
@@ -188,7 +199,9 @@ int report_write_md(const struct analysis *an, const struct plot_set *plots, con
         buf_printf(&b, "%.2f [%.2f, %.2f] |", an->exponent.k, an->exponent.k_lo, an->exponent.k_hi);
     else
         buf_puts(&b, "– |");
-    buf_printf(&b, " %.2f (floor %.2f) |\n\n", an->verdict.material_share, an->verdict.floor);
+    char num[32];
+    buf_printf(&b, " %s (floor %.2f) |\n\n",
+               fmt_num(num, sizeof(num), "%.2f", an->verdict.material_share), an->verdict.floor);
     buf_printf(&b,
                "| N | repeats | CPU %% | CPU %%/service | marginal b+2cN | %s/service | "
                "threads/service | wakeups/s |\n|---|---|---|---|---|---|---|---|\n",
@@ -200,14 +213,15 @@ int report_write_md(const struct analysis *an, const struct plot_set *plots, con
                    lv->mem_per_service / 1024, lv->threads_per_service, lv->wakeups_per_s);
     }
     buf_printf(&b, "\n%s\n", mem_sentence(an));
-    buf_printf(&b, "\nPer-service CPU ratio Nmax/Nmin: %.3f\n", an->cpu_ratio);
+    buf_printf(&b, "\nPer-service CPU ratio Nmax/Nmin: %s\n",
+               fmt_num(num, sizeof(num), "%.3f", an->cpu_ratio));
     if (an->ntasks > 1) {
         buf_puts(&b, "\n| task | b | c ± se | share of c |\n|---|---|---|---|\n");
         for (size_t t = 0; t < an->ntasks; t++) {
             const struct task_fit *tf = &an->tasks[t];
             fmt_pm(sc, sizeof(sc), tf->fit.c, tf->fit.c_se);
-            buf_printf(&b, "| %s | %.4g | %s | %.0f%% |\n", tf->name, tf->fit.b, sc,
-                       100 * tf->share);
+            buf_printf(&b, "| %s | %.4g | %s | %s |\n", tf->name, tf->fit.b, sc,
+                       fmt_num(num, sizeof(num), "%.0f%%", 100 * tf->share));
         }
     }
     bool any_bad = false;
@@ -314,7 +328,9 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots, c
                    an->exponent.k_hi);
     else
         buf_puts(&b, "<td>–</td>");
-    buf_printf(&b, "<td>%.2f</td></tr></table>\n", an->verdict.material_share);
+    char num[32];
+    buf_printf(&b, "<td>%s</td></tr></table>\n",
+               fmt_num(num, sizeof(num), "%.2f", an->verdict.material_share));
     buf_puts(&b, "<h2>Per service count</h2>\n<table id=\"levels\"><tr><th>N</th>"
                  "<th>repeats</th><th>CPU %</th><th>CPU %/service</th><th>marginal b+2cN</th>"
                  "<th>");
@@ -332,8 +348,8 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots, c
     buf_add_xml_escaped(&b, mem_sentence(an));
     buf_printf(&b,
                "</p>\n<p>Per-service CPU ratio N<sub>max</sub>/N<sub>min</sub>: "
-               "%.3f</p>\n",
-               an->cpu_ratio);
+               "%s</p>\n",
+               fmt_num(num, sizeof(num), "%.3f", an->cpu_ratio));
     if (an->ntasks > 1) {
         buf_puts(&b, "<h2>Tasks (/metrics counters)</h2>\n<table id=\"tasks\"><tr><th>task</th>"
                      "<th>b</th><th>c</th><th>share of c</th></tr>\n");
@@ -341,8 +357,9 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots, c
             const struct task_fit *tf = &an->tasks[t];
             buf_puts(&b, "<tr><td>");
             buf_add_xml_escaped(&b, tf->name);
-            buf_printf(&b, "</td><td>%.4g</td><td>%.4g ± %.2g</td><td>%.0f%%</td></tr>\n",
-                       tf->fit.b, tf->fit.c, tf->fit.c_se, 100 * tf->share);
+            buf_printf(&b, "</td><td>%.4g</td><td>%.4g ± %.2g</td><td>%s</td></tr>\n", tf->fit.b,
+                       tf->fit.c, tf->fit.c_se,
+                       fmt_num(num, sizeof(num), "%.0f%%", 100 * tf->share));
         }
         buf_puts(&b, "</table>\n");
     }

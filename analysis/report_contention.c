@@ -191,7 +191,7 @@ static int one_kind(const struct analysis *an, const struct kind *k, json_t *all
             kp[m] = pts[i];
             ky[m++] = y[i];
         }
-    struct fit_design d;
+    struct fit_design d = {0};
     struct fit_result fr;
     struct model_verdict v;
     struct model_floors floors = {an->floor, an->share_floor, NAN};
@@ -227,13 +227,13 @@ static int one_kind(const struct analysis *an, const struct kind *k, json_t *all
         buf_puts(html, "</p>\n");
         /* the functions, over the same points (the others are skipped) */
         functions_of(an, kp, m, &d, o, md, html);
-        fit_design_free(&d);
     } else {
         buf_printf(md,
                    "Not fitted: the %zu points with a readable profile span fewer than 3 "
                    "distinct N.\n",
                    read);
     }
+    fit_design_free(&d); /* fit_prepare allocates even when it fails */
     free(kn);
     free(ky);
     free(kp);

@@ -128,7 +128,11 @@ int report_heap(const struct analysis *an, json_t *extra, struct buf *md, struct
         if (!held)
             buf_reset(err);
     }
-    double nmax = an->design.n_max;
+    /* Nmax of the points with a heap profile: b + 2cN at the sweep's largest
+     * N would be an extrapolation when the heap was profiled short of it */
+    double nmax = 0;
+    for (size_t i = 0; i < at.count; i++)
+        nmax = fmax(nmax, at.n[i]);
     json_t *h = json_object(), *tot = json_object(), *arr = json_array();
     json_object_set_new(tot, "a", report_real(at.total_fit.a));
     json_object_set_new(tot, "b", report_real(at.total_fit.b));

@@ -2,8 +2,11 @@
  * report_roles: how many threads and goroutines a target runs per service,
  * by role — the seed's "~110 goroutines per service", as a fitted figure.
  * Each point gives counts by role; each role's count is fitted as
- * a + bN + cN² with the CPU model's design (analyze.h): b is its number per
- * service, a the fixed ones. Two sources, one fit:
+ * a + bN + cN² over the usable points, unweighted and with a free (counts
+ * are exact: neither CPU's noise weights nor its a >= 0 rule apply, and a
+ * fixed count held at 0 would push the fixed threads into b), all roles with
+ * one design so that their b add up to the total's: b is the number per
+ * service of a role, a the fixed ones. Two sources, one fit:
  *   - threads.txt (/debug/pprof/threads, refproxy): a thread name
  *     "svc12/idle3" has the role "svc*\/idle" (service number and trailing
  *     digits dropped); a name without '/' is its own role without trailing
@@ -31,12 +34,16 @@
 
 #define MAX_ROLES 256
 #define ROLE_LEN 160
+/* The last slot of a full table: every role past MAX_ROLES - 1 is counted
+ * there, so the total per service stays whole. */
+#define OTHER_ROLES "(other roles)"
 
 struct roles {
     char names[MAX_ROLES][ROLE_LEN];
     size_t count;
     size_t nobs;
-    double *counts; /* [role * nobs + obs] */
+    double *counts;                  /* [role * nobs + obs] */
+    const struct fit_design *design; /* over the analysis' observations, unweighted */
 };
 
 static bool file_in(const char *dir, const char *name, char *path, size_t len)
@@ -47,7 +54,7 @@ static bool file_in(const char *dir, const char *name, char *path, size_t len)
 }
 
 /* The role of a thread name (see the top of the file). */
-void report_thread_role(const char *name, char *role, size_t len)
+static void thread_role(const char *name, char *role, size_t len)
 {
     const char *slash = strchr(name, '/');
     size_t i = 0;
@@ -74,16 +81,15 @@ static int role_index(struct roles *r, const char *name)
         if (strcmp(r->names[i], name) == 0)
             return (int)i;
     if (r->count == MAX_ROLES)
-        return -1;
-    snprintf(r->names[r->count], sizeof(r->names[0]), "%s", name);
+        return MAX_ROLES - 1;
+    snprintf(r->names[r->count], sizeof(r->names[0]), "%s",
+             r->count == MAX_ROLES - 1 ? OTHER_ROLES : name);
     return (int)r->count++;
 }
 
 static void role_add(struct roles *r, const char *role, size_t obs, double v)
 {
-    int k = role_index(r, role);
-    if (k >= 0)
-        r->counts[(size_t)k * r->nobs + obs] += v;
+    r->counts[(size_t)role_index(r, role) * r->nobs + obs] += v;
 }
 
 /* Counts threads by role in section 1 of threads.txt. -1 when unreadable. */
@@ -103,7 +109,7 @@ static int read_threads(const char *path, struct roles *r, size_t obs)
         long tid;
         if (sscanf(line, "%ld\t%63[^\t]", &tid, name) != 2)
             continue;
-        report_thread_role(name, role, sizeof(role));
+        thread_role(name, role, sizeof(role));
         role_add(r, role, obs, 1);
         rows++;
     }
@@ -192,11 +198,11 @@ static void means_at_levels(const struct analysis *an, const double *y, struct b
 }
 
 /* One fitted role as a JSON object and a table row. */
-static void write_role(const struct analysis *an, const char *name, const double *y,
-                       const char *unit, json_t *arr, struct buf *md, struct buf *html,
-                       struct fit_result *fr)
+static void write_role(const struct analysis *an, const struct fit_design *d, const char *name,
+                       const double *y, const char *unit, json_t *arr, struct buf *md,
+                       struct buf *html, struct fit_result *fr)
 {
-    fit_apply(&an->design, y, fr);
+    fit_apply(d, y, fr);
     json_t *o = json_object(), *lv = json_array();
     json_object_set_new(o, "role", json_string(name));
     json_object_set_new(o, "a", report_real(fr->a));
@@ -253,7 +259,7 @@ static void roles_section(const struct analysis *an, const struct roles *r, cons
     double *total = calloc(an->nobs, sizeof(*total));
     for (size_t k = 0; order && b && k < r->count; k++) {
         struct fit_result fr;
-        fit_apply(&an->design, &r->counts[k * an->nobs], &fr);
+        fit_apply(r->design, &r->counts[k * an->nobs], &fr);
         order[k] = k;
         b[k] = fr.b;
     }
@@ -265,7 +271,7 @@ static void roles_section(const struct analysis *an, const struct roles *r, cons
     for (size_t q = 0; order && b && total && q < r->count; q++) {
         size_t k = order[q];
         struct fit_result fr;
-        write_role(an, r->names[k], &r->counts[k * an->nobs], what, arr, md, html, &fr);
+        write_role(an, r->design, r->names[k], &r->counts[k * an->nobs], what, arr, md, html, &fr);
         for (size_t i = 0; i < an->nobs; i++)
             total[i] += r->counts[k * an->nobs + i];
     }
@@ -273,7 +279,7 @@ static void roles_section(const struct analysis *an, const struct roles *r, cons
         /* the total, fitted with the same design: its b is the sum of the roles' */
         struct fit_result ft;
         json_t *tot = json_array();
-        write_role(an, "(all)", total, what, tot, md, html, &ft);
+        write_role(an, r->design, "(all)", total, what, tot, md, html, &ft);
         json_t *t = json_array_get(tot, 0);
         json_incref(t);
         char per[64];
@@ -291,11 +297,12 @@ static void roles_section(const struct analysis *an, const struct roles *r, cons
     free(total);
 }
 
-static struct roles *roles_new(size_t nobs)
+static struct roles *roles_new(size_t nobs, const struct fit_design *d)
 {
     struct roles *r = calloc(1, sizeof(*r));
     if (r) {
         r->nobs = nobs;
+        r->design = d;
         r->counts = calloc(MAX_ROLES * (nobs ? nobs : 1), sizeof(double));
     }
     if (r && !r->counts) {
@@ -312,10 +319,10 @@ static void roles_free(struct roles *r)
     free(r);
 }
 
-static int threads_by_role(const struct analysis *an, json_t *extra, struct buf *md,
-                           struct buf *html)
+static int threads_by_role(const struct analysis *an, const struct fit_design *d, json_t *extra,
+                           struct buf *md, struct buf *html)
 {
-    struct roles *r = roles_new(an->nobs);
+    struct roles *r = roles_new(an->nobs, d);
     if (!r)
         return -1;
     size_t have = 0;
@@ -344,8 +351,8 @@ static int threads_by_role(const struct analysis *an, json_t *extra, struct buf 
     return 0;
 }
 
-static int goroutines_by_role(const struct analysis *an, json_t *extra, struct buf *md,
-                              struct buf *html)
+static int goroutines_by_role(const struct analysis *an, const struct fit_design *d, json_t *extra,
+                              struct buf *md, struct buf *html, struct buf *err)
 {
     size_t have = 0;
     char path[4200];
@@ -361,20 +368,23 @@ static int goroutines_by_role(const struct analysis *an, json_t *extra, struct b
                    have, an->nobs);
         return 0;
     }
-    struct roles *r = roles_new(an->nobs);
+    struct roles *r = roles_new(an->nobs, d);
     struct profile_session *s = NULL;
-    char err[512];
-    if (!r || profile_session_open(&s, NULL, err, sizeof(err)) != 0) {
+    char why[512] = "out of memory";
+    /* --own decides what a wrapper is seen through into, as for the culprit */
+    struct profile_options po = {.binary = an->res.target_binary, .own_regex = an->own_regex};
+    if (!r || profile_session_open(&s, &po, why, sizeof(why)) != 0) {
+        buf_printf(err, "%s", why);
         roles_free(r);
         return -1;
     }
     size_t read = 0;
     for (size_t i = 0; i < an->nobs; i++) {
         file_in(an->res.points[an->obs_point[i]].dir, "goroutine.pb.gz", path, sizeof(path));
-        if (read_goroutines(s, path, r, i, err, sizeof(err)) == 0)
+        if (read_goroutines(s, path, r, i, why, sizeof(why)) == 0)
             read++;
         else
-            fprintf(stderr, "analyze: goroutines by role left out: %s\n", err);
+            fprintf(stderr, "analyze: goroutines by role left out: %s\n", why);
     }
     if (read == an->nobs && r->count > 0)
         roles_section(an, r, "goroutines", "goroutines_by_role",
@@ -396,8 +406,14 @@ int report_roles(const struct analysis *an, json_t *extra, struct buf *md, struc
 {
     if (!an->design_ok || an->nobs == 0)
         return 0;
-    int rc = threads_by_role(an, extra, md, html);
-    if (goroutines_by_role(an, extra, md, html) != 0)
+    struct fit_design d;
+    if (fit_prepare(&d, an->n, NULL, an->nobs) != 0) {
+        fit_design_free(&d);
+        return 0; /* the same N as the CPU model's, so not reached */
+    }
+    int rc = threads_by_role(an, &d, extra, md, html);
+    if (goroutines_by_role(an, &d, extra, md, html, err) != 0)
         rc = -1;
+    fit_design_free(&d);
     return rc;
 }

@@ -243,6 +243,14 @@ static double jnum(json_t *o, const char *key, double dflt)
     return json_is_number(v) ? json_number_value(v) : dflt;
 }
 
+/* An int member: dflt when absent, not a number, or out of int's range (a
+ * double past it cannot be converted: undefined behaviour). */
+static int jint(json_t *o, const char *key, int dflt)
+{
+    double v = jnum(o, key, NAN);
+    return v >= INT_MIN && v <= INT_MAX ? (int)v : dflt;
+}
+
 static int task_index(struct results *r, const char *name)
 {
     for (size_t i = 0; i < r->ntasks; i++)
@@ -421,6 +429,7 @@ static void load_point(struct results *r, struct point *pt, size_t *task_cap)
                    need_cpu ? "%s/stats.json lacks window_s or cpu_ns"
                             : "%s/stats.json lacks window_s",
                    pt->dir);
+        free(cpu_name);
         return;
     }
     if (!(pt->cpu_ns >= 0))
@@ -512,7 +521,7 @@ int results_load(const char *root, struct results *r, struct buf *err)
     r->warmup_s = jnum(flags, "warmup_s", 0);
     r->duration_s = jnum(flags, "duration_s", 0);
     r->load_rps = jnum(flags, "load_rps", 0);
-    r->repeat_flag = (int)jnum(flags, "repeat", 1);
+    r->repeat_flag = jint(flags, "repeat", 1);
     json_t *pts = json_object_get(sw, "points");
     if (!json_is_array(pts)) {
         buf_printf(err, "%s/sweep.json: no \"points\" array", r->root);
@@ -530,9 +539,9 @@ int results_load(const char *root, struct results *r, struct buf *err)
     for (size_t i = 0; i < n; i++) {
         json_t *p = json_array_get(pts, i);
         struct point *pt = &r->points[i];
-        pt->services = (int)jnum(p, "services", -1);
-        pt->repeat = (int)jnum(p, "repeat", 1);
-        pt->sequence = (int)jnum(p, "sequence", (double)i);
+        pt->services = jint(p, "services", -1);
+        pt->repeat = jint(p, "repeat", 1);
+        pt->sequence = jint(p, "sequence", i < INT_MAX ? (int)i : INT_MAX);
         const char *dir = json_string_value(json_object_get(p, "dir"));
         const char *status = json_string_value(json_object_get(p, "status"));
         const char *reason = json_string_value(json_object_get(p, "reason"));

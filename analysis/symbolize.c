@@ -65,8 +65,7 @@ struct range {
 
 struct symbolizer {
     Dwfl *dwfl;
-    size_t modules; /* reported to libdwfl */
-    char *binary;   /* replaces the main executable's file, or NULL */
+    char *binary; /* replaces the main executable's file, or NULL */
     struct module *mods;
     size_t nmods;
     uint64_t next_base;   /* next synthetic base for an ET_DYN module */
@@ -156,11 +155,14 @@ static int module_bias(const struct module *m, uint64_t start, uint64_t offset, 
 
 /* The session's module for file (same path, inode, size and mtime: a rebuilt
  * binary at the same path is a new module), reported on first sight. NULL when
- * the file cannot be used (its addresses stay unresolved). */
+ * the file cannot be used, or is not a regular file (its addresses stay
+ * unresolved). */
 static struct module *module_get(struct symbolizer *s, const char *file, const char *base)
 {
     struct stat st;
-    if (stat(file, &st) != 0)
+    /* Only regular files: a profile's maps can name a FIFO (open would block
+     * until a writer comes) or a device the process mapped (open may act). */
+    if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
         return NULL;
     for (size_t i = 0; i < s->nmods; i++) {
         struct module *m = &s->mods[i];
@@ -197,8 +199,6 @@ static struct module *module_get(struct symbolizer *s, const char *file, const c
     m->dm = dwfl_report_elf(s->dwfl, base, file, -1, m->synth_bias, true);
     m->reported = m->dm != NULL;
     dwfl_report_end(s->dwfl, NULL, NULL);
-    if (m->reported)
-        s->modules++;
     return m->reported ? m : NULL;
 }
 
@@ -242,8 +242,14 @@ int symbolize_use(struct symbolizer *s, const struct symbolize_map *maps, size_t
     }
     if (offline)
         return 0;
-    /* The first mapping of each file fixes its bias; every mapping of that
-     * file then translates with it. */
+    /* A process's first mapping of a file (at file offset 0, where the kernel
+     * starts it) fixes the file's bias in that process, and its later
+     * mappings of the file translate with it (a segment's own offset can
+     * match another PT_LOAD: relro). A process tree's profile (perf's) holds
+     * every process's mappings, and one exec'd rather than forked maps the
+     * same file elsewhere: the nearest offset-0 mapping of the file at or
+     * before this one is that process's. Without one (maps of executable
+     * segments only), the file's first mapping. */
     const char *main_path = NULL;
     for (size_t i = 0; i < nmaps; i++) {
         const struct symbolize_map *m = &maps[i];
@@ -251,9 +257,13 @@ int symbolize_use(struct symbolizer *s, const struct symbolize_map *maps, size_t
             continue; /* anonymous, [vdso], [stack], … */
         if (!main_path)
             main_path = m->path;
-        size_t first = 0;
-        while (!maps[first].path || strcmp(maps[first].path, m->path) != 0)
-            first++;
+        size_t first = i + 1;
+        for (size_t j = i + 1; j-- > 0 && first > i;)
+            if (maps[j].offset == 0 && maps[j].path && strcmp(maps[j].path, m->path) == 0)
+                first = j;
+        if (first > i)
+            for (first = 0; !maps[first].path || strcmp(maps[first].path, m->path) != 0;)
+                first++;
         const struct symbolize_map *fm = &maps[first];
         const char *file = (s->binary && strcmp(m->path, main_path) == 0) ? s->binary : m->path;
         struct module *mod = module_get(s, file, strrchr(m->path, '/') + 1);
@@ -471,11 +481,6 @@ size_t symbolize_func_count(const struct symbolizer *s)
 const struct profile_func *symbolize_func(const struct symbolizer *s, uint32_t id)
 {
     return id < s->nfuncs ? &s->funcs[id] : NULL;
-}
-
-size_t symbolize_module_count(const struct symbolizer *s)
-{
-    return s->modules;
 }
 
 void symbolize_close(struct symbolizer *s)

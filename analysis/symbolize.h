@@ -43,8 +43,9 @@ struct sym_loc {
  * and looked-up addresses stay cached across profiles, so a sweep of N
  * profiles of one binary reads its ELF/DWARF once, not N times. binary (may
  * be NULL) replaces the file of the main executable (the first file-backed
- * mapping), e.g. an unstripped copy. Files that cannot be opened are skipped
- * (their addresses stay unresolved). Returns 0, or -1 with a message
+ * mapping), e.g. an unstripped copy. Files that cannot be opened, and files
+ * that are not regular (FIFOs, devices: never opened), are skipped (their
+ * addresses stay unresolved). Returns 0, or -1 with a message
  * (libdwfl could not start, out of memory). */
 int symbolize_session(struct symbolizer **out, const char *binary, char *err, size_t errlen);
 /* Switches the address translation to these maps (not kept); ids and
@@ -65,8 +66,6 @@ uint32_t symbolize_intern(struct symbolizer *s, const char *name, const char *fi
 void symbolize_set_own_regex(struct symbolizer *s, const regex_t *re);
 size_t symbolize_func_count(const struct symbolizer *s);
 const struct profile_func *symbolize_func(const struct symbolizer *s, uint32_t id);
-/* Number of mapped files reported to libdwfl (for diagnostics and tests). */
-size_t symbolize_module_count(const struct symbolizer *s);
 void symbolize_close(struct symbolizer *s);
 
 #endif

@@ -161,17 +161,25 @@ static void test_bad_points_are_excluded_and_named(void **state)
     char path[700];
     snprintf(path, sizeof(path), "%s/40_services/run-1/stats.json", root); /* index 3 */
     synth_write(path, "{\"services\": 40, \"window_s\": ");
+    /* valid JSON naming its profile, without a window: corrupt, and nothing of
+     * it kept (the profile's name was leaked on this path) */
+    snprintf(path, sizeof(path), "%s/50_services/run-2/stats.json", root); /* index 9 */
+    synth_write(path, "{\"services\": 50, \"cpu_ns\": 5, \"cpu_profile\": \"cpu.pb.gz\"}");
     struct analysis an;
     struct buf err;
     buf_init(&err, 4096);
     assert_int_equal(analysis_run(root, 0.2, FIT_DEFAULT_CONFIDENCE, &an, &err), 0);
     assert_int_equal(an.res.count, 15);
-    assert_int_equal(an.res.usable, 11);
-    assert_int_equal(an.nobs, 11);
-    const char *want[][2] = {
-        {"20", "failed"}, {"30", "contaminated"}, {"30", "missing"}, {"40", "corrupt"}};
-    int idx[] = {1, 7, 12, 3};
-    for (int k = 0; k < 4; k++) {
+    assert_int_equal(an.res.usable, 10);
+    assert_int_equal(an.nobs, 10);
+    const char *want[][2] = {{"20", "failed"},
+                             {"30", "contaminated"},
+                             {"30", "missing"},
+                             {"40", "corrupt"},
+                             {"50", "corrupt"}};
+    int idx[] = {1, 7, 12, 3, 9};
+    assert_null(an.res.points[9].cpu_prof);
+    for (int k = 0; k < 5; k++) {
         const struct point *p = &an.res.points[idx[k]];
         assert_int_equal(p->services, atoi(want[k][0]));
         assert_string_equal(p->status, want[k][1]);
@@ -194,6 +202,7 @@ static void test_bad_points_are_excluded_and_named(void **state)
     assert_non_null(strstr(md, "N=30 repeat 2: contaminated"));
     assert_non_null(strstr(md, "N=30 repeat 3: missing"));
     assert_non_null(strstr(md, "N=40 repeat 1: corrupt"));
+    assert_non_null(strstr(md, "N=50 repeat 2: corrupt"));
     buf_free(&err);
     synth_rmtree(root);
 }

@@ -9,6 +9,9 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+#include <math.h>
+
 #include "analyze.h"
 #include "commands.h"
 #include "test_analyze_synth.h"
@@ -224,6 +227,47 @@ static void test_gate_asks_for_99_percent(void **state)
     synth_rmtree(flat);
 }
 
+/* A sweep of 70 service counts has 72 checks (superlinear, one per N,
+ * baseline_c): a regression at any one N fails the gate, however many checks
+ * come after it. Here only N = 66 is 30% worse than the baseline file says. */
+static void test_gate_keeps_every_check_of_a_wide_sweep(void **state)
+{
+    (void)state;
+    char *wide = tmp_root("wide");
+    static int counts70[70];
+    for (int i = 0; i < 70; i++)
+        counts70[i] = i + 1;
+    struct synth s = base_synth(1.0, 501);
+    s.counts = counts70;
+    s.ncounts = 70;
+    s.repeats = 2;
+    s.cv = 0.01;
+    synth_results(wide, &s);
+    char file[600];
+    snprintf(file, sizeof(file), "%s/baseline.json", wide);
+    assert_int_equal(gate(3, (const char *[]){wide, "--write-baseline", file}), 0);
+    json_error_t je;
+    json_t *doc = json_load_file(file, 0, &je);
+    assert_non_null(doc);
+    json_t *levels = json_object_get(doc, "levels"), *l66 = NULL;
+    for (size_t i = 0; i < json_array_size(levels); i++)
+        if (json_number_value(json_object_get(json_array_get(levels, i), "services")) == 66)
+            l66 = json_array_get(levels, i);
+    assert_non_null(l66);
+    json_t *lg = json_object_get(l66, "log_cpu_per_service");
+    json_object_set_new(l66, "log_cpu_per_service", json_real(json_number_value(lg) - log(1.3)));
+    assert_int_equal(json_dump_file(doc, file, 0), 0);
+    json_decref(doc);
+    char junit[600];
+    snprintf(junit, sizeof(junit), "%s/junit.xml", wide);
+    assert_int_equal(gate(5, (const char *[]){wide, "--baseline", file, "--junit", junit}), 1);
+    const char *xml = slurp(junit);
+    assert_non_null(strstr(xml, "name=\"baseline_N66\"><failure"));
+    assert_non_null(strstr(xml, "name=\"baseline_N70\"><system-out>"));
+    assert_non_null(strstr(xml, "name=\"baseline_c\""));
+    synth_rmtree(wide);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_gate_exits_2_naming_an_underloaded_point),
         cmocka_unit_test(test_gate_against_baseline),
         cmocka_unit_test(test_gate_asks_for_99_percent),
+        cmocka_unit_test(test_gate_keeps_every_check_of_a_wide_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

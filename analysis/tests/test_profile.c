@@ -365,6 +365,47 @@ static void test_corrupt_heap_profiles_are_errors(void **state)
     gperf_free(&p);
 }
 
+/* Values the raw parser accepts (unsigned 64-bit) but no int64 measure can
+ * hold: each is refused through the profile interface with the sample named,
+ * never wrapped. One row per way to overflow. */
+static void test_gperftools_values_that_overflow_int64_are_errors(void **state)
+{
+    /* CPU: period 4294967295 µs is 4.29e12 ns, so 2^40 samples overflow in
+     * ns, and two samples of 2,000,000 (8.6e18 ns each) overflow the total. */
+    static const uint64_t cpu_product[] = {0, 3,      0, 4294967295u, 0, (uint64_t)1 << 40,
+                                           1, 0x1000, 0, 1,           0};
+    static const uint64_t cpu_total[] = {0,      3,       0, 4294967295u, 0, 2000000, 1,
+                                         0x1000, 2000000, 1, 0x1000,      0, 1,       0};
+    static const struct {
+        const void *data;
+        size_t len;
+        const char *want, *why;
+    } rows[] = {
+        {cpu_product, sizeof(cpu_product),
+         "big.prof: sample 0: 1099511627776 samples overflow in ns", "samples x period"},
+        {cpu_total, sizeof(cpu_total), "big.prof: sample 1: the total of cpu/nanoseconds overflows",
+         "the CPU total"},
+        {"heap profile: 1: 2 [3: 4] @ heapprofile\n1: 9223372036854775808 [3: 4] @ 0x1\n", 0,
+         "big.prof: sample 0: value 9223372036854775808 is too large", "a value above INT64_MAX"},
+        {"heap profile: 1: 2 [3: 4] @ heapprofile\n5000000000000000000: 1 [0: 0] @ 0x1\n"
+         "5000000000000000000: 1 [0: 0] @ 0x2\n",
+         0, "big.prof: sample 1: the total of inuse_objects/count overflows", "a heap total"},
+    };
+    char err[512];
+    struct profile_session *s;
+    struct profile_options o = {.offline = true};
+    assert_int_equal(profile_session_open(&s, &o, err, sizeof(err)), 0);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct profile p;
+        size_t len = rows[i].len ? rows[i].len : strlen(rows[i].data);
+        int rc = profile_load_mem(s, "big.prof", rows[i].data, len, &p, err, sizeof(err));
+        if (rc != -1 || strcmp(err, rows[i].want) != 0)
+            fail_msg("row %zu (%s): rc %d err '%s'", i, rows[i].why, rc, err);
+        assert_int_equal(p.nsamples, 0); /* zeroed on error */
+    }
+    profile_session_close(s);
+}
+
 /* An address no mapping covers prints as 0x… and is a function of its own. */
 static void test_unresolved_address_prints_hex(void **state)
 {
@@ -465,6 +506,7 @@ int main(void)
     (void)test_truncated_cpu_profile_is_an_error;
     (void)test_corrupt_cpu_profiles_are_errors;
     (void)test_corrupt_heap_profiles_are_errors;
+    (void)test_gperftools_values_that_overflow_int64_are_errors;
     (void)test_unresolved_address_prints_hex;
     (void)test_unknown_format_is_named;
     (void)test_own_regex_overrides_the_module_rule;
@@ -476,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_truncated_cpu_profile_is_an_error),
         cmocka_unit_test(test_corrupt_cpu_profiles_are_errors),
         cmocka_unit_test(test_corrupt_heap_profiles_are_errors),
+        cmocka_unit_test(test_gperftools_values_that_overflow_int64_are_errors),
         cmocka_unit_test(test_unresolved_address_prints_hex),
         cmocka_unit_test(test_unknown_format_is_named),
         cmocka_unit_test(test_own_regex_overrides_the_module_rule),

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pprof_builder.h"
 #include "profile.h"
@@ -478,6 +480,106 @@ static void test_address_only_profile_is_symbolized_through_the_session(void **s
     pb_release(&b);
 }
 
+/* Every mapping of the file that holds addr in this process, in maps order
+ * (offset 0 first, as the kernel lists them). Returns how many (at most max). */
+static size_t self_file_mappings(uint64_t addr, uint64_t *start, uint64_t *end, uint64_t *offset,
+                                 size_t max, char *path, size_t pathlen)
+{
+    uint64_t s0, e0, o0;
+    assert_true(self_mapping(addr, &s0, &e0, &o0, path, pathlen));
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    char line[4096];
+    size_t n = 0;
+    while (n < max && fgets(line, sizeof(line), f)) {
+        unsigned long long s, e, off;
+        char perms[8], file[1024] = "";
+        if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %1023s", &s, &e, perms, &off, file) == 5 &&
+            strcmp(file, path) == 0) {
+            start[n] = s, end[n] = e, offset[n] = off;
+            n++;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+/* A profile of a process tree (perf's) holds the mappings of every process:
+ * one that was exec'd, not forked, maps the same files at other addresses.
+ * Each process's addresses translate with its own load bias (its first
+ * mapping of the file), so the same function is named in both. */
+static void test_each_process_of_a_tree_is_symbolized_with_its_own_layout(void **state)
+{
+    known_sink = pprof_known_leaf(3);
+    uint64_t addr = (uint64_t)(uintptr_t)pprof_known_leaf + 4;
+    uint64_t start[16], end[16], offset[16];
+    char path[1024];
+    size_t n = self_file_mappings(addr, start, end, offset, 16, path, sizeof(path));
+    assert_true(n >= 1 && offset[0] == 0);
+    const uint64_t shift = (uint64_t)1 << 36; /* the second process's ASLR base, further up */
+    struct pb b;
+    pb_init(&b, 40);
+    pb_sample_type(&b, "samples", "count");
+    for (size_t k = 0; k < 2 * n; k++) {
+        uint64_t d = k < n ? 0 : shift;
+        pb_mapping(&b, k + 1, start[k % n] + d, end[k % n] + d, offset[k % n], path);
+    }
+    size_t in = 0; /* the mapping holding addr */
+    while (!(start[in] <= addr && addr < end[in]))
+        in++;
+    pb_location(&b, 1, in + 1, addr, NULL, 0);
+    pb_location(&b, 2, n + in + 1, addr + shift, NULL, 0);
+    pb_sample(&b, (int64_t[]){1}, 1, (uint64_t[]){1}, 1);
+    pb_sample(&b, (int64_t[]){1}, 1, (uint64_t[]){2}, 1);
+    struct profile_session *s;
+    char err[256] = "";
+    assert_int_equal(profile_session_open(&s, NULL, err, sizeof(err)), 0);
+    struct profile p;
+    if (pb_load(s, &b, false, &p, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(p.nsamples, 2);
+    assert_string_equal(profile_func(s, p.frames[p.samples[0].frame_index])->name,
+                        "pprof_known_leaf");
+    assert_string_equal(profile_func(s, p.frames[p.samples[1].frame_index])->name,
+                        "pprof_known_leaf");
+    profile_free(&p);
+    profile_session_close(s);
+    pb_release(&b);
+}
+
+/* A mapping may name a file that is not a regular one (a FIFO, a device the
+ * process mapped): the symbolizer must not open it (opening a FIFO blocks until
+ * a writer comes, a device may act on open); its addresses stay "0x…". Bounded
+ * by an alarm, so a regression fails instead of hanging. */
+static void test_mappings_of_non_regular_files_are_not_opened(void **state)
+{
+    char dir[] = "/tmp/test_profile_pprof.XXXXXX", fifo[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    struct pb b;
+    pb_init(&b, 4);
+    pb_sample_type(&b, "samples", "count");
+    pb_mapping(&b, 1, 0x400000, 0x500000, 0, fifo);
+    pb_location(&b, 1, 1, 0x401000, NULL, 0);
+    pb_sample(&b, (int64_t[]){1}, 1, (uint64_t[]){1}, 1);
+    struct profile_session *s;
+    char err[256] = "";
+    assert_int_equal(profile_session_open(&s, NULL, err, sizeof(err)), 0);
+    alarm(20);
+    struct profile p;
+    int rc = pb_load(s, &b, false, &p, err, sizeof(err));
+    alarm(0);
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_string_equal(profile_func(s, p.frames[0])->name, "0x401000");
+    profile_free(&p);
+    profile_session_close(s);
+    pb_release(&b);
+    unlink(fifo);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +593,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_sample_with_an_empty_stack_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sample_types_map_to_measures, setup, teardown),
         cmocka_unit_test(test_address_only_profile_is_symbolized_through_the_session),
+        cmocka_unit_test(test_mappings_of_non_regular_files_are_not_opened),
+        cmocka_unit_test(test_each_process_of_a_tree_is_symbolized_with_its_own_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
