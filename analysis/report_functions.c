@@ -308,14 +308,27 @@ int report_functions(const struct analysis *an, const char *outdir, json_t *func
     buf_puts(md, "\n### Functions by share of the super-linear term\n\n");
     /* "in read" when the time itself is in a library or system call below it */
     bool below = at.culprit && strcmp(at.culprit, at.culprit_leaf) != 0;
-    if (at.culprit)
+    /* A culprit is the cause of a super-linear term the sweep found; without
+     * that verdict the same descent only follows noise, and is said so. */
+    bool found = an->verdict.kind == MODEL_SUPERLINEAR;
+    if (!found)
+        buf_printf(md,
+                   "The verdict is %s: there is no super-linear term to explain, and the "
+                   "shares of c below are of noise around zero.\n\n",
+                   an->verdict.name);
+    if (at.culprit && found)
         buf_printf(md, "Lowest caller carrying %.0f%% of c: **%s**%s%s%s (`%s`)\n\n",
                    100 * at.culprit_share, at.culprit, below ? ", its time in `" : "",
                    below ? at.culprit_leaf : "", below ? "`" : "", at.culprit_path);
     buf_puts(md, "| function | file:line | share of c | c ± se | exponent | group |\n"
                  "|---|---|---|---|---|---|\n");
     buf_puts(html, "<h2>Functions by share of the super-linear term</h2>\n");
-    if (at.culprit) {
+    if (!found)
+        buf_printf(html,
+                   "<p id=\"no-culprit\">The verdict is %s: there is no super-linear term "
+                   "to explain, and the shares of c below are of noise around zero.</p>\n",
+                   an->verdict.name);
+    if (at.culprit && found) {
         buf_printf(html, "<p id=\"culprit\">Lowest caller carrying %.0f%% of c: <b>",
                    100 * at.culprit_share);
         buf_add_xml_escaped(html, at.culprit);
