@@ -42,10 +42,11 @@ struct synth {
     double a, b, c; /* CPU percent of one core */
     double cv;      /* relative noise */
     uint64_t seed;
-    int failed_index;       /* sweep order index recorded as failed, or -1 */
-    int contaminated_index; /* index whose stats.json says contaminated, or -1 */
-    int missing_index;      /* index whose folder is absent, or -1 */
-    bool tasks;             /* write metrics with a quadratic "portlist" and linear "timers" */
+    int failed_index;           /* sweep order index recorded as failed, or -1 */
+    int contaminated_index;     /* index whose stats.json says contaminated, or -1 */
+    int missing_index;          /* index whose folder is absent, or -1 */
+    bool tasks;                 /* write metrics with a quadratic "portlist" and linear "timers" */
+    const char *manifest_extra; /* more members of sweep.json ("\"sequential\":{...}"), or NULL */
 };
 
 static void synth_write(const char *path, const char *text)
@@ -73,8 +74,8 @@ static void synth_results(const char *root, const struct synth *s)
     fprintf(sw,
             "{\"scaleprof_version\":\"0.1.0\",\"status\":\"complete\","
             "\"target\":{\"name\":\"synthetic\"},"
-            "\"flags\":{\"warmup_s\":5,\"duration_s\":10,\"repeat\":%d},\"points\":[",
-            s->repeats);
+            "\"flags\":{\"warmup_s\":5,\"duration_s\":10,\"repeat\":%d},%s%s\"points\":[",
+            s->repeats, s->manifest_extra ? s->manifest_extra : "", s->manifest_extra ? "," : "");
     int idx = 0;
     const double window = 10.0;
     for (int r = 1; r <= s->repeats; r++) {
