@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "opts.h"
+#include "sequential.h"
 
 static int cmp_double(const void *pa, const void *pb)
 {
@@ -96,7 +97,7 @@ static void fit_tasks(struct analysis *an)
             memcpy(y, rem, an->nobs * sizeof(double));
         }
         fit_apply(&an->design, y, &tf->fit);
-        fit_set_confidence(&tf->fit, an->confidence);
+        fit_set_confidence(&tf->fit, an->look_confidence);
         if (an->weighted)
             model_penalise_estimated_weights(&tf->fit);
         tf->share = an->fit.c != 0 ? tf->fit.c / an->fit.c : NAN;
@@ -179,10 +180,24 @@ int analysis_run_with(const char *root, const struct model_floors *floors, doubl
     an->share_floor = floors->share;
     an->abs_floor = floors->abs;
     an->own_regex = own_regex;
-    an->confidence = confidence > 0 && confidence < 1 ? confidence : FIT_DEFAULT_CONFIDENCE;
     if (results_load(root, &an->res, err) != 0)
         return -1;
     struct results *r = &an->res;
+    an->confidence = confidence > 0 && confidence < 1 ? confidence
+                     : r->seq.on                      ? r->seq.confidence
+                                                      : FIT_DEFAULT_CONFIDENCE;
+    an->look_confidence = an->confidence;
+    if (r->seq.on) {
+        /* The same correction the sweep stopped by: at the sweep's own level
+         * the verdict is the one of its last look. */
+        struct seq_design d = {r->seq.first_rounds, r->seq.max_rounds};
+        an->look_confidence = seq_look_confidence(&d, an->confidence);
+        if (!isfinite(an->look_confidence)) {
+            buf_printf(err, "%s/sweep.json: sequential design of %d to %d rounds is not usable",
+                       r->root, r->seq.first_rounds, r->seq.max_rounds);
+            return -1;
+        }
+    }
     size_t cap = r->count ? r->count : 1;
     an->n = malloc(cap * sizeof(double));
     an->y = malloc(cap * sizeof(double));
@@ -202,7 +217,7 @@ int analysis_run_with(const char *root, const struct model_floors *floors, doubl
     an->weighted = model_weights(an->n, an->y, an->nobs, an->w);
     an->design_ok = fit_prepare(&an->design, an->n, an->w, an->nobs) == 0;
     an->a_held_at_zero = model_fit_total(&an->design, an->y, an->weighted, &an->fit, &an->free_a);
-    fit_set_confidence(&an->fit, an->confidence);
+    fit_set_confidence(&an->fit, an->look_confidence);
     struct model_floors used = {an->floor, an->share_floor, an->abs_floor};
     model_judge(&an->fit, an->design.distinct, an->design.n_min, an->design.n_max, &used,
                 &an->verdict);
@@ -278,7 +293,8 @@ static const char analyze_usage[] =
     "  --floor X         materiality floor of 2cNmax/b, > 0 (default 0.2)\n"
     "  --share-floor X   materiality floor of cNmax^2 / C(Nmax), > 0 (default 0.1)\n"
     "  --cpu-floor X     materiality floor of cNmax^2 in % of one core, > 0 (default 1)\n"
-    "  --confidence P    one-sided level of the test of c, in [0.5, 1) (default 0.95)\n"
+    "  --confidence P    one-sided level of the test of c, in [0.5, 1) (default 0.95;\n"
+    "                    for a sweep run --until-decided, the level it decided at)\n"
     "  --own REGEX       functions whose names match are the program's own code, the\n"
     "                    ones the culprit is named by (default: native code in the main\n"
     "                    executable; Go code outside the standard library and runtime)\n"
@@ -306,7 +322,7 @@ static const struct option analyze_options[] = {
 int cmd_analyze(int argc, char **argv)
 {
     const char *root = NULL, *out = NULL, *own = NULL;
-    double floor = MODEL_DEFAULT_FLOOR, confidence = FIT_DEFAULT_CONFIDENCE;
+    double floor = MODEL_DEFAULT_FLOOR, confidence = 0; /* 0: the sweep's, else 0.95 */
     double share_floor = MODEL_DEFAULT_SHARE_FLOOR, cpu_floor = MODEL_DEFAULT_ABS_FLOOR;
     struct opts o;
     opts_init(&o, "analyze", analyze_usage, analyze_options, NULL, argc, argv);

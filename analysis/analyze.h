@@ -45,6 +45,10 @@ struct analysis {
     double abs_floor;      /* cNmax² in % of one core; 0: the default */
     const char *own_regex; /* --own: what is the program's own code (NULL: by format) */
     double confidence;     /* one-sided level of the test of c (0.95; the gate's 0.99) */
+    /* The level every test is made at: confidence itself, or for a sweep run
+     * --until-decided the corrected level of each of its looks
+     * (analysis/sequential.h), so that the looks together hold confidence. */
+    double look_confidence;
     /* observations: usable points in sweep order */
     size_t nobs;
     double *n, *y, *w;
@@ -67,9 +71,11 @@ struct analysis {
     char sentence[512]; /* the verdict for a person */
 };
 
-/* Loads root and computes everything. Returns 0, or -1 when the results
- * folder is unreadable (message in err). Too few usable points is not an
- * error: the verdict is then inconclusive and says why. */
+/* Loads root and computes everything. confidence outside (0, 1) selects the
+ * default: the level a sequential sweep decided at (sweep.json), else 0.95.
+ * Returns 0, or -1 when the results folder is unreadable (message in err).
+ * Too few usable points is not an error: the verdict is then inconclusive and
+ * says why. */
 int analysis_run(const char *root, double floor, double confidence, struct analysis *an,
                  struct buf *err);
 /* The same with every materiality floor (stats_model.h) and --own: the
@@ -99,6 +105,9 @@ int report_write_md(const struct analysis *an, const struct plot_set *plots, con
 int report_write_html(const struct analysis *an, const struct plot_set *plots, const char *outdir,
                       const char *extra_html, const char *path, struct buf *err);
 void report_print_table(const struct analysis *an, FILE *out);
+/* One line on a sequential sweep's rounds and looks into buf (empty when the
+ * sweep had a fixed design). */
+void report_sequential_line(const struct analysis *an, char *buf, size_t len);
 /* report_functions.c: attribution into the report (0, or -1 with err; no
  * profiles is not an error). extra (an object) receives report.json's
  * additional keys (task_crosscheck, functions_skipped). Runs before

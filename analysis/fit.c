@@ -341,6 +341,13 @@ double t_cdf(double t, double dof)
     return t > 0 ? 1.0 - tail : tail;
 }
 
+/* Student's t density at t with dof degrees of freedom. */
+static double t_pdf(double t, double dof)
+{
+    return exp(lgamma(0.5 * (dof + 1)) - lgamma(0.5 * dof) - 0.5 * log(dof * M_PI) -
+               0.5 * (dof + 1) * log1p(t * t / dof));
+}
+
 double t_quantile(double p, double dof)
 {
     if (!(dof > 0))
@@ -356,18 +363,27 @@ double t_quantile(double p, double dof)
         lo = hi;
         hi *= 2.0;
     }
-    /* Bisection: the cdf is monotone and cheap; 200 halvings reach the
-     * resolution of a double on any bracket found above. */
+    /* Newton's method inside the bracket, bisecting whenever a step would
+     * leave it: the cdf is monotone and smooth, so a few steps reach the
+     * resolution of a double where bisection alone took ~60 evaluations of
+     * the incomplete beta (the sequential simulations call this per look). */
+    double x = 0.5 * (lo + hi);
     for (int i = 0; i < 200; i++) {
-        double mid = 0.5 * (lo + hi);
-        if (mid == lo || mid == hi)
+        double f = t_cdf(x, dof) - p;
+        if (f == 0)
             break;
-        if (t_cdf(mid, dof) < p)
-            lo = mid;
+        if (f < 0)
+            lo = x;
         else
-            hi = mid;
+            hi = x;
+        double next = x - f / t_pdf(x, dof);
+        if (!(next > lo && next < hi))
+            next = 0.5 * (lo + hi);
+        if (next == x || fabs(next - x) <= 1e-15 * fabs(x))
+            break;
+        x = next;
     }
-    return 0.5 * (lo + hi);
+    return x;
 }
 
 int fit_power_law(const double *n, const double *y, const double *w, size_t count, double offset,

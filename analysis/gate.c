@@ -439,8 +439,13 @@ report:
     for (size_t i = 0; i < g.count; i++)
         printf("  [%s] %s: %s\n", g.checks[i].failed ? "FAIL" : " ok ", g.checks[i].name,
                g.checks[i].msg);
-    if (rc != 2)
+    if (rc != 2) {
         printf("  %s\n", an.sentence);
+        char seq[400];
+        report_sequential_line(&an, seq, sizeof(seq));
+        if (seq[0])
+            printf("  %s\n", seq);
+    }
     if (junit && write_junit(junit, &g, rc == 2 ? (why.data ? why.data : "unusable") : NULL))
         fprintf(stderr, "gate: cannot write %s\n", junit);
     analysis_free(&an);

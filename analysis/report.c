@@ -32,6 +32,41 @@ static const char *mem_sentence(const struct analysis *an)
                  "share may count more than once.";
 }
 
+void report_sequential_line(const struct analysis *an, char *buf, size_t len)
+{
+    const struct results_sequential *q = &an->res.seq;
+    if (len)
+        buf[0] = '\0';
+    if (!q->on || !len)
+        return;
+    int n = snprintf(buf, len,
+                     "Repeats until decided: %d round%s of at most %d (first look after %d; "
+                     "stopped: %s). Each of the up to %d looks tests at one-sided %.2f%%, so "
+                     "that together they hold %g%% (Pocock's constant boundary).",
+                     q->rounds, q->rounds == 1 ? "" : "s", q->max_rounds, q->first_rounds,
+                     q->stopped, q->max_rounds - q->first_rounds + 1, 100 * an->look_confidence,
+                     100 * an->confidence);
+    if (n > 0 && (size_t)n < len && fabs(an->confidence - q->confidence) > 1e-12)
+        snprintf(buf + n, len - (size_t)n, " The sweep decided at %g%%.", 100 * q->confidence);
+}
+
+static json_t *sequential_json(const struct analysis *an)
+{
+    const struct results_sequential *q = &an->res.seq;
+    json_t *o = json_object();
+    json_object_set_new(o, "method", json_string("pocock"));
+    json_object_set_new(o, "rounds", json_integer(q->rounds));
+    json_object_set_new(o, "first_rounds", json_integer(q->first_rounds));
+    json_object_set_new(o, "max_rounds", json_integer(q->max_rounds));
+    json_object_set_new(o, "looks", json_integer((json_int_t)q->looks));
+    json_object_set_new(o, "max_looks", json_integer(q->max_rounds - q->first_rounds + 1));
+    json_object_set_new(o, "stopped", json_string(q->stopped));
+    json_object_set_new(o, "sweep_confidence", report_real(q->confidence));
+    json_object_set_new(o, "confidence", report_real(an->confidence));
+    json_object_set_new(o, "look_confidence", report_real(an->look_confidence));
+    return o;
+}
+
 json_t *report_json(const struct analysis *an, json_t *functions, const struct plot_set *plots)
 {
     const struct fit_result *f = &an->fit;
@@ -79,6 +114,8 @@ json_t *report_json(const struct analysis *an, json_t *functions, const struct p
     json_object_set_new(doc, "fit", fit);
     json_object_set_new(doc, "per_service_cpu_ratio", report_real(an->cpu_ratio));
     json_object_set_new(doc, "memory_source", json_string(mem_source(an)));
+    if (an->res.seq.on)
+        json_object_set_new(doc, "sequential", sequential_json(an));
 
     json_t *levels = json_array();
     for (size_t l = 0; l < an->nlevels; l++) {
@@ -191,6 +228,10 @@ int report_write_md(const struct analysis *an, const struct plot_set *plots, con
                    "The free fit gave a negative fixed cost (a = %.3g), which no process "
                    "has: a is held at 0 (least squares under a ≥ 0).\n\n",
                    an->free_a);
+    char seq[400];
+    report_sequential_line(an, seq, sizeof(seq));
+    if (seq[0])
+        buf_printf(&b, "%s\n\n", seq);
     buf_printf(&b,
                "| a | b (per service) | c | t of c | exponent | 2cNmax/b |\n"
                "|---|---|---|---|---|---|\n| %s | %s | %s | %.2f (crit %.2f at %g%%) | ",
@@ -318,6 +359,13 @@ int report_write_html(const struct analysis *an, const struct plot_set *plots, c
                    "<p>The free fit gave a negative fixed cost (a = %.3g), which no "
                    "process has: a is held at 0 (least squares under a ≥ 0).</p>\n",
                    an->free_a);
+    char seq[400];
+    report_sequential_line(an, seq, sizeof(seq));
+    if (seq[0]) {
+        buf_puts(&b, "<p id=\"sequential\">");
+        buf_add_xml_escaped(&b, seq);
+        buf_puts(&b, "</p>\n");
+    }
     buf_printf(&b,
                "<table id=\"fit\"><tr><th>a</th><th>b</th><th>c</th><th>t of c</th>"
                "<th>exponent</th><th>2cNmax/b</th></tr><tr><td>%.4g ± %.2g</td>"
@@ -413,6 +461,10 @@ void report_print_table(const struct analysis *an, FILE *out)
             an->weighted ? " weighted" : "");
     if (an->a_held_at_zero)
         fprintf(out, "a held at 0: the free fit gave a=%.4g\n", an->free_a);
+    char seq[400];
+    report_sequential_line(an, seq, sizeof(seq));
+    if (seq[0])
+        fprintf(out, "%s\n", seq);
     for (size_t i = 0; i < an->res.count; i++) {
         const struct point *p = &an->res.points[i];
         if (!point_usable(p))

@@ -494,6 +494,46 @@ static void results_finish(struct results *r, size_t task_cap)
         r->points[i].mem_bytes = all_pss ? r->points[i].pss_bytes : r->points[i].rss_bytes;
 }
 
+/* sweep.json "sequential" into r->seq. Returns 0, or -1 naming the field at
+ * fault: a design the analysis cannot apply must not be judged as a fixed one. */
+static int load_sequential(json_t *sw, struct results *r, struct buf *err)
+{
+    json_t *s = json_object_get(sw, "sequential"), *v;
+    if (!s || json_is_null(s))
+        return 0;
+    const char *bad = NULL;
+    const char *method = json_string_value(json_object_get(s, "method"));
+    r->seq.first_rounds = (int)jnum(s, "first_rounds", -1);
+    r->seq.max_rounds = (int)jnum(s, "max_rounds", -1);
+    r->seq.confidence = jnum(s, "confidence", NAN);
+    r->seq.rounds = (int)jnum(s, "rounds", 0);
+    if (!json_is_object(s))
+        bad = "sequential: not an object";
+    else if (!method || strcmp(method, "pocock") != 0)
+        bad = "sequential.method: not \"pocock\"";
+    else if (r->seq.first_rounds < 1)
+        bad = "sequential.first_rounds: missing or below 1";
+    else if (r->seq.max_rounds < r->seq.first_rounds)
+        bad = "sequential.max_rounds: missing or below first_rounds";
+    else if (!(r->seq.confidence >= 0.5 && r->seq.confidence < 1))
+        bad = "sequential.confidence: missing or outside [0.5, 1)";
+    if (bad) {
+        buf_printf(err, "%s/sweep.json: %s", r->root, bad);
+        return -1;
+    }
+    r->seq.on = true;
+    snprintf(r->seq.stopped, sizeof(r->seq.stopped), "%s",
+             json_is_string(v = json_object_get(s, "stopped")) ? json_string_value(v) : "unknown");
+    json_t *looks = json_object_get(s, "looks");
+    r->seq.looks = json_is_array(looks) ? json_array_size(looks) : 0;
+    if (r->seq.looks) {
+        v = json_object_get(json_array_get(looks, r->seq.looks - 1), "verdict");
+        snprintf(r->seq.last_verdict, sizeof(r->seq.last_verdict), "%s",
+                 json_is_string(v) ? json_string_value(v) : "");
+    }
+    return 0;
+}
+
 int results_load(const char *root, struct results *r, struct buf *err)
 {
     memset(r, 0, sizeof(*r));
@@ -522,6 +562,10 @@ int results_load(const char *root, struct results *r, struct buf *err)
     r->duration_s = jnum(flags, "duration_s", 0);
     r->load_rps = jnum(flags, "load_rps", 0);
     r->repeat_flag = jint(flags, "repeat", 1);
+    if (load_sequential(sw, r, err) != 0) {
+        json_decref(sw);
+        return -1;
+    }
     json_t *pts = json_object_get(sw, "points");
     if (!json_is_array(pts)) {
         buf_printf(err, "%s/sweep.json: no \"points\" array", r->root);

@@ -68,6 +68,19 @@ struct point {
     char *profile_notes;   /* what else was not collected, NULL when nothing */
 };
 
+/* sweep.json "sequential", written by `sweep --until-decided`: the looks'
+ * design, which analyze and gate apply too (analysis/sequential.h). */
+struct results_sequential {
+    bool on;               /* false: a fixed design, judged once */
+    int first_rounds;      /* rounds before the first look */
+    int max_rounds;        /* rounds at the last possible look */
+    int rounds;            /* rounds that ran */
+    size_t looks;          /* looks taken */
+    double confidence;     /* the level the sweep decided at */
+    char stopped[24];      /* decided | max_rounds | budget | interrupted | ... */
+    char last_verdict[16]; /* the verdict of the last look ("" when none) */
+};
+
 struct results {
     char *root; /* absolute results folder */
     char *sweep_status;
@@ -92,10 +105,12 @@ struct results {
      * all points so that memory per service compares across N. */
     const char *mem_source;
     bool has_manifest; /* read from sweep.json (results_load); false: results_scan */
+    struct results_sequential seq;
 };
 
 /* Loads root. Returns 0 (some points may be unusable: see each status), or -1
- * when sweep.json itself is missing or unreadable (message in err). */
+ * when sweep.json itself is missing or unreadable, or its "sequential" design
+ * is malformed (message in err, naming the field). */
 int results_load(const char *root, struct results *r, struct buf *err);
 /* Loads root without reading sweep.json: the points are its folders in the
  * layout of results/README.md, every <N>_services/run-<R>, or <N>_services

@@ -54,13 +54,13 @@ row() { # DIR CASE BASELINE
     rc=$(sed -n "s/^gate case $2: exit \([0-9]*\).*/\1/p" "$1/gate.log" | head -1)
     "$sp" analyze "$d/results" --out "$d/results/report" --confidence 0.99 >/dev/null 2>&1
     # Numbers to 3 significant figures; a missing report gives dashes.
-    fields=$(jq -r '[.verdict, .fit.c_t, .fit.material_share, .fit.b, .fit.c,
-                     .per_service_cpu_ratio] | map(. // "-" | tostring) | @tsv' \
+    fields=$(jq -r '[.verdict, .sequential.rounds, .fit.c_t, .fit.material_share, .fit.b,
+                     .fit.c, .per_service_cpu_ratio] | map(. // "-" | tostring) | @tsv' \
                  "$d/results/report/report.json" 2>/dev/null |
              awk -F'\t' '{ for (i = 1; i <= NF; i++) { v = $i
                               if (v ~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/) v = sprintf("%.3g", v)
                               printf "%s%s", v, (i < NF ? " | " : "") } }')
-    [[ -n $fields ]] || fields="- | - | - | - | - | -"
+    [[ -n $fields ]] || fields="- | - | - | - | - | - | -"
     printf '| %s | %s | %s | %s | %s |\n' "${1##*/}" "${rc:-?}" \
         "$([[ $rc == "${expect[$2]}" ]] && echo yes || echo NO)" "$fields" "$3"
 }
@@ -70,7 +70,7 @@ row() { # DIR CASE BASELINE
     echo
     echo "Started $started, finished $(date -u +%FT%TZ) on $(nproc) CPUs, $(uname -sr)."
     echo "Command: \`bench/gate_reliability.sh $runs $out\`. Each run: N=${GATE_COUNTS:-10,20,30,40,50},"
-    echo "${GATE_REPEAT:-3} interleaved repeats (per-service-default: ${GATE_REPEAT_SUPERLINEAR:-$((${GATE_REPEAT:-3} + 2))}), ${GATE_WARMUP:-2} s warm-up,"
+    echo "interleaved rounds until decided (first look after ${GATE_FIRST_ROUNDS:-2}, at most ${GATE_MAX_ROUNDS:-4}, budget ${GATE_BUDGET:-300} s), ${GATE_WARMUP:-2} s warm-up,"
     echo "${GATE_DURATION:-5} s window per point. A case whose sweep reached no verdict (exit 2) is"
     echo "measured again, up to twice (its log says so); the row is the final sweep."
     echo "b and c are in CPU % per service and per service²; c t is the one-sided t of c."
@@ -78,8 +78,8 @@ row() { # DIR CASE BASELINE
         echo
         echo "## $c (expected exit ${expect[$c]})"
         echo
-        echo "| run | exit | as expected | verdict | c t | 2cNmax/b | b | c | CPU/svc ratio | vs run 1 baseline |"
-        echo "|---|---|---|---|---|---|---|---|---|---|"
+        echo "| run | exit | as expected | verdict | rounds | c t | 2cNmax/b | b | c | CPU/svc ratio | vs run 1 baseline |"
+        echo "|---|---|---|---|---|---|---|---|---|---|---|"
         for ((i = 1; i <= runs; i++)); do
             base=-
             if ((i > 1)) && [[ $c != per-service-default ]]; then

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "analyze.h"
 #include "buildid.h"
 #include "fetch.h"
 #include "gen.h"
@@ -29,6 +30,7 @@
 #include "procstat.h"
 #include "profiler.h"
 #include "progress.h"
+#include "sequential.h"
 #include "sweep.h"
 #include "target.h"
 
@@ -45,6 +47,7 @@ static const char sweep_usage[] =
     "                       [--load RPS] [--target-cmd 'CMD {config}'] [--admin ADDR]\n"
     "                       [--contaminated-share X] [--ready-timeout S]\n"
     "                       [--fetch-timeout S] [--profiler NAME] [--force]\n"
+    "                       [--until-decided [--max-rounds M] [--budget S] [--confidence P]]\n"
     "\n"
     "  --configs DIR     scaleprof gen's <N>_services.* configs and point files, or\n"
     "                    <N>_services.yaml refproxy configs written by hand\n"
@@ -74,6 +77,16 @@ static const char sweep_usage[] =
     "                    (net/http/pprof: CPU, heap, allocs, goroutine, mutex, block),\n"
     "                    perf (scaleprof samples the process tree at 99 Hz: any binary,\n"
     "                    no frame pointers needed) or none (process measurements only)\n"
+    "  --until-decided   after the first pass (--repeat rounds, default 2 here), look at\n"
+    "                    the verdict after every round and add rounds until it is\n"
+    "                    superlinear or linear at the corrected level of every look\n"
+    "                    (analysis/README.md), the last look is taken, or the budget\n"
+    "                    would be overrun\n"
+    "  --max-rounds M    rounds at the last look, >= --repeat (default 8)\n"
+    "  --budget S        add no round that would end more than S seconds after the\n"
+    "                    start (a round is estimated as the longest so far; default: none)\n"
+    "  --confidence P    one-sided level the looks together hold, in [0.5, 1)\n"
+    "                    (default 0.95, as analyze; the gate tests at 0.99)\n"
     "Exit: 0 every point ok, 1 some failed, 2 usage, 130/143 interrupted.\n";
 
 static void loadavg(double v[3])
@@ -282,52 +295,62 @@ static uint64_t next_random(uint64_t *s)
     return *s * 2685821657736338717ULL;
 }
 
-static void plan_points(struct sweep_run *run)
+/* Appends one round (a pass over every count, ascending or shuffled) to
+ * run->points. Returns 0, or -1 when out of memory. */
+static int plan_round(struct sweep_run *run)
 {
-    run->num_points = run->num_counts * (size_t)run->repeat;
-    run->points = calloc(run->num_points, sizeof *run->points);
+    size_t k = run->num_points;
+    struct sweep_point *grown = realloc(run->points, (k + run->num_counts) * sizeof *run->points);
     int *order = malloc(run->num_counts * sizeof *order);
-    if (!run->points || !order)
-        abort();
-    uint64_t state = run->seed ? run->seed : 0x9E3779B97F4A7C15ULL;
-    size_t k = 0;
-    for (int r = 1; r <= run->repeat; r++) {
-        memcpy(order, run->counts, run->num_counts * sizeof *order);
-        if (!strcmp(run->order, "shuffled"))
-            for (size_t i = run->num_counts; i > 1; i--) {
-                size_t j = next_random(&state) % i;
-                int t = order[i - 1];
-                order[i - 1] = order[j];
-                order[j] = t;
-            }
-        for (size_t i = 0; i < run->num_counts; i++, k++) {
-            struct sweep_point *p = &run->points[k];
-            p->services = order[i];
-            p->repeat = r;
-            p->sequence = (int)k;
-            p->status = "pending";
-            p->reason = strdup("");
-            if (run->repeat > 1) {
-                if (asprintf(&p->dir, "%d_services/run-%d", order[i], r) < 0)
-                    abort();
-            } else if (asprintf(&p->dir, "%d_services", order[i]) < 0) {
-                abort();
-            }
-            p->point_file = point_file_of(run->configs, order[i]);
-            struct pointcfg pc;
-            char *err = p->point_file ? pointfile_read(p->point_file, &pc) : NULL;
-            /* the config the point file names (read again when the point runs) */
-            if (p->point_file && !err) {
-                if (asprintf(&p->config, "%s/%s", run->configs, pc.config) < 0)
-                    abort();
-                pointcfg_free(&pc);
-            } else if (asprintf(&p->config, "%s/%d_services.yaml", run->configs, order[i]) < 0) {
-                abort();
-            }
-            free(err);
-        }
+    if (!grown || !order) {
+        free(order);
+        if (grown)
+            run->points = grown;
+        return -1;
     }
+    run->points = grown;
+    int r = ++run->rounds_planned;
+    memcpy(order, run->counts, run->num_counts * sizeof *order);
+    if (!strcmp(run->order, "shuffled"))
+        for (size_t i = run->num_counts; i > 1; i--) {
+            size_t j = next_random(&run->shuffle_state) % i;
+            int t = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = t;
+        }
+    /* A sequential sweep may add rounds, so its points live in run-<R> from
+     * the start, as a sweep with --repeat > 1 does. */
+    bool per_run = run->repeat > 1 || run->until_decided;
+    for (size_t i = 0; i < run->num_counts; i++, k++) {
+        struct sweep_point *p = &run->points[k];
+        memset(p, 0, sizeof *p);
+        p->services = order[i];
+        p->repeat = r;
+        p->sequence = (int)k;
+        p->status = "pending";
+        p->reason = strdup("");
+        if (per_run) {
+            if (asprintf(&p->dir, "%d_services/run-%d", order[i], r) < 0)
+                abort();
+        } else if (asprintf(&p->dir, "%d_services", order[i]) < 0) {
+            abort();
+        }
+        p->point_file = point_file_of(run->configs, order[i]);
+        struct pointcfg pc;
+        char *err = p->point_file ? pointfile_read(p->point_file, &pc) : NULL;
+        /* the config the point file names (read again when the point runs) */
+        if (p->point_file && !err) {
+            if (asprintf(&p->config, "%s/%s", run->configs, pc.config) < 0)
+                abort();
+            pointcfg_free(&pc);
+        } else if (asprintf(&p->config, "%s/%d_services.yaml", run->configs, order[i]) < 0) {
+            abort();
+        }
+        free(err);
+    }
+    run->num_points = k;
     free(order);
+    return 0;
 }
 
 /* A loopback TCP port nothing listens on right now. */
@@ -531,6 +554,7 @@ static void free_run(struct sweep_run *run)
     free(run->point_command);
     free(run->point_upstream);
     free(run->point_format);
+    free(run->looks);
 }
 
 static void finish_manifest(struct sweep_run *run, struct progress *pg)
@@ -541,7 +565,56 @@ static void finish_manifest(struct sweep_run *run, struct progress *pg)
         progress_message(pg, "writing %s/sweep.json: %s", run->out, strerror(errno));
 }
 
-/* Runs every point; frees refproxy and default_cmd. */
+static double monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* --until-decided: the verdict on every round so far, from the files in the
+ * results folder (the manifest was just written), recorded in run->looks;
+ * then whether to add a round (analysis/sequential.h). */
+static enum seq_stop sweep_look(struct sweep_run *run, struct progress *pg, int rounds,
+                                bool round_failed, double elapsed_s, double longest_round_s)
+{
+    struct sweep_look *grown = realloc(run->looks, (run->num_looks + 1) * sizeof *run->looks);
+    if (!grown)
+        return SEQ_NO_VERDICT;
+    run->looks = grown;
+    struct sweep_look *look = &run->looks[run->num_looks++];
+    memset(look, 0, sizeof *look);
+    look->rounds = rounds;
+    look->elapsed_s = elapsed_s;
+    look->c_t = look->t_crit = NAN;
+    snprintf(look->verdict, sizeof look->verdict, "none");
+    struct analysis an;
+    struct buf err;
+    buf_init(&err, 4096);
+    enum seq_stop stop;
+    if (analysis_run(run->out, 0, run->confidence, &an, &err) != 0) {
+        progress_message(pg, "look after round %d: no verdict (%s)", rounds,
+                         err.data ? err.data : "the analysis failed");
+        stop = SEQ_NO_VERDICT;
+    } else {
+        snprintf(look->verdict, sizeof look->verdict, "%s", an.verdict.name);
+        look->c_t = an.fit.c_t;
+        look->t_crit = an.fit.t_crit;
+        stop = round_failed
+                   ? SEQ_ROUND_FAILED
+                   : seq_after_look(&(struct seq_design){run->repeat, run->max_rounds}, rounds,
+                                    an.verdict.kind, elapsed_s, longest_round_s, run->budget_s);
+        progress_message(pg, "look after round %d (one-sided %.2f%%): %s, %s; %s", rounds,
+                         100 * an.look_confidence, an.verdict.name, an.verdict.reason,
+                         stop == SEQ_CONTINUE ? "another round" : seq_stop_name(stop));
+    }
+    analysis_free(&an);
+    buf_free(&err);
+    return stop;
+}
+
+/* Runs every point (with --until-decided, round after round until the
+ * verdict is decided); frees refproxy and default_cmd. */
 static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cmd)
 {
     struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: waits end early */
@@ -552,10 +625,20 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
     fetch_global_init();
     fetch_set_abort_flag(&g_signal);
 
+    double t0 = monotonic_s();
     struct progress pg;
     progress_init(&pg, stderr);
-    plan_points(run);
+    run->shuffle_state = run->seed ? run->seed : 0x9E3779B97F4A7C15ULL;
+    for (int r = 0; r < run->repeat; r++)
+        if (plan_round(run) < 0) {
+            fprintf(stderr, "scaleprof sweep: out of memory planning %d rounds\n", run->repeat);
+            free(refproxy);
+            free(default_cmd);
+            free_run(run);
+            return 1;
+        }
     run->status = "running";
+    run->stopped = run->until_decided ? seq_stop_name(SEQ_CONTINUE) : NULL;
     sweep_timestamp(run->started_at, sizeof run->started_at);
     loadavg(run->loadavg_start);
     finish_manifest(run, &pg);
@@ -575,6 +658,8 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
             progress_message(&pg, "the --load origin did not start (see %s/origin.log)", run->out);
             target_stop(&origin, 10.0);
             run->status = g_signal ? "interrupted" : "failed";
+            if (run->until_decided)
+                run->stopped = seq_stop_name(g_signal ? SEQ_INTERRUPTED : SEQ_ROUND_FAILED);
             finish_manifest(run, &pg);
             status = g_signal ? 128 + g_signal : 1;
             goto done;
@@ -584,7 +669,8 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
         procstat_set_apparatus_pid(origin.pid);
         preflight_load(run, origin_url, &pg);
     }
-    size_t failed = 0, contaminated = 0, underloaded = 0;
+    size_t failed = 0, contaminated = 0, underloaded = 0, failed_at_round_start = 0;
+    double round_start = t0, longest_round = 0;
     for (size_t i = 0; i < run->num_points && !g_signal; i++) {
         struct sweep_point *p = &run->points[i];
         int rc = sweep_run_point(&ctx, p, (int)i);
@@ -598,17 +684,40 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
         } else if (!strcmp(p->status, "underloaded")) {
             underloaded++; /* said with its figures when the point ended */
         }
-        if (!g_signal)
+        if (g_signal)
+            break;
+        finish_manifest(run, &pg);
+        /* The end of a round: with --until-decided, look at the verdict once
+         * the first pass is done, and add a round while it is undecided. */
+        if (!run->until_decided || (i + 1) % run->num_counts != 0)
+            continue;
+        int rounds = run->rounds_done = (int)((i + 1) / run->num_counts);
+        double now = monotonic_s();
+        longest_round = fmax(longest_round, now - round_start);
+        bool round_failed = failed - failed_at_round_start == run->num_counts;
+        failed_at_round_start = failed;
+        if (rounds >= run->repeat) {
+            enum seq_stop stop =
+                sweep_look(run, &pg, rounds, round_failed, now - t0, longest_round);
+            if (stop == SEQ_CONTINUE && plan_round(run) < 0)
+                stop = SEQ_NO_VERDICT;
+            if (stop != SEQ_CONTINUE)
+                run->stopped = seq_stop_name(stop);
             finish_manifest(run, &pg);
+        }
+        round_start = monotonic_s();
     }
     target_stop(&origin, 10.0);
     if (g_signal) {
         run->status = "interrupted";
+        if (run->until_decided)
+            run->stopped = seq_stop_name(SEQ_INTERRUPTED);
         status = 128 + g_signal;
     } else {
         run->status = failed == run->num_points ? "failed" : "complete";
         status = failed ? 1 : 0;
     }
+    /* Points planned but never run (an interrupted round) stay "pending". */
     finish_manifest(run, &pg);
     progress_done(&pg);
     fprintf(stderr,
@@ -616,6 +725,13 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
             "underloaded (the load fell short), %zu failed; manifest %s/sweep.json\n",
             run->status, run->num_points - failed - contaminated - underloaded, run->num_points,
             contaminated, underloaded, failed, run->out);
+    if (run->until_decided)
+        fprintf(stderr,
+                "scaleprof sweep: %d round(s) of at most %d (first look after %d), stopped: %s; "
+                "last verdict %s at one-sided %.2f%% per look\n",
+                run->rounds_done, run->max_rounds, run->repeat, run->stopped,
+                run->num_looks ? run->looks[run->num_looks - 1].verdict : "none",
+                100 * run->look_confidence);
 done:
     target_free(&origin);
     free(origin_url);
@@ -641,6 +757,10 @@ enum {
     SWEEP_OPT_FETCH_TIMEOUT,
     SWEEP_OPT_FORCE,
     SWEEP_OPT_PROFILER,
+    SWEEP_OPT_UNTIL_DECIDED,
+    SWEEP_OPT_MAX_ROUNDS,
+    SWEEP_OPT_BUDGET,
+    SWEEP_OPT_CONFIDENCE,
 };
 
 static const struct option sweep_options[] = {
@@ -659,6 +779,10 @@ static const struct option sweep_options[] = {
     {"fetch-timeout", required_argument, NULL, SWEEP_OPT_FETCH_TIMEOUT},
     {"force", no_argument, NULL, SWEEP_OPT_FORCE},
     {"profiler", required_argument, NULL, SWEEP_OPT_PROFILER},
+    {"until-decided", no_argument, NULL, SWEEP_OPT_UNTIL_DECIDED},
+    {"max-rounds", required_argument, NULL, SWEEP_OPT_MAX_ROUNDS},
+    {"budget", required_argument, NULL, SWEEP_OPT_BUDGET},
+    {"confidence", required_argument, NULL, SWEEP_OPT_CONFIDENCE},
     {NULL, 0, NULL, 0},
 };
 
@@ -667,6 +791,8 @@ static const struct option sweep_options[] = {
 static bool sweep_parse(struct sweep_run *run, bool *seed_given, int argc, char **argv, int *status)
 {
     static const char *const orders[] = {"interleaved", "shuffled", NULL};
+    const char *seq_flag = NULL; /* the first flag that needs --until-decided */
+    bool repeat_given = false;
     struct opts o;
     opts_init(&o, "sweep", sweep_usage, sweep_options, NULL, argc, argv);
     for (int c; (c = opts_next(&o)) != OPTS_END;) {
@@ -695,6 +821,7 @@ static bool sweep_parse(struct sweep_run *run, bool *seed_given, int argc, char 
         case SWEEP_OPT_REPEAT:
             rc = opts_whole(&o, "a count", 1, 1000, &whole);
             run->repeat = rc == 0 ? (int)whole : run->repeat;
+            repeat_given = true;
             break;
         case SWEEP_OPT_ORDER:
             rc = opts_choice(&o, orders, &index);
@@ -733,6 +860,22 @@ static bool sweep_parse(struct sweep_run *run, bool *seed_given, int argc, char 
             }
             run->profiler = o.arg;
             break;
+        case SWEEP_OPT_UNTIL_DECIDED:
+            run->until_decided = true;
+            break;
+        case SWEEP_OPT_MAX_ROUNDS:
+            rc = opts_whole(&o, "a count", 1, 1000, &whole);
+            run->max_rounds = rc == 0 ? (int)whole : run->max_rounds;
+            seq_flag = seq_flag ? seq_flag : "--max-rounds";
+            break;
+        case SWEEP_OPT_BUDGET:
+            rc = opts_seconds(&o, 1, &run->budget_s);
+            seq_flag = seq_flag ? seq_flag : "--budget";
+            break;
+        case SWEEP_OPT_CONFIDENCE:
+            rc = opts_number(&o, "a level", 0.5, 1, OPTS_OPEN_HI, &run->confidence);
+            seq_flag = seq_flag ? seq_flag : "--confidence";
+            break;
         }
         if (rc < 0) {
             *status = OPTS_USAGE;
@@ -743,6 +886,26 @@ static bool sweep_parse(struct sweep_run *run, bool *seed_given, int argc, char 
         *status = opts_error(&o, "--configs DIR and --out DIR are required");
         return false;
     }
+    if (!run->until_decided) {
+        if (seq_flag) {
+            *status = opts_error(&o, "%s applies only with --until-decided", seq_flag);
+            return false;
+        }
+        return true;
+    }
+    if (!repeat_given)
+        run->repeat = SEQ_DEFAULT_FIRST_ROUNDS;
+    if (!run->max_rounds)
+        run->max_rounds = SEQ_DEFAULT_MAX_ROUNDS;
+    struct seq_design d = {run->repeat, run->max_rounds};
+    if (run->max_rounds < run->repeat || !seq_looks(&d)) {
+        *status = opts_error(&o,
+                             "--max-rounds %d with --repeat %d: the last look must come at or "
+                             "after the first pass, and at most %d looks in all",
+                             run->max_rounds, run->repeat, SEQ_MAX_LOOKS);
+        return false;
+    }
+    run->look_confidence = seq_look_confidence(&d, run->confidence);
     return true;
 }
 
@@ -753,7 +916,8 @@ int cmd_sweep(int argc, char **argv)
                             .repeat = 1,
                             .order = "interleaved",
                             .contaminated_share = 0.25,
-                            .fetch_timeout_s = 30};
+                            .fetch_timeout_s = 30,
+                            .confidence = FIT_DEFAULT_CONFIDENCE};
     bool seed_given = false;
     int status = OPTS_USAGE;
     if (!sweep_parse(&run, &seed_given, argc, argv, &status))

@@ -31,6 +31,13 @@ struct sweep_point {
     double wall_s; /* whole point, start to files written */
 };
 
+/* One look of --until-decided: the verdict on every round so far. */
+struct sweep_look {
+    int rounds;
+    char verdict[16]; /* superlinear | linear | inconclusive | none (unreadable) */
+    double c_t, t_crit, elapsed_s;
+};
+
 struct sweep_run {
     /* flags */
     const char *configs, *out, *order, *target_cmd, *admin_override;
@@ -44,6 +51,20 @@ struct sweep_run {
     /* what every point file says alike (NULL without point files) */
     char *point_target, *point_command, *point_upstream;
     char *point_format; /* POINTCFG_REFPROXY_YAML for configs without a point file */
+    /* --until-decided: rounds are planned one at a time (repeat is the first
+     * pass, max_rounds the last look), each look judged by the analysis at
+     * look_confidence (analysis/sequential.h) */
+    bool until_decided;
+    int max_rounds;
+    double budget_s;        /* 0: none */
+    double confidence;      /* one-sided level the sweep decides at */
+    double look_confidence; /* the corrected level of every look */
+    const char *stopped;    /* seq_stop_name: "running" until it stops */
+    struct sweep_look *looks;
+    size_t num_looks;
+    int rounds_planned;
+    int rounds_done; /* rounds whose every point has run */
+    uint64_t shuffle_state;
     /* target */
     const char *target_name;
     char *binary, *build_id;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,40 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
+static json_t *real_or_null(double x)
+{
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
+/* --until-decided: the design (what analyze and gate need to judge the sweep
+ * with the same correction) and every look so far. */
+static json_t *sequential_json(const struct sweep_run *run)
+{
+    json_t *s = json_object();
+    json_object_set_new(s, "method", json_string("pocock"));
+    json_object_set_new(s, "first_rounds", json_integer(run->repeat));
+    json_object_set_new(s, "max_rounds", json_integer(run->max_rounds));
+    json_object_set_new(s, "max_looks", json_integer(run->max_rounds - run->repeat + 1));
+    json_object_set_new(s, "confidence", json_real(run->confidence));
+    json_object_set_new(s, "look_confidence", real_or_null(run->look_confidence));
+    json_object_set_new(s, "budget_s", run->budget_s > 0 ? json_real(run->budget_s) : json_null());
+    json_object_set_new(s, "rounds", json_integer(run->rounds_done));
+    json_object_set_new(s, "stopped", json_string(run->stopped ? run->stopped : "running"));
+    json_t *looks = json_array();
+    for (size_t i = 0; i < run->num_looks; i++) {
+        const struct sweep_look *l = &run->looks[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "rounds", json_integer(l->rounds));
+        json_object_set_new(o, "verdict", json_string(l->verdict));
+        json_object_set_new(o, "c_t", real_or_null(l->c_t));
+        json_object_set_new(o, "t_crit", real_or_null(l->t_crit));
+        json_object_set_new(o, "elapsed_s", real_or_null(l->elapsed_s));
+        json_array_append_new(looks, o);
+    }
+    json_object_set_new(s, "looks", looks);
+    return s;
+}
+
 int sweep_write_manifest(const struct sweep_run *run)
 {
     json_t *j = json_object();
@@ -227,6 +262,7 @@ int sweep_write_manifest(const struct sweep_run *run)
     for (size_t i = 0; i < run->num_counts; i++)
         json_array_append_new(counts, json_integer(run->counts[i]));
     json_object_set_new(f, "counts", counts);
+    json_object_set_new(f, "until_decided", json_boolean(run->until_decided));
     json_object_set_new(j, "flags", f);
     if (run->load_checked) {
         json_t *pf = json_object();
@@ -236,6 +272,8 @@ int sweep_write_manifest(const struct sweep_run *run)
                             json_integer((json_int_t)run->load_connection_budget));
         json_object_set_new(j, "load_preflight", pf);
     }
+    if (run->until_decided)
+        json_object_set_new(j, "sequential", sequential_json(run));
 
     json_t *pts = json_array();
     for (size_t i = 0; i < run->num_points; i++) {

@@ -49,11 +49,12 @@ struct synth {
     /* --load sweeps: every stats.json gets a "load" object, delivered in full except
      * at two indexes (-1: none), whose target then did a tenth of the work: */
     bool with_load;
-    int short_index;  /* the issue's figures (0.1 of 2 requests/s, 51158 of 54199
-                       * failed); sweep.json says "ok", as before the rule */
-    int errors_index; /* the rate was met but 0.3% were answered 5xx; sweep.json
-                       * says "underloaded", as the harness writes it now */
-    bool pss;         /* stats.json has pss_bytes = 1e6 + 20000 N (RSS: 4e6 + 60000 N) */
+    int short_index;            /* the issue's figures (0.1 of 2 requests/s, 51158 of 54199
+                                 * failed); sweep.json says "ok", as before the rule */
+    int errors_index;           /* the rate was met but 0.3% were answered 5xx; sweep.json
+                                 * says "underloaded", as the harness writes it now */
+    bool pss;                   /* stats.json has pss_bytes = 1e6 + 20000 N (RSS: 4e6 + 60000 N) */
+    const char *manifest_extra; /* more members of sweep.json ("\"sequential\":{...}"), or NULL */
 };
 
 /* The "load" member of a stats.json (with its leading comma) for point idx. */
@@ -105,8 +106,8 @@ static void synth_results(const char *root, const struct synth *s)
     fprintf(sw,
             "{\"scaleprof_version\":\"0.1.0\",\"status\":\"complete\","
             "\"target\":{\"name\":\"synthetic\"},"
-            "\"flags\":{\"warmup_s\":5,\"duration_s\":10,\"repeat\":%d},\"points\":[",
-            s->repeats);
+            "\"flags\":{\"warmup_s\":5,\"duration_s\":10,\"repeat\":%d},%s%s\"points\":[",
+            s->repeats, s->manifest_extra ? s->manifest_extra : "", s->manifest_extra ? "," : "");
     int idx = 0;
     const double window = 10.0;
     for (int r = 1; r <= s->repeats; r++) {

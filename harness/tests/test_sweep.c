@@ -296,6 +296,97 @@ static void test_sigint_mid_sweep_leaves_no_target_and_a_readable_manifest(void 
     json_decref(m);
 }
 
+/* --until-decided: rounds are added one at a time after the first pass, each
+ * look is recorded, the sweep stops for a reason that agrees with its last
+ * look, and `scaleprof analyze` (at the sweep's level by default) reports the
+ * rounds and the verdict of that look. fake_target's cost does not depend on
+ * N, so the verdict itself may go either way; what is checked is that the
+ * record is consistent. */
+static void test_until_decided_adds_rounds_and_records_every_look(void **state)
+{
+    struct fixture *f = *state;
+    gen(f, "1,2,3");
+    snprintf(f->cmd, sizeof f->cmd, "%s --config {config} --burn-ms 20", fake);
+    const char *extra[] = {"--warmup", "0", "--duration",   "1", "--until-decided",
+                           "--repeat", "1", "--max-rounds", "3", "--confidence",
+                           "0.95",     NULL};
+    int rc = sweep(f, f->cmd, extra, 120);
+    if (rc != 0)
+        dump_log(f);
+    assert_int_equal(rc, 0);
+    json_t *m = json_in(f, "sweep.json");
+    json_t *seq = json_object_get(m, "sequential");
+    assert_non_null(seq);
+    assert_string_equal(json_string_value(json_object_get(seq, "method")), "pocock");
+    assert_int_equal(json_integer_value(json_object_get(seq, "first_rounds")), 1);
+    assert_int_equal(json_integer_value(json_object_get(seq, "max_rounds")), 3);
+    int rounds = (int)json_integer_value(json_object_get(seq, "rounds"));
+    json_t *looks = json_object_get(seq, "looks");
+    const char *stopped = json_string_value(json_object_get(seq, "stopped"));
+    print_message("%d round(s), stopped: %s\n", rounds, stopped);
+    assert_true(rounds >= 1 && rounds <= 3);
+    assert_int_equal(json_array_size(looks), rounds); /* one look after every round */
+    json_t *last = json_array_get(looks, json_array_size(looks) - 1);
+    const char *verdict = json_string_value(json_object_get(last, "verdict"));
+    assert_int_equal(json_integer_value(json_object_get(last, "rounds")), rounds);
+    if (!strcmp(stopped, "decided")) {
+        assert_true(!strcmp(verdict, "linear") || !strcmp(verdict, "superlinear"));
+    } else {
+        assert_string_equal(stopped, "max_rounds");
+        assert_int_equal(rounds, 3);
+        assert_string_equal(verdict, "inconclusive");
+    }
+    /* the first look has 3 points for 3 coefficients (a is ~20% of a core, so it
+     * is not held at 0): no residual degrees of freedom, nothing to decide on */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(looks, 0), "verdict")),
+                        "inconclusive");
+    json_t *points = json_object_get(m, "points");
+    assert_int_equal(json_array_size(points), 3 * (size_t)rounds);
+    for (size_t i = 0; i < json_array_size(points); i++) {
+        json_t *p = json_array_get(points, i);
+        char want[64];
+        snprintf(want, sizeof want, "%d_services/run-%zu", (int)(i % 3) + 1, i / 3 + 1);
+        assert_string_equal(json_string_value(json_object_get(p, "dir")), want);
+    }
+    char report[600];
+    snprintf(report, sizeof report, "%s/report", f->out);
+    char *argv[] = {(char *)scaleprof, "analyze", f->out, "--out", report, NULL};
+    tu_run(argv, f->log, 60); /* exit 2 when too few points are usable: the report is written */
+    json_t *r = json_in(f, "report/report.json");
+    assert_non_null(r);
+    json_t *rseq = json_object_get(r, "sequential");
+    assert_int_equal(json_integer_value(json_object_get(rseq, "rounds")), rounds);
+    assert_string_equal(json_string_value(json_object_get(rseq, "stopped")), stopped);
+    assert_string_equal(json_string_value(json_object_get(r, "verdict")), verdict);
+    json_decref(r);
+    json_decref(m);
+}
+
+/* --budget: the first pass always runs; no round is added that the longest
+ * round so far says would end past the budget. Two counts keep every look
+ * inconclusive (a quadratic needs three), so only the budget can stop it. */
+static void test_until_decided_stops_when_another_round_would_overrun_the_budget(void **state)
+{
+    struct fixture *f = *state;
+    gen(f, "1,2");
+    snprintf(f->cmd, sizeof f->cmd, "%s --config {config}", fake);
+    const char *extra[] = {"--warmup", "0", "--duration",   "1", "--until-decided",
+                           "--repeat", "1", "--max-rounds", "5", "--budget",
+                           "1",        NULL};
+    assert_int_equal(sweep(f, f->cmd, extra, 60), 0);
+    json_t *m = json_in(f, "sweep.json");
+    json_t *seq = json_object_get(m, "sequential");
+    assert_string_equal(json_string_value(json_object_get(seq, "stopped")), "budget");
+    assert_int_equal(json_integer_value(json_object_get(seq, "rounds")), 1);
+    assert_true(json_real_value(json_object_get(seq, "budget_s")) == 1.0);
+    assert_int_equal(json_array_size(json_object_get(m, "points")), 2);
+    assert_string_equal(json_string_value(json_object_get(m, "status")), "complete");
+    char *log = tu_read(f->log);
+    assert_non_null(strstr(log, "stopped: budget"));
+    free(log);
+    json_decref(m);
+}
+
 static void test_gen_unknown_key_fails_with_a_clear_message(void **state)
 {
     struct fixture *f = *state;
@@ -389,6 +480,10 @@ int main(int argc, char **argv)
             test_target_that_exits_at_once_is_recorded_and_the_sweep_goes_on, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_sigint_mid_sweep_leaves_no_target_and_a_readable_manifest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_until_decided_adds_rounds_and_records_every_look,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_until_decided_stops_when_another_round_would_overrun_the_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gen_unknown_key_fails_with_a_clear_message, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_points_whose_load_was_not_delivered_are_underloaded,
