@@ -57,13 +57,20 @@ record() {
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 # --- 1. csrv: CPU of the same work with and without sampling -----------------------------------
-base=$(( $(free_port) % 20000 + 20000 ))
-"$scaleprof" gen --template "$here/tests/csrv/csrv.conf.tmpl" --counts 50 --base-port "$base" \
-    --out "$work/csrv" > /dev/null
-"$csrv" --config "$work/csrv/50_services.conf" > "$work/csrv.log" 2>&1 &
-cpid=$!
+# 51 ports from a random base; another program may hold one of them: try again elsewhere
+for try in 1 2 3 4 5; do
+    base=$(( $(free_port) % 20000 + 20000 ))
+    rm -rf "$work/csrv"
+    "$scaleprof" gen --template "$here/tests/csrv/csrv.conf.tmpl" --counts 50 --base-port "$base" \
+        --out "$work/csrv" > /dev/null
+    "$csrv" --config "$work/csrv/50_services.conf" > "$work/csrv.log" 2>&1 &
+    cpid=$!
+    sleep 2
+    kill -0 "$cpid" 2>/dev/null && break
+    wait "$cpid" 2>/dev/null || true
+    ((try < 5)) || { echo "perf_overhead.sh: csrv did not start:" >&2; cat "$work/csrv.log" >&2; exit 1; }
+done
 pids+=("$cpid")
-sleep 2
 : > "$work/csrv.rows"
 for ((r = 1; r <= rounds; r++)); do
     order="off on"
