@@ -248,8 +248,9 @@ int symbolize_use(struct symbolizer *s, const struct symbolize_map *maps, size_t
      * match another PT_LOAD: relro). A process tree's profile (perf's) holds
      * every process's mappings, and one exec'd rather than forked maps the
      * same file elsewhere: the nearest offset-0 mapping of the file at or
-     * before this one is that process's. Without one (maps of executable
-     * segments only), the file's first mapping. */
+     * before this one is that process's. Without one (perf's profiles list
+     * executable segments only, one set per process), the mapping itself:
+     * its start and file offset fix the bias of its own process. */
     const char *main_path = NULL;
     for (size_t i = 0; i < nmaps; i++) {
         const struct symbolize_map *m = &maps[i];
@@ -262,8 +263,7 @@ int symbolize_use(struct symbolizer *s, const struct symbolize_map *maps, size_t
             if (maps[j].offset == 0 && maps[j].path && strcmp(maps[j].path, m->path) == 0)
                 first = j;
         if (first > i)
-            for (first = 0; !maps[first].path || strcmp(maps[first].path, m->path) != 0;)
-                first++;
+            first = i; /* executable segments only: each fixes its own bias */
         const struct symbolize_map *fm = &maps[first];
         const char *file = (s->binary && strcmp(m->path, main_path) == 0) ? s->binary : m->path;
         struct module *mod = module_get(s, file, strrchr(m->path, '/') + 1);
@@ -383,6 +383,23 @@ static int decl_line(Dwfl_Module *mod, uint64_t addr, const char **file, int *li
     return rc;
 }
 
+/* The start of the function around addr from its CFI (the FDE's first
+ * address), or addr itself when no CFI covers it. */
+static uint64_t fde_start(Dwfl_Module *mod, uint64_t addr)
+{
+    Dwarf_Addr bias;
+    Dwarf_CFI *cfi = dwfl_module_eh_cfi(mod, &bias);
+    if (!cfi)
+        cfi = dwfl_module_dwarf_cfi(mod, &bias);
+    Dwarf_Frame *frame = NULL;
+    if (!cfi || dwarf_cfi_addrframe(cfi, addr - bias, &frame) != 0)
+        return addr;
+    Dwarf_Addr start, end;
+    uint64_t r = dwarf_frame_info(frame, &start, &end, NULL) >= 0 ? start + bias : addr;
+    free(frame);
+    return r;
+}
+
 /* key: a session key (translate); raw addresses print as they were. */
 static void resolve(struct symbolizer *s, uint64_t key, struct sym_loc *loc)
 {
@@ -395,6 +412,22 @@ static void resolve(struct symbolizer *s, uint64_t key, struct sym_loc *loc)
     GElf_Sym sym;
     if (mod)
         name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+    const struct module *m = NULL;
+    for (size_t i = 0; mod && i < s->nmods && !m; i++)
+        if (s->mods[i].dm == mod)
+            m = &s->mods[i];
+    bool own = m && m->is_main;
+    if ((!name || !*name) && m) {
+        /* A stripped binary's static functions have no symbol, but every
+         * function has an FDE in .eh_frame: its start names the function,
+         * so all of its addresses become one "haproxy+0x1a52d0" */
+        char named[256];
+        const char *base = strrchr(m->file, '/');
+        snprintf(named, sizeof(named), "%s+0x%" PRIx64, base ? base + 1 : m->file,
+                 fde_start(mod, addr) - m->synth_bias);
+        loc->func = intern(s, named, NULL, 0, false, own);
+        return;
+    }
     if (!name || !*name) {
         char hex[32];
         snprintf(hex, sizeof(hex), "0x%" PRIx64, addr);
@@ -404,12 +437,6 @@ static void resolve(struct symbolizer *s, uint64_t key, struct sym_loc *loc)
     Dwfl_Line *l = dwfl_module_getsrc(mod, addr);
     if (l)
         loc->file = dwfl_lineinfo(l, NULL, &loc->line, NULL, NULL, NULL);
-    bool own = false;
-    for (size_t i = 0; i < s->nmods; i++)
-        if (s->mods[i].dm == mod) {
-            own = s->mods[i].is_main;
-            break;
-        }
     size_t before = s->nfuncs;
     loc->func = intern(s, name, NULL, 0, true, own);
     if (loc->func != UINT32_MAX && s->nfuncs > before) {

@@ -480,6 +480,89 @@ static void test_address_only_profile_is_symbolized_through_the_session(void **s
     pb_release(&b);
 }
 
+/* A stripped binary (Debian's haproxy and nginx keep only .dynsym) names
+ * none of its static functions, but each has an FDE in .eh_frame: every
+ * address in one is named by the binary and the function's start,
+ * "copy+0x1234", so all of a function's samples add up as one. Checked on a
+ * stripped copy of this test binary, with addresses at two points of
+ * pprof_known_leaf: one name for both, at its symbol's offset. */
+static void test_stripped_functions_are_named_by_their_cfi(void **state)
+{
+    known_sink = pprof_known_leaf(3);
+    uint64_t fn = (uint64_t)(uintptr_t)pprof_known_leaf, start = 0, end = 0, offset = 0;
+    char path[1024], copy[1100], cmd[2400];
+    assert_true(self_mapping(fn, &start, &end, &offset, path, sizeof(path)));
+    snprintf(copy, sizeof(copy), "/tmp/test_profile_pprof_stripped.%d", (int)getpid());
+    snprintf(cmd, sizeof(cmd), "strip -o '%s' '%s'", copy, path);
+    if (system(cmd) != 0)
+        fail_msg("%s failed (binutils' strip)", cmd);
+    /* the function's vaddr in the file: its address less the load bias */
+    uint64_t vaddr = fn - start + offset;
+    struct pb b;
+    pb_init(&b, 4);
+    pb_sample_type(&b, "samples", "count");
+    pb_sample_type(&b, "cpu", "nanoseconds");
+    pb_mapping(&b, 1, start, end, offset, copy);
+    pb_location(&b, 1, 1, fn + 4, NULL, 0);
+    pb_location(&b, 2, 1, fn + 9, NULL, 0);
+    pb_sample(&b, (int64_t[]){1, 10 * MS}, 2, (uint64_t[]){1}, 1);
+    pb_sample(&b, (int64_t[]){1, 10 * MS}, 2, (uint64_t[]){2}, 1);
+    struct profile_session *s;
+    char err[256] = "";
+    assert_int_equal(profile_session_open(&s, NULL, err, sizeof(err)), 0);
+    struct profile p;
+    if (pb_load(s, &b, true, &p, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    const struct profile_func *a = profile_func(s, p.frames[p.samples[0].frame_index]);
+    const struct profile_func *z = profile_func(s, p.frames[p.samples[1].frame_index]);
+    char want[1200];
+    const char *base = strrchr(copy, '/');
+    snprintf(want, sizeof(want), "%s+0x%" PRIx64, base + 1, vaddr);
+    assert_string_equal(a->name, want);
+    assert_ptr_equal(a, z); /* one function, whatever the address in it */
+    assert_true(a->own);
+    assert_false(a->resolved);
+    profile_free(&p);
+    profile_session_close(s);
+    pb_release(&b);
+    unlink(copy);
+}
+
+/* A process tree's profile (perf's) lists each process's executable segments
+ * only; a process that exec'd maps the same file elsewhere. Each mapping then
+ * fixes its own bias: two mappings of this binary at different addresses
+ * (the second as if in another process) both resolve to the function. */
+static void test_each_mapping_of_executable_segments_has_its_own_bias(void **state)
+{
+    known_sink = pprof_known_leaf(3);
+    uint64_t fn = (uint64_t)(uintptr_t)pprof_known_leaf, start = 0, end = 0, offset = 0;
+    char path[1024];
+    assert_true(self_mapping(fn, &start, &end, &offset, path, sizeof(path)));
+    const uint64_t elsewhere = 0x100000000000ULL; /* the other process's layout */
+    struct pb b;
+    pb_init(&b, 4);
+    pb_sample_type(&b, "samples", "count");
+    pb_sample_type(&b, "cpu", "nanoseconds");
+    pb_mapping(&b, 1, start, end, offset, path);
+    pb_mapping(&b, 2, start + elsewhere, end + elsewhere, offset, path);
+    pb_location(&b, 1, 1, fn + 4, NULL, 0);
+    pb_location(&b, 2, 2, fn + 4 + elsewhere, NULL, 0);
+    pb_sample(&b, (int64_t[]){1, 10 * MS}, 2, (uint64_t[]){1}, 1);
+    pb_sample(&b, (int64_t[]){1, 10 * MS}, 2, (uint64_t[]){2}, 1);
+    struct profile_session *s;
+    char err[256] = "";
+    assert_int_equal(profile_session_open(&s, NULL, err, sizeof(err)), 0);
+    struct profile p;
+    if (pb_load(s, &b, true, &p, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    for (size_t k = 0; k < 2; k++)
+        assert_string_equal(profile_func(s, p.frames[p.samples[k].frame_index])->name,
+                            "pprof_known_leaf");
+    profile_free(&p);
+    profile_session_close(s);
+    pb_release(&b);
+}
+
 /* Every mapping of the file that holds addr in this process, in maps order
  * (offset 0 first, as the kernel lists them). Returns how many (at most max). */
 static size_t self_file_mappings(uint64_t addr, uint64_t *start, uint64_t *end, uint64_t *offset,
@@ -593,6 +676,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_sample_with_an_empty_stack_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sample_types_map_to_measures, setup, teardown),
         cmocka_unit_test(test_address_only_profile_is_symbolized_through_the_session),
+        cmocka_unit_test(test_stripped_functions_are_named_by_their_cfi),
+        cmocka_unit_test(test_each_mapping_of_executable_segments_has_its_own_bias),
         cmocka_unit_test(test_mappings_of_non_regular_files_are_not_opened),
         cmocka_unit_test(test_each_process_of_a_tree_is_symbolized_with_its_own_layout),
     };
