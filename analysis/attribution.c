@@ -184,7 +184,9 @@ static int add_profile(struct builder *b, size_t i, const struct attr_point *pt,
     struct attribution *a = b->a;
     bool ns = m == PROFILE_CPU_NS || m == PROFILE_DELAY_NS;
     double scale = (ns ? 1e-9 : 1.0) / (b->o->per_second ? pt->window_s : 1.0);
-    struct attr_func **frames = malloc(PROFILE_MAX_DEPTH * sizeof(*frames));
+    /* indexes into a->funcs, not pointers: adding a function to the table
+     * may move it while a stack is being read */
+    size_t *frames = malloc(PROFILE_MAX_DEPTH * sizeof(*frames));
     struct buf stack;
     buf_init(&stack, (size_t)1 << 20);
     int rc = frames ? 0 : -1;
@@ -199,24 +201,26 @@ static int add_profile(struct builder *b, size_t i, const struct attr_point *pt,
                 depth = 0; /* drop the allocator and everything inside it */
                 continue;
             }
-            frames[depth] = func_of(b, id);
-            if (!frames[depth++])
+            struct attr_func *f = func_of(b, id);
+            if (!f)
                 rc = -1;
+            else
+                frames[depth++] = (size_t)(f - a->funcs);
         }
         if (rc)
             break;
         if (depth == 0)
             continue; /* no frame to charge: left out of the total too */
-        frames[0]->self[i] += v;
+        a->funcs[frames[0]].self[i] += v;
         for (uint32_t j = 0; j < depth; j++) {
             bool seen = false; /* recursion: count a function once per stack */
             for (uint32_t q = 0; q < j && !seen; q++)
                 seen = frames[q] == frames[j];
             if (!seen)
-                frames[j]->cum[i] += v;
+                a->funcs[frames[j]].cum[i] += v;
         }
         for (uint32_t j = depth; j-- > 0;) /* root first */
-            if (buf_puts(&stack, frames[j]->name) || (j > 0 && buf_puts(&stack, ";")))
+            if (buf_puts(&stack, a->funcs[frames[j]].name) || (j > 0 && buf_puts(&stack, ";")))
                 rc = -1;
         struct attr_path *path = rc ? NULL : path_get(b, stack.data);
         if (!path)

@@ -424,6 +424,62 @@ static void test_culprit_is_found_whatever_the_length_of_its_name(void **state)
     synth_rmtree(root);
 }
 
+/* A stack deeper than the function table's first allocation (256), made of
+ * functions seen for the first time: the table grows while the stack is
+ * being read (a Go server's profile does this at its first point). Every
+ * frame must still be charged to its own function, the leaf with all the
+ * self time (this read freed memory and crashed before; ASan in CI shows it). */
+static void test_a_stack_that_grows_the_function_table_is_charged_right(void **state)
+{
+    enum { DEPTH = 600 };
+    char *root = tmp_root("deep");
+    struct synth s = one_repeat();
+    synth_results(root, &s);
+    static char names[DEPTH][24];
+    for (int i = 0; i < DEPTH; i++)
+        snprintf(names[i], sizeof(names[i]), "main.f%03d", i);
+    for (size_t k = 0; k < s.ncounts; k++) {
+        int n = s.counts[k];
+        struct pb b;
+        pb_init(&b, DEPTH + 8);
+        pb_sample_type(&b, "samples", "count");
+        pb_sample_type(&b, "cpu", "nanoseconds");
+        pb_period(&b, "cpu", "nanoseconds", 10000000);
+        uint64_t locs[DEPTH];
+        for (int i = 0; i < DEPTH; i++) {
+            pb_function(&b, (uint64_t)i + 1, names[i], "", "x.go", 1);
+            pb_location(&b, (uint64_t)i + 1, 0, 0x1000 * ((uint64_t)i + 1),
+                        (uint64_t[]){(uint64_t)i + 1}, 1);
+            locs[i] = (uint64_t)i + 1; /* leaf first: main.f000 */
+        }
+        int64_t ns = (int64_t)(1e7 * n * n);
+        pb_sample(&b, (int64_t[]){ns / 10000000, ns}, 2, locs, DEPTH);
+        size_t len, gzlen;
+        unsigned char *raw = pb_pack(&b, &len), *gz = pb_gzip(raw, len, &gzlen);
+        char dir[600], path[700];
+        point_dir(root, &s, n, 1, dir, sizeof(dir));
+        snprintf(path, sizeof(path), "%s/cpu.pb.gz", dir);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(gz, 1, gzlen, f), gzlen);
+        fclose(f);
+        free(raw);
+        free(gz);
+        pb_release(&b);
+    }
+    assert_int_equal(analyze(root, NULL, NULL), 0);
+    json_t *doc = report(root);
+    json_t *fns = json_object_get(doc, "functions");
+    assert_int_equal(json_array_size(fns), DEPTH);
+    json_t *leaf = named(fns, "name", "main.f000"), *root_fn = named(fns, "name", "main.f599");
+    assert_non_null(leaf);
+    assert_non_null(root_fn);
+    assert_true(json_number_value(json_object_get(leaf, "self_share")) > 0.99);
+    assert_true(json_number_value(json_object_get(root_fn, "cum_share")) > 0.99);
+    json_decref(doc);
+    synth_rmtree(root);
+}
+
 /* Functions whose curves move together (correlation above 0.98) share a
  * group, led by the one with the larger share; others lead their own (over
  * N = 10..50 a linear curve correlates 0.99 with N², so the others here are
@@ -565,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_contention_at_two_service_counts_is_not_judged),
         cmocka_unit_test(test_culprit_is_found_whatever_the_length_of_its_name),
         cmocka_unit_test(test_functions_that_move_together_share_a_group),
+        cmocka_unit_test(test_a_stack_that_grows_the_function_table_is_charged_right),
         cmocka_unit_test(test_cpu_profiles_without_a_period_are_named_not_attributed),
         cmocka_unit_test(test_heap_per_service_is_at_the_largest_profiled_n),
         cmocka_unit_test(test_undefined_figures_read_as_a_dash_not_nan),
