@@ -45,7 +45,8 @@ static const char sweep_usage[] =
     "usage: scaleprof sweep --configs DIR --out DIR [--warmup S] [--duration S]\n"
     "                       [--repeat R] [--order interleaved|shuffled] [--seed S]\n"
     "                       [--load RPS] [--target-cmd 'CMD {config}'] [--admin ADDR]\n"
-    "                       [--contaminated-share X] [--ready-timeout S]\n"
+    "                       [--contaminated-share X] [--retry-contaminated K]\n"
+    "                       [--ready-timeout S]\n"
     "                       [--fetch-timeout S] [--profiler NAME] [--force]\n"
     "                       [--until-decided [--max-rounds M] [--budget S] [--confidence P]]\n"
     "\n"
@@ -67,6 +68,8 @@ static const char sweep_usage[] =
     "                    prometheusAddr of each config)\n"
     "  --contaminated-share X  run delay, as a share of the target's CPU time, above\n"
     "                    which a point counts as contaminated by other load (default 0.25)\n"
+    "  --retry-contaminated K  measure a contaminated point again at once, up to K\n"
+    "                    times (default 0); each attempt is kept as <dir>.contaminated-<k>\n"
     "  --ready-timeout S how long a target may take to answer /healthz (or, with no\n"
     "                    admin endpoint, to accept connections on every service port)\n"
     "                    (default 30 s + 1 ms per service)\n"
@@ -284,6 +287,22 @@ static char *move_aside(const char *out, const char *started)
     }
     closedir(d);
     return strdup(aside);
+}
+
+/* Moves a contaminated point's folder to <dir>.contaminated-<k> before it is
+ * measured again. 0, or -1 (said) when it cannot be moved. */
+static int keep_aside(struct sweep_run *run, struct sweep_point *p)
+{
+    char from[PATH_MAX], to[PATH_MAX + 32];
+    snprintf(from, sizeof from, "%s/%s", run->out, p->dir);
+    snprintf(to, sizeof to, "%s.contaminated-%d", from, p->remeasured + 1);
+    if (rename(from, to) != 0) {
+        fprintf(stderr, "scaleprof sweep: cannot keep %s aside as %s: %s\n", from, to,
+                strerror(errno));
+        return -1;
+    }
+    p->remeasured++;
+    return 0;
 }
 
 /* xorshift64*: a seeded, reproducible shuffle independent of libc's rand. */
@@ -674,6 +693,16 @@ static int sweep_execute(struct sweep_run *run, char *refproxy, char *default_cm
     for (size_t i = 0; i < run->num_points && !g_signal; i++) {
         struct sweep_point *p = &run->points[i];
         int rc = sweep_run_point(&ctx, p, (int)i);
+        /* Other load on the machine distorted it: measure it again now, the
+         * contaminated attempt kept aside (never fitted, never overwritten). */
+        while (rc == 0 && !g_signal && !strcmp(p->status, "contaminated") &&
+               p->remeasured < run->retry_contaminated) {
+            if (keep_aside(run, p) < 0)
+                break;
+            progress_message(&pg, "%s contaminated (%s); measuring it again (%d of %d)", p->dir,
+                             p->reason, p->remeasured, run->retry_contaminated);
+            rc = sweep_run_point(&ctx, p, (int)i);
+        }
         if (!strcmp(p->status, "failed")) {
             failed++;
             if (rc == 0)
@@ -753,6 +782,7 @@ enum {
     SWEEP_OPT_TARGET_CMD,
     SWEEP_OPT_ADMIN,
     SWEEP_OPT_CONTAMINATED_SHARE,
+    SWEEP_OPT_RETRY_CONTAMINATED,
     SWEEP_OPT_READY_TIMEOUT,
     SWEEP_OPT_FETCH_TIMEOUT,
     SWEEP_OPT_FORCE,
@@ -775,6 +805,7 @@ static const struct option sweep_options[] = {
     {"target-cmd", required_argument, NULL, SWEEP_OPT_TARGET_CMD},
     {"admin", required_argument, NULL, SWEEP_OPT_ADMIN},
     {"contaminated-share", required_argument, NULL, SWEEP_OPT_CONTAMINATED_SHARE},
+    {"retry-contaminated", required_argument, NULL, SWEEP_OPT_RETRY_CONTAMINATED},
     {"ready-timeout", required_argument, NULL, SWEEP_OPT_READY_TIMEOUT},
     {"fetch-timeout", required_argument, NULL, SWEEP_OPT_FETCH_TIMEOUT},
     {"force", no_argument, NULL, SWEEP_OPT_FORCE},
@@ -842,6 +873,10 @@ static bool sweep_parse(struct sweep_run *run, bool *seed_given, int argc, char 
             break;
         case SWEEP_OPT_CONTAMINATED_SHARE:
             rc = opts_number(&o, "a share", 0, INFINITY, 0, &run->contaminated_share);
+            break;
+        case SWEEP_OPT_RETRY_CONTAMINATED:
+            rc = opts_whole(&o, "a count", 0, 10, &whole);
+            run->retry_contaminated = rc == 0 ? (int)whole : run->retry_contaminated;
             break;
         case SWEEP_OPT_READY_TIMEOUT:
             rc = opts_seconds(&o, 0.1, &run->ready_timeout_s);

@@ -28,7 +28,8 @@ struct sweep_point {
     const char *status; /* "pending", "ok", "failed", "contaminated", "underloaded" */
     char *reason;       /* why it is not ok, "" otherwise (malloc'd) */
     char started_at[32], finished_at[32];
-    double wall_s; /* whole point, start to files written */
+    double wall_s;  /* whole point, start to files written */
+    int remeasured; /* contaminated attempts kept aside as <dir>.contaminated-<k> */
 };
 
 /* One look of --until-decided: the verdict on every round so far. */
@@ -44,6 +45,7 @@ struct sweep_run {
     const char *profiler; /* --profiler: a backend's name or "auto" (NULL: auto) */
     double warmup_s, duration_s, contaminated_share, load_rps;
     double ready_timeout_s; /* 0: 30 s + 1 ms per service */
+    int retry_contaminated; /* a contaminated point is measured again, up to this many times */
     double fetch_timeout_s; /* allowance for each fetch (the profile: window + this) */
     int repeat;
     unsigned long seed;

@@ -258,6 +258,7 @@ int sweep_write_manifest(const struct sweep_run *run)
     json_object_set_new(f, "seed", json_integer((json_int_t)run->seed));
     json_object_set_new(f, "load_rps", json_real(run->load_rps));
     json_object_set_new(f, "contaminated_share", json_real(run->contaminated_share));
+    json_object_set_new(f, "retry_contaminated", json_integer(run->retry_contaminated));
     json_t *counts = json_array();
     for (size_t i = 0; i < run->num_counts; i++)
         json_array_append_new(counts, json_integer(run->counts[i]));
@@ -288,6 +289,8 @@ int sweep_write_manifest(const struct sweep_run *run)
         json_object_set_new(o, "started_at", json_string(p->started_at));
         json_object_set_new(o, "finished_at", json_string(p->finished_at));
         json_object_set_new(o, "wall_s", json_real(p->wall_s));
+        if (p->remeasured) /* contaminated attempts kept as <dir>.contaminated-<k> */
+            json_object_set_new(o, "remeasured", json_integer(p->remeasured));
         json_array_append_new(pts, o);
     }
     json_object_set_new(j, "points", pts);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fetch.h"
@@ -262,6 +263,58 @@ static void test_target_that_exits_at_once_is_recorded_and_the_sweep_goes_on(voi
     json_decref(m);
 }
 
+/* A point contaminated by other load is measured again at once, up to
+ * --retry-contaminated times, each earlier attempt kept aside under
+ * <dir>.contaminated-<k> and counted in sweep.json. Contamination is forced:
+ * two processes spin for the whole sweep (other load on both CPUs) and any
+ * run delay counts (--contaminated-share 0), so every attempt is
+ * contaminated and the retries run out. */
+static void test_a_contaminated_point_is_measured_again_and_the_attempt_kept(void **state)
+{
+    struct fixture *f = *state;
+    gen(f, "1");
+    pid_t spin[2];
+    for (int k = 0; k < 2; k++) {
+        spin[k] = fork();
+        if (spin[k] == 0) {
+            alarm(60); /* bounded, whatever happens to the test */
+            for (volatile unsigned long x = 0;; x++)
+                ;
+        }
+        assert_true(spin[k] > 0);
+    }
+    snprintf(f->cmd, sizeof f->cmd, "%s --config {config} --burn-ms 20", fake);
+    const char *extra[] = {"--contaminated-share", "0", "--retry-contaminated", "2", NULL};
+    int rc = sweep(f, f->cmd, extra, 90);
+    for (int k = 0; k < 2; k++) {
+        kill(spin[k], SIGKILL);
+        waitpid(spin[k], NULL, 0);
+    }
+    if (rc != 0)
+        dump_log(f);
+    assert_int_equal(rc, 0); /* contaminated is not a failure */
+    json_t *m = json_in(f, "sweep.json");
+    assert_non_null(m);
+    json_t *p = json_array_get(json_object_get(m, "points"), 0);
+    assert_string_equal(json_string_value(json_object_get(p, "status")), "contaminated");
+    assert_int_equal(json_integer_value(json_object_get(p, "remeasured")), 2);
+    json_decref(m);
+    for (int k = 1; k <= 2; k++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "1_services.contaminated-%d/stats.json", k);
+        json_t *st = json_in(f, rel);
+        assert_non_null(st);
+        assert_true(json_is_true(json_object_get(st, "contaminated")));
+        json_decref(st);
+    }
+    json_t *last = json_in(f, "1_services/stats.json");
+    assert_non_null(last);
+    json_decref(last);
+    char *log = tu_read(f->log);
+    assert_non_null(strstr(log, "measuring it again (2 of 2)"));
+    free(log);
+}
+
 static void test_sigint_mid_sweep_leaves_no_target_and_a_readable_manifest(void **state)
 {
     struct fixture *f = *state;
@@ -478,6 +531,8 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_target_that_exits_at_once_is_recorded_and_the_sweep_goes_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_contaminated_point_is_measured_again_and_the_attempt_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_sigint_mid_sweep_leaves_no_target_and_a_readable_manifest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_until_decided_adds_rounds_and_records_every_look,
