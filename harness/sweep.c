@@ -302,6 +302,7 @@ static int keep_aside(struct sweep_run *run, struct sweep_point *p)
         return -1;
     }
     p->remeasured++;
+    p->status = "pending"; /* the next attempt decides it afresh */
     return 0;
 }
 

@@ -315,6 +315,71 @@ static void test_a_contaminated_point_is_measured_again_and_the_attempt_kept(voi
     free(log);
 }
 
+/* The same, with the other load gone once the first attempt was kept aside:
+ * the second attempt decides the point afresh. It is ok, or, if the machine
+ * was busy anyway, contaminated with its own reason — never the first
+ * attempt's status left standing without one. */
+static void test_a_remeasured_point_is_judged_by_its_new_attempt(void **state)
+{
+    struct fixture *f = *state;
+    gen(f, "1");
+    pid_t spin[2];
+    for (int k = 0; k < 2; k++) {
+        spin[k] = fork();
+        if (spin[k] == 0) {
+            alarm(60);
+            for (volatile unsigned long x = 0;; x++)
+                ;
+        }
+        assert_true(spin[k] > 0);
+    }
+    snprintf(f->cmd, sizeof f->cmd, "%s --config {config} --burn-ms 20", fake);
+    char *argv[] = {(char *)scaleprof,
+                    "sweep",
+                    "--configs",
+                    f->configs,
+                    "--out",
+                    f->out,
+                    "--warmup",
+                    "1",
+                    "--duration",
+                    "2",
+                    "--target-cmd",
+                    f->cmd,
+                    "--contaminated-share",
+                    "0",
+                    "--retry-contaminated",
+                    "1",
+                    NULL};
+    f->sweep_pid = tu_spawn(argv, f->log);
+    assert_true(f->sweep_pid > 0);
+    char *aside = path_in(f, "1_services.contaminated-1");
+    struct stat st;
+    for (int i = 0; i < 600 && stat(aside, &st) != 0; i++) /* 60 s at most */
+        usleep(100 * 1000);
+    for (int k = 0; k < 2; k++) { /* the other load ends with the first attempt */
+        kill(spin[k], SIGKILL);
+        waitpid(spin[k], NULL, 0);
+    }
+    assert_int_equal(stat(aside, &st), 0);
+    free(aside);
+    int rc = tu_wait(f->sweep_pid, 60);
+    f->sweep_pid = 0;
+    assert_int_equal(rc, 0);
+    json_t *m = json_in(f, "sweep.json");
+    assert_non_null(m);
+    json_t *p = json_array_get(json_object_get(m, "points"), 0);
+    const char *status = json_string_value(json_object_get(p, "status"));
+    const char *reason = json_string_value(json_object_get(p, "reason"));
+    printf("# second attempt: %s (%s)\n", status, reason);
+    assert_int_equal(json_integer_value(json_object_get(p, "remeasured")), 1);
+    if (strcmp(status, "ok") != 0) {
+        assert_string_equal(status, "contaminated");
+        assert_true(reason && reason[0]); /* its own reason, not a status left standing */
+    }
+    json_decref(m);
+}
+
 static void test_sigint_mid_sweep_leaves_no_target_and_a_readable_manifest(void **state)
 {
     struct fixture *f = *state;
@@ -533,6 +598,8 @@ int main(int argc, char **argv)
             test_target_that_exits_at_once_is_recorded_and_the_sweep_goes_on, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_a_contaminated_point_is_measured_again_and_the_attempt_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_remeasured_point_is_judged_by_its_new_attempt, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_sigint_mid_sweep_leaves_no_target_and_a_readable_manifest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_until_decided_adds_rounds_and_records_every_look,
