@@ -30,6 +30,9 @@ if [ -n "$missing" ]; then
 fi
 
 mkdir -p "$(dirname "$out")"
+# go wants absolute paths for its cache (and -o is clearer so): OUTPUT may be
+# relative, as BUILD_DIR=build-ci gives it.
+out="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")"
 cache="$(dirname "$out")/.gocache"
 mkdir -p "$cache"
 env -u GOFLAGS -u GOROOT GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$cache" \
