@@ -46,6 +46,7 @@ struct profiler_point {
     const char *admin;       /* the target's admin host:port; NULL when it has none */
     pid_t pid;               /* the target's root pid */
     double duration_s;       /* the window */
+    unsigned hz;             /* samplers' samples per CPU-second (perf) */
     long fetch_timeout_ms;   /* allowance for each fetch beyond its own duration */
     const char *dir;         /* the point's folder: files are written there */
     bool want_heap;          /* heap profiling was asked for (refproxy: heapProfile) */

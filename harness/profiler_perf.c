@@ -1,6 +1,6 @@
 /*
  * profiler_perf: the harness samples the target's whole process tree itself
- * (perf_profiler.h: perf_event_open cpu-clock at 99 Hz, user stacks unwound
+ * (perf_profiler.h: perf_event_open cpu-clock at --hz, 99 by default, user stacks unwound
  * with libdw from the binaries' CFI), for programs that serve no profile.
  * The window's profile is cpu.pb.gz (pprof protobuf, address-only: the
  * analysis symbolizes it like a gperftools profile). A note says which mode
@@ -24,7 +24,11 @@ static int perf_start(struct profiler_point *pp, void **state)
     struct perf_profiler *p = NULL;
     struct buf err;
     buf_init(&err, 4096);
-    int rc = perf_profiler_start(&p, pp->pid, NULL, &err);
+    struct perf_options o;
+    perf_options_default(&o);
+    if (pp->hz)
+        o.hz = pp->hz;
+    int rc = perf_profiler_start(&p, pp->pid, &o, &err);
     if (rc != PERF_OK) {
         snprintf(pp->out->reason, sizeof pp->out->reason, "perf: %s",
                  err.data ? err.data : "could not start");

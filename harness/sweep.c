@@ -46,7 +46,7 @@ static const char sweep_usage[] =
     "                       [--repeat R] [--order interleaved|shuffled] [--seed S]\n"
     "                       [--load RPS] [--target-cmd 'CMD {config}'] [--admin ADDR]\n"
     "                       [--contaminated-share X] [--retry-contaminated K]\n"
-    "                       [--ready-timeout S]\n"
+    "                       [--ready-timeout S] [--hz HZ]\n"
     "                       [--fetch-timeout S] [--profiler NAME] [--force]\n"
     "                       [--until-decided [--max-rounds M] [--budget S] [--confidence P]]\n"
     "\n"
@@ -80,6 +80,8 @@ static const char sweep_usage[] =
     "                    (net/http/pprof: CPU, heap, allocs, goroutine, mutex, block),\n"
     "                    perf (scaleprof samples the process tree at 99 Hz: any binary,\n"
     "                    no frame pointers needed) or none (process measurements only)\n"
+    "  --hz HZ           perf's samples per CPU-second, 1..1000 (default 99): more for\n"
+    "                    a light target or a short window, whose profiles are thin\n"
     "  --until-decided   after the first pass (--repeat rounds, default 2 here), look at\n"
     "                    the verdict after every round and add rounds until it is\n"
     "                    superlinear or linear at the corrected level of every look\n"
@@ -788,6 +790,7 @@ enum {
     SWEEP_OPT_FETCH_TIMEOUT,
     SWEEP_OPT_FORCE,
     SWEEP_OPT_PROFILER,
+    SWEEP_OPT_HZ,
     SWEEP_OPT_UNTIL_DECIDED,
     SWEEP_OPT_MAX_ROUNDS,
     SWEEP_OPT_BUDGET,
@@ -811,6 +814,7 @@ static const struct option sweep_options[] = {
     {"fetch-timeout", required_argument, NULL, SWEEP_OPT_FETCH_TIMEOUT},
     {"force", no_argument, NULL, SWEEP_OPT_FORCE},
     {"profiler", required_argument, NULL, SWEEP_OPT_PROFILER},
+    {"hz", required_argument, NULL, SWEEP_OPT_HZ},
     {"until-decided", no_argument, NULL, SWEEP_OPT_UNTIL_DECIDED},
     {"max-rounds", required_argument, NULL, SWEEP_OPT_MAX_ROUNDS},
     {"budget", required_argument, NULL, SWEEP_OPT_BUDGET},
@@ -896,6 +900,10 @@ static bool sweep_parse(struct sweep_run *run, bool *seed_given, int argc, char 
             }
             run->profiler = o.arg;
             break;
+        case SWEEP_OPT_HZ:
+            rc = opts_whole(&o, "samples per second", 1, 1000, &whole);
+            run->hz = rc == 0 ? (unsigned)whole : run->hz;
+            break;
         case SWEEP_OPT_UNTIL_DECIDED:
             run->until_decided = true;
             break;
@@ -953,6 +961,7 @@ int cmd_sweep(int argc, char **argv)
                             .order = "interleaved",
                             .contaminated_share = 0.25,
                             .fetch_timeout_s = 30,
+                            .hz = 99,
                             .confidence = FIT_DEFAULT_CONFIDENCE};
     bool seed_given = false;
     int status = OPTS_USAGE;

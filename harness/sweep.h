@@ -43,6 +43,7 @@ struct sweep_run {
     /* flags */
     const char *configs, *out, *order, *target_cmd, *admin_override;
     const char *profiler; /* --profiler: a backend's name or "auto" (NULL: auto) */
+    unsigned hz;          /* --hz: perf's samples per CPU-second */
     double warmup_s, duration_s, contaminated_share, load_rps;
     double ready_timeout_s; /* 0: 30 s + 1 ms per service */
     int retry_contaminated; /* a contaminated point is measured again, up to this many times */

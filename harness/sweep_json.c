@@ -259,6 +259,7 @@ int sweep_write_manifest(const struct sweep_run *run)
     json_object_set_new(f, "load_rps", json_real(run->load_rps));
     json_object_set_new(f, "contaminated_share", json_real(run->contaminated_share));
     json_object_set_new(f, "retry_contaminated", json_integer(run->retry_contaminated));
+    json_object_set_new(f, "hz", json_integer(run->hz));
     json_t *counts = json_array();
     for (size_t i = 0; i < run->num_counts; i++)
         json_array_append_new(counts, json_integer(run->counts[i]));

@@ -199,6 +199,7 @@ static void pick_profiler(struct point_run *pr)
         .admin = pr->cfg.admin,
         .pid = pr->target.pid,
         .duration_s = pr->ctx->run->duration_s,
+        .hz = pr->ctx->run->hz,
         .fetch_timeout_ms = (long)(pr->ctx->run->fetch_timeout_s * 1000),
         .dir = pr->dir,
         .want_heap = pr->cfg.heap_profile || pr->ctx->heap_by_command,
