@@ -126,6 +126,8 @@ static size_t find_members(const struct proctree *t, size_t n, size_t *out)
 static const struct proctree_member *find(const struct proctree_member *set, size_t n,
                                           const struct proctree_member *key)
 {
+    if (n == 0)
+        return NULL; /* bsearch wants a base, and the first reading has none */
     const struct proctree_member *p = bsearch(key, set, n, sizeof *set, by_pid);
     return p && p->start_ticks == key->start_ticks ? p : NULL;
 }
