@@ -329,7 +329,11 @@ _Static_assert(offsetof(struct profile_func, name) == 0, "strmap: the key is the
 static uint32_t intern(struct symbolizer *s, const char *name, const char *file, int line,
                        bool resolved, bool own)
 {
+    /* "memcpy@GLIBC_2.14" is memcpy; a name that starts with '@' (a
+     * profile may carry anything) is kept whole, never cut to "" */
     size_t cut = strcspn(name, "@");
+    if (cut == 0)
+        cut = strlen(name);
     char *copy = strndup(name, cut);
     if (!copy)
         return UINT32_MAX;

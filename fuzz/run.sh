@@ -34,9 +34,11 @@ parser_sources=("$root/proxy/http_parse.c" "$root/proxy/http_chunked.c")
 declare -A max_len=([fuzz_http_request]=4096 [fuzz_http_response]=4096
                     [fuzz_http_chunked]=12288 [fuzz_profile_cpu]=16384
                     [fuzz_profile_heap]=16384)
-# fuzz_config: the config loader (its sources, libyaml, its own dictionary)
+# fuzz_config: the config loader (its sources, libyaml, its own dictionary,
+# and the task specs it reads every tasks.* key from)
 declare -A extra=([fuzz_config]="$root/proxy/config.c $root/proxy/config_yaml.c
-                  $root/proxy/config_value.c $root/common/buf.c $root/common/edit_distance.c -lyaml -Wno-unused-parameter")
+                  $root/proxy/config_value.c $root/proxy/tasks/task_specs.c $root/common/buf.c
+                  $root/common/edit_distance.c -lyaml -Wno-unused-parameter")
 declare -A dict=([fuzz_config]=config.dict)
 # fuzz_profile_cpu/heap: the gperftools parser alone (no libdw/libelf: symbolization is not fuzzed)
 extra+=([fuzz_profile_cpu]="$root/analysis/profile_gperftools_parse.c"

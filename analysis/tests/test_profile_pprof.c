@@ -103,6 +103,27 @@ static void test_names_fall_back_to_system_name_then_the_address(void **state)
     pb_release(&b);
 }
 
+/* A symbol version ("memcpy@GLIBC_2.14") is cut from a name; a name that
+ * starts with '@' is kept whole (fuzz_profile_pprof found one cut to ""). */
+static void test_version_suffixes_are_cut_but_no_name_is_emptied(void **state)
+{
+    struct pb b;
+    pb_init(&b, 4);
+    pb_sample_type(&b, "samples", "count");
+    pb_function(&b, 1, "@anon", "", "", 0);
+    pb_function(&b, 2, "memcpy@GLIBC_2.14", "", "", 0);
+    pb_location(&b, 1, 0, 0x1000, (uint64_t[]){1}, 1);
+    pb_location(&b, 2, 0, 0x2000, (uint64_t[]){2}, 1);
+    pb_sample(&b, (int64_t[]){1}, 1, (uint64_t[]){2, 1}, 2);
+    struct profile p;
+    char err[256] = "";
+    assert_int_equal(load(&b, &p, err, sizeof(err)), 0);
+    assert_string_equal(frame(&p, 0, 0)->name, "memcpy");
+    assert_string_equal(frame(&p, 0, 1)->name, "@anon");
+    profile_free(&p);
+    pb_release(&b);
+}
+
 static void test_native_own_code_is_the_main_executable(void **state)
 {
     struct pb b;
@@ -667,6 +688,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_inlined_lines_become_frames_innermost_first, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_version_suffixes_are_cut_but_no_name_is_emptied, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_names_fall_back_to_system_name_then_the_address, setup,
                                         teardown),
